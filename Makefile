@@ -1,0 +1,54 @@
+# medispatcher — build, test, benchmark, demo.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+PKG := medispatcher/engine/buildinfo
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+GIT_HASH ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -X $(PKG).Version=$(VERSION) -X $(PKG).GitHash=$(GIT_HASH) -X $(PKG).BuildTime=$(BUILD_TIME)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+CMDS := $(notdir $(wildcard cmd/*))
+
+.PHONY: all build deps test vet fmt-check lint bench bench-quick run fuzz clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+
+deps:
+	@bash scripts/deps.sh
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# The one test command (README, .ci/run): installs the servers, checks
+# formatting and vet, runs every test with the race detector against real
+# beanstalkd and redis-server processes.
+test: deps fmt-check vet
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz=FuzzDecode -fuzztime=30s ./engine/message/
+
+bench: build deps
+	bash bench/run.sh
+
+bench-quick: build deps
+	bash bench/run.sh --quick
+
+run: build deps
+	bash scripts/run-demo.sh
+
+clean:
+	rm -rf $(BIN)
+	$(GO) clean -testcache

@@ -1,0 +1,260 @@
+// Package testsrv starts real, private beanstalkd and redis-server processes
+// for tests: each on a free loopback port, stopped when the test ends.
+//
+// It never mocks a server and never touches one it did not start. When a
+// binary is missing, tests fail under CI=true and are skipped elsewhere with
+// a message saying how to install it (scripts/deps.sh).
+package testsrv
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Kind names a server program.
+type Kind string
+
+// The servers testsrv can run.
+const (
+	Beanstalkd Kind = "beanstalkd"
+	Redis      Kind = "redis-server"
+)
+
+// startTimeout bounds how long a server may take to answer after start.
+const startTimeout = 10 * time.Second
+
+// Server is one running server process on 127.0.0.1.
+type Server struct {
+	Kind Kind
+	Port int
+	// Addr is "127.0.0.1:<port>".
+	Addr string
+	// Dir is the server's private directory: the beanstalkd binlog when
+	// started WithBinlog, redis' working directory.
+	Dir string
+
+	binlog bool
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+// Option changes how a server starts.
+type Option func(*Server)
+
+// WithBinlog starts beanstalkd with a binlog (-b) in the server's directory,
+// so jobs survive a kill and restart.
+func WithBinlog() Option { return func(s *Server) { s.binlog = true } }
+
+// StartBeanstalkd starts a beanstalkd on a free loopback port; it is killed
+// when tb's test ends.
+func StartBeanstalkd(tb testing.TB, opts ...Option) *Server {
+	return start(tb, Beanstalkd, opts)
+}
+
+// StartRedis starts a redis-server (no persistence) on a free loopback port;
+// it is killed when tb's test ends.
+func StartRedis(tb testing.TB, opts ...Option) *Server {
+	return start(tb, Redis, opts)
+}
+
+func start(tb testing.TB, kind Kind, opts []Option) *Server {
+	tb.Helper()
+	requireBinary(tb, kind)
+	s := &Server{Kind: kind, Dir: tb.TempDir()}
+	for _, o := range opts {
+		o(s)
+	}
+	var err error
+	// A free port can be taken by someone else between our probe and the
+	// server's bind; try a few ports before giving up.
+	for attempt := 0; attempt < 5; attempt++ {
+		s.Port, err = freePort()
+		if err != nil {
+			break
+		}
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port))
+		if err = s.launch(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		tb.Fatalf("testsrv: start %s: %v", kind, err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+func requireBinary(tb testing.TB, kind Kind) {
+	tb.Helper()
+	if _, err := exec.LookPath(string(kind)); err != nil {
+		msg := fmt.Sprintf("testsrv: %s not found (%v); run scripts/deps.sh or `make deps`", kind, err)
+		if os.Getenv("CI") != "" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("probe free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func (s *Server) args() []string {
+	port := strconv.Itoa(s.Port)
+	switch s.Kind {
+	case Beanstalkd:
+		a := []string{"-l", "127.0.0.1", "-p", port, "-z", strconv.Itoa(1 << 20)}
+		if s.binlog {
+			a = append(a, "-b", s.Dir)
+		}
+		return a
+	default:
+		return []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+			"--dir", s.Dir, "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"}
+	}
+}
+
+// launch starts the process and waits until it answers a command.
+func (s *Server) launch() error {
+	cmd := exec.Command(string(s.Kind), s.args()...)
+	var stderr bytes.Buffer
+	cmd.Stdout = &stderr
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("exec %s: %w", s.Kind, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		err := s.ping()
+		if err == nil {
+			break
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%s exited at start: %s", s.Kind, strings.TrimSpace(stderr.String()))
+		default:
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			return fmt.Errorf("%s did not answer on %s within %v: %w", s.Kind, s.Addr, startTimeout, err)
+		}
+		// No readiness signal exists for a freshly exec'd server but its port.
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.mu.Lock()
+	s.cmd, s.exited = cmd, exited
+	s.mu.Unlock()
+	return nil
+}
+
+// ping sends one harmless command and checks the answer.
+func (s *Server) ping() error {
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	cmd, want := "list-tubes\r\n", "OK "
+	if s.Kind == Redis {
+		cmd, want = "PING\r\n", "+PONG"
+	}
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, want) {
+		return fmt.Errorf("unexpected answer %q", line)
+	}
+	return nil
+}
+
+// Kill stops the server with SIGKILL and waits until it is gone. Jobs not in
+// a binlog are lost, as in a crash.
+func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
+
+// Stop stops the server with SIGTERM (SIGKILL after 5 s). Safe to call twice.
+func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
+
+// Pause freezes the process (SIGSTOP): it keeps its port open and accepts
+// connections but answers nothing, like a hung server. Resume undoes it.
+func (s *Server) Pause() { s.sendOnly(syscall.SIGSTOP) }
+
+// Resume continues a paused server (SIGCONT).
+func (s *Server) Resume() { s.sendOnly(syscall.SIGCONT) }
+
+func (s *Server) sendOnly(sig syscall.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(sig)
+	}
+}
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a paused server must be able to exit
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// Restart starts the server again on the same port (and binlog directory)
+// after Kill or Stop.
+func (s *Server) Restart(tb testing.TB) {
+	tb.Helper()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = s.launch(); err == nil {
+			return
+		}
+		// The old socket may linger a moment after a kill.
+		if !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "in use") {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("testsrv: restart %s on %s: %v", s.Kind, s.Addr, err)
+}
+
+// Running reports whether the process is up.
+func (s *Server) Running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil
+}

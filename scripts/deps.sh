@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the servers medispatcher's tests and demo run against (beanstalkd,
+# redis-server) when they are missing. Idempotent and quiet when present.
+set -euo pipefail
+
+need=()
+command -v beanstalkd >/dev/null 2>&1 || need+=(beanstalkd)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "deps: missing ${need[*]} and no apt-get here; install them by hand" >&2
+  exit 1
+fi
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+echo "deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian's packages may start system-wide services on the default ports;
+# tests never use them (every test starts its own servers on free ports).
+command -v beanstalkd >/dev/null && command -v redis-server >/dev/null
