@@ -1,0 +1,34 @@
+// Package message is the wire codec of medispatcher: it decodes the msgpack
+// jobs producers put into the main tube (and the channel and retry jobs of
+// this and the old daemon), encodes channel and retry jobs, and turns a
+// message body into the exact JSON a subscriber receives.
+//
+// Decoding uses no reflection and does not copy: the byte-slice fields of a
+// Message alias the job it was decoded from.
+//
+// THIS FILE IS THE AGREED API (signatures and semantics). Implementation
+// lives in the other files of the package.
+package message
+
+import "errors"
+
+// ErrMalformed wraps every decoding error.
+var ErrMalformed = errors.New("malformed message")
+
+// Message is a decoded job. Byte-slice fields alias the decoded buffer.
+type Message struct {
+	Topic      []byte  // msgKey: the topic
+	Body       []byte  // raw msgpack encoding of the body value (any type)
+	Sender     []byte  // sender
+	Time       float64 // unix seconds with fraction
+	Priority   uint32  // optional put priority (0 when absent)
+	Delay      uint32  // optional put delay in seconds
+	Context    []byte  // context: X-Jumei-Context
+	OwlContext []byte  // owl_context: X-Jumei-Owl-Context
+
+	// Channel and retry jobs only.
+	OriginJobID    uint64 // main-tube job id
+	RetryTimes     int    // retries done so far
+	LogID          uint64 // failure-record id (0: none yet)
+	SubscriptionID int64  // 0 in jobs written by the old daemon
+}
