@@ -1,0 +1,290 @@
+// Package daemon wires a medispatcher process from its configuration: the
+// DATA log, the beanstalkd pool, Redis, the subscription source, the push
+// client, the engine and the debug endpoints (pprof, /metrics), and stops
+// them in order.
+//
+// It holds no dispatching logic of its own; cmd/medispatcher only parses
+// flags and calls Run.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+	"github.com/redis/rueidis"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/pprofhandler"
+
+	"medispatcher/connpool"
+	"medispatcher/engine"
+	"medispatcher/engine/buildinfo"
+	"medispatcher/engine/config"
+	"medispatcher/engine/datalog"
+	"medispatcher/engine/failures"
+	"medispatcher/engine/push"
+	"medispatcher/engine/subs"
+)
+
+// Run runs the daemon until ctx ends, then stops it gracefully. It returns
+// an error only when the daemon could not start or stopped on a failure.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	start := time.Now()
+	data, err := datalog.Open(datalog.Config{
+		Dir: cfg.LogDir, Split: cfg.SplitLog, Buffer: cfg.DataLogBuffer,
+		Fsync: cfg.DataLogFsync, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("open DATA log in %s: %w", cfg.LogDir, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := data.Close(cctx); err != nil {
+			log.Error("close DATA log", "err", err)
+		}
+	}()
+
+	pool, err := connpool.New(ctx, connpool.Config{
+		Addrs:       cfg.QueueServers,
+		CmdConns:    cfg.CmdConnsPerServer(),
+		ListenConns: cfg.ListenConnsPerServer(),
+		Logger:      log,
+	})
+	if err != nil {
+		return fmt.Errorf("beanstalkd pool: %w", err)
+	}
+	defer pool.Close()
+
+	redis := newRedisConn(ctx, cfg, log)
+	defer redis.close()
+
+	fstore := failures.New(nil, failures.Config{
+		Key:    cfg.Redis.KeyPrefix + ":failures",
+		MaxLen: int64(cfg.FailureRecordMaxLen),
+		Logger: log,
+		Fallback: func(r *failures.Record, err error) {
+			_ = data.Write("FAILREC", []datalog.Field{
+				{Key: "log_id", Value: strconv.FormatUint(r.LogID, 10)},
+				{Key: "jobid", Value: r.JobID},
+				{Key: "topic", Value: r.Topic},
+				{Key: "sub", Value: strconv.FormatInt(r.SubID, 10)},
+				{Key: "url", Value: r.URL},
+				{Key: "retry_times", Value: strconv.Itoa(r.RetryTimes)},
+				{Key: "final", Value: r.Final},
+				{Key: "error", Value: r.Error},
+				{Key: "why", Value: err.Error()},
+			}, nil)
+		},
+	})
+	go redis.onConnect(ctx, fstore.SetClient)
+
+	lim := subs.Limits{
+		MaxConcurrency:      cfg.MaxSendersPerChannel,
+		MaxRetryConcurrency: cfg.MaxSendersPerRetryChannel,
+		MaxTimeoutMS:        cfg.MaxMessageProcessTime,
+		ChannelPrefix:       cfg.PrefixOfChannelQueue,
+	}
+	var source subs.Source
+	var reload func()
+	if cfg.SubscriptionFromRedis {
+		source = &lazyRedisSource{conn: redis, prefix: cfg.Redis.KeyPrefix, lim: lim, log: log}
+	} else {
+		fs := subs.NewFileSource(cfg.SubscriptionFile, lim, log)
+		source, reload = fs, fs.Reload
+	}
+
+	eng, err := engine.New(engine.Options{
+		MainTube:                cfg.NameOfMainQueue,
+		ChannelPrefix:           cfg.PrefixOfChannelQueue,
+		RedistWorkers:           cfg.ListenersOfMainQueue * 5,
+		DefaultConcurrency:      cfg.SendersPerChannel,
+		DefaultRetryConcurrency: cfg.SendersPerRetryChannel,
+		Interval:                time.Duration(cfg.IntervalOfSendingForSendRoutine) * time.Millisecond,
+		DefaultTimeout:          time.Duration(cfg.DefaultMaxMessageProcessTime) * time.Millisecond,
+		MaxTimeout:              time.Duration(cfg.MaxMessageProcessTime) * time.Millisecond,
+		RetryCoe:                time.Duration(cfg.CoeOfIntervalForRetrySendingMsg) * time.Second,
+		MaxRetries:              cfg.MaxRetryTimesOfSendingMessage,
+		SentLog:                 cfg.EnableMsgSentLog,
+		ReceptionEnv:            cfg.ReceptionEnv,
+		RunAtBench:              cfg.RunAtBench,
+		ShutdownTimeout:         cfg.ShutdownGrace(),
+	}, engine.Deps{
+		Pool:     pool,
+		Push:     push.NewClient(push.Config{}),
+		Source:   source,
+		Failures: fstore,
+		Data:     data,
+		Log:      log,
+	})
+	if err != nil {
+		return err
+	}
+
+	var servers []*fasthttp.Server
+	if cfg.DebugAddr != "" {
+		s, err := serve(cfg.DebugAddr, debugHandler, log)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, s)
+	}
+	if cfg.PrometheusApiAddr != "" && cfg.PrometheusApiAddr != cfg.DebugAddr {
+		s, err := serve(cfg.PrometheusApiAddr, debugHandler, log)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, s)
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if reload != nil {
+					log.Info("SIGHUP: reloading subscriptions")
+					reload()
+				}
+			}
+		}
+	}()
+
+	log.Info("medispatcher started", "version", buildinfo.Version, "servers", cfg.QueueServers,
+		"main_tube", cfg.NameOfMainQueue, "subscriptions", cfg.SubscriptionSource,
+		"debug", cfg.DebugAddr, "took", time.Since(start).Round(time.Millisecond))
+	runErr := eng.Run(ctx)
+
+	for _, s := range servers {
+		_ = s.ShutdownWithContext(context.Background())
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	fstore.Close(fctx)
+	cancel()
+	if runErr != nil {
+		return runErr
+	}
+	log.Info("medispatcher stopped")
+	return nil
+}
+
+var pprofRoute = pprofhandler.PprofHandler
+
+func debugHandler(ctx *fasthttp.RequestCtx) {
+	switch path := string(ctx.Path()); {
+	case path == "/metrics":
+		ctx.SetContentType("text/plain; version=0.0.4")
+		metrics.WritePrometheus(ctx, true)
+	case len(path) >= len("/debug/pprof") && path[:len("/debug/pprof")] == "/debug/pprof":
+		pprofRoute(ctx)
+	default:
+		ctx.Error("not found: try /metrics or /debug/pprof/", fasthttp.StatusNotFound)
+	}
+}
+
+func serve(addr string, h fasthttp.RequestHandler, log *slog.Logger) (*fasthttp.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s := &fasthttp.Server{Handler: h, Name: "medispatcher", ReadTimeout: 30 * time.Second, WriteTimeout: 120 * time.Second}
+	go func() {
+		if err := s.Serve(ln); err != nil {
+			log.Error("http server stopped", "addr", addr, "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// redisConn connects to Redis in the background with backoff, so a Redis
+// that is down at start delays only what needs it.
+type redisConn struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	ready chan struct{}
+	once  sync.Once
+	c     rueidis.Client
+}
+
+func newRedisConn(ctx context.Context, cfg *config.Config, log *slog.Logger) *redisConn {
+	rc := &redisConn{cfg: cfg, log: log, ready: make(chan struct{})}
+	if len(cfg.Redis.Addrs) == 0 {
+		return rc
+	}
+	go rc.connect(ctx)
+	return rc
+}
+
+func (rc *redisConn) connect(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for {
+		c, err := rueidis.NewClient(rueidis.ClientOption{
+			InitAddress:  rc.cfg.Redis.Addrs,
+			SelectDB:     rc.cfg.Redis.DbIndex,
+			Password:     rc.cfg.Redis.Password,
+			DisableCache: true,
+		})
+		if err == nil {
+			rc.c = c
+			close(rc.ready)
+			return
+		}
+		rc.log.Warn("redis not reachable; retrying", "addr", rc.cfg.Redis.Addr, "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// onConnect calls f with the client once connected (or never, if ctx ends).
+func (rc *redisConn) onConnect(ctx context.Context, f func(rueidis.Client)) {
+	select {
+	case <-rc.ready:
+		f(rc.c)
+	case <-ctx.Done():
+	}
+}
+
+func (rc *redisConn) close() {
+	select {
+	case <-rc.ready:
+		rc.c.Close()
+	default:
+	}
+}
+
+// lazyRedisSource is the Redis subscription source once Redis is reachable.
+type lazyRedisSource struct {
+	conn   *redisConn
+	prefix string
+	lim    subs.Limits
+	log    *slog.Logger
+}
+
+func (s *lazyRedisSource) Run(ctx context.Context, apply func(*subs.Set)) error {
+	select {
+	case <-s.conn.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.conn.c == nil {
+		return errors.New("redis subscription source: no [Redis] Addr configured")
+	}
+	return subs.NewRedisSource(s.conn.c, s.prefix, s.lim, s.log).Run(ctx, apply)
+}

@@ -1,0 +1,342 @@
+// Package engine is medispatcher's dispatcher: it redistributes every job of
+// the main tube into the channel tube of each subscription of its topic,
+// pushes channel jobs to the subscribers over HTTP, and moves failed pushes
+// through the retry tube until they succeed or are given up.
+//
+// One Consumer of connpool reserves the main tube(s) and one reserves every
+// channel and retry tube, so the number of beanstalkd connections does not
+// depend on the number of subscriptions. Each subscription owns two lanes
+// (channel and retry), each a bounded queue with its own workers; a lane
+// that is full stops its tube being reserved (Ignore) until it drains, so a
+// slow subscriber slows only itself. The engine never drops a job it cannot
+// handle: undecodable jobs go to the DATA log (main tube) or are buried
+// (channel tubes), and whatever it will not push at shutdown is released.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"medispatcher/connpool"
+	"medispatcher/engine/failures"
+	"medispatcher/engine/push"
+	"medispatcher/engine/subs"
+)
+
+// Beanstalkd put parameters of the old daemon (spec section 1).
+const (
+	DefaultPriority = 1024
+	DefaultTTR      = 60 * time.Second
+)
+
+// Options are the engine's settings, taken from the daemon config.
+type Options struct {
+	MainTube      string // NameOfMainQueue
+	ChannelPrefix string // PrefixOfChannelQueue
+
+	RedistWorkers int // goroutines redistributing main-tube jobs
+
+	DefaultConcurrency      int           // SendersPerChannel
+	DefaultRetryConcurrency int           // SendersPerRetryChannel
+	Interval                time.Duration // IntervalOfSendingForSendRoutine: default min gap between pushes of one worker
+	DefaultTimeout          time.Duration // DefaultMaxMessageProcessTime
+	MaxTimeout              time.Duration // MaxMessageProcessTime
+
+	RetryCoe   time.Duration // CoeOfIntervalForRetrySendingMsg as a duration (1 s per unit)
+	MaxRetries int           // MaxRetryTimesOfSendingMessage
+
+	SentLog      bool   // EnableMsgSentLog
+	ReceptionEnv string // RECEPTION_ENV
+	RunAtBench   bool   // RunAtBench
+
+	Priority uint32
+	TTR      time.Duration
+
+	// Consumer tuning (0: connpool defaults).
+	MainLinks, ChannelLinks, Batch int
+	// ShutdownTimeout bounds the graceful stop after the context ends.
+	ShutdownTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.ChannelPrefix == "" {
+		o.ChannelPrefix = "sub-queue/"
+	}
+	if o.RedistWorkers <= 0 {
+		o.RedistWorkers = 32
+	}
+	if o.DefaultConcurrency <= 0 {
+		o.DefaultConcurrency = 5
+	}
+	if o.DefaultRetryConcurrency <= 0 {
+		o.DefaultRetryConcurrency = 2
+	}
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = 5 * time.Second
+	}
+	if o.MaxTimeout <= 0 {
+		o.MaxTimeout = 30 * time.Second
+	}
+	if o.RetryCoe <= 0 {
+		o.RetryCoe = time.Second
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 10
+	}
+	if o.Priority == 0 {
+		o.Priority = DefaultPriority
+	}
+	if o.TTR <= 0 {
+		o.TTR = DefaultTTR
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = o.MaxTimeout + 5*time.Second
+	}
+}
+
+// DataLog receives the events operators' scripts read from the DATA log.
+// Its errors are counted by the log itself; the engine goes on.
+type DataLog interface {
+	DecodeErr(raw []byte, reason string) error
+	RedistFail(topic string, subID int64, job []byte, reason string) error
+	DelFail(server string, tube string, id uint64, reason string) error
+	Sent(resent bool, topic []byte, subID int64, ok bool, code int, elapsed time.Duration, url string, jsonBody []byte) error
+	Drop(topic string, subID int64, job []byte, reason string) error
+}
+
+// Deps are the engine's collaborators, built by the daemon.
+type Deps struct {
+	Pool     *connpool.Pool
+	Push     *push.Client
+	Source   subs.Source
+	Failures *failures.Store
+	IDs      *failures.IDs
+	Data     DataLog
+	Log      *slog.Logger
+}
+
+// Engine is the dispatcher. Create it with New, run it with Run.
+type Engine struct {
+	opts Options
+	deps Deps
+	log  *slog.Logger
+
+	state   atomic.Pointer[state]
+	applyMu sync.Mutex // serialises Apply; never taken on the message path
+
+	mainC, chanC *connpool.Consumer
+	redistQ      chan *connpool.Job
+	mainGate     *gate
+
+	quit     chan struct{} // closed when the graceful stop begins
+	stopping atomic.Bool
+	runners  sync.WaitGroup // lanes' workers
+	applied  chan struct{}  // closed after the first Apply
+	firstSet sync.Once
+
+	metrics *engineMetrics
+}
+
+// state is one consistent view of the subscriptions and their runners.
+type state struct {
+	set     *subs.Set
+	runners map[int64]*runner
+}
+
+// New builds an engine; nothing runs before Run.
+func New(opts Options, deps Deps) (*Engine, error) {
+	if deps.Pool == nil || deps.Push == nil || deps.Source == nil || deps.Data == nil {
+		return nil, errors.New("engine: Pool, Push, Source and Data are required")
+	}
+	if opts.MainTube == "" {
+		return nil, errors.New("engine: MainTube is required")
+	}
+	opts.defaults()
+	if deps.Log == nil {
+		deps.Log = slog.Default()
+	}
+	if deps.IDs == nil {
+		deps.IDs = failures.NewIDs()
+	}
+	if deps.Failures == nil {
+		deps.Failures = failures.New(nil, failures.Config{Logger: deps.Log})
+	}
+	e := &Engine{
+		opts:    opts,
+		deps:    deps,
+		log:     deps.Log,
+		quit:    make(chan struct{}),
+		applied: make(chan struct{}),
+		metrics: newEngineMetrics(),
+	}
+	e.state.Store(&state{set: subs.NewSet(nil), runners: map[int64]*runner{}})
+	return e, nil
+}
+
+// Applied is closed once the first subscription set has been applied.
+func (e *Engine) Applied() <-chan struct{} { return e.applied }
+
+// Run dispatches until ctx ends, then stops gracefully: no new reserves,
+// in-flight pushes finish (bounded by their timeout), queued jobs are
+// released to their tubes. It returns nil after a clean stop.
+func (e *Engine) Run(ctx context.Context) error {
+	o := &e.opts
+	e.redistQ = make(chan *connpool.Job, 4*o.RedistWorkers+256)
+	e.mainC = e.deps.Pool.NewConsumer("main", connpool.ConsumerConfig{
+		Links: o.MainLinks, Batch: o.Batch, TTR: o.TTR, OnError: e.onJobOpError,
+	}, e.onMainJob)
+	e.chanC = e.deps.Pool.NewConsumer("channel", connpool.ConsumerConfig{
+		Links: o.ChannelLinks, Batch: o.Batch, TTR: o.TTR, OnError: e.onJobOpError,
+	}, e.onChannelJob)
+	e.mainGate = newGate(e.mainC, o.MainTube, cap(e.redistQ)-128, cap(e.redistQ)/4)
+	e.mainGate.open()
+
+	var redist sync.WaitGroup
+	for i := 0; i < o.RedistWorkers; i++ {
+		redist.Add(1)
+		go func() {
+			defer redist.Done()
+			e.redistWorker()
+		}()
+	}
+
+	srcCtx, srcCancel := context.WithCancel(ctx)
+	srcDone := make(chan error, 1)
+	go func() { srcDone <- e.deps.Source.Run(srcCtx, e.Apply) }()
+
+	var srcErr error
+	select {
+	case <-ctx.Done():
+	case srcErr = <-srcDone:
+		if srcErr != nil && ctx.Err() == nil {
+			e.log.Error("subscription source stopped", "err", srcErr)
+		}
+	}
+	srcCancel()
+	e.shutdown(&redist)
+	if srcErr != nil && !errors.Is(srcErr, context.Canceled) && ctx.Err() == nil {
+		return fmt.Errorf("subscription source: %w", srcErr)
+	}
+	return nil
+}
+
+func (e *Engine) shutdown(redist *sync.WaitGroup) {
+	start := time.Now()
+	e.log.Info("stopping: no new reserves; finishing in-flight pushes", "timeout", e.opts.ShutdownTimeout)
+	e.applyMu.Lock()
+	e.stopping.Store(true)
+	close(e.quit)
+	e.applyMu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), e.opts.ShutdownTimeout)
+	defer cancel()
+	closed := make(chan error, 2)
+	go func() { closed <- e.mainC.Close(ctx) }()
+	go func() { closed <- e.chanC.Close(ctx) }()
+
+	// Redistribution: workers finish the message in hand; what is queued
+	// goes back to the main tube untouched.
+	redist.Wait()
+	released := 0
+	for {
+		select {
+		case j := <-e.redistQ:
+			j.Release(e.opts.Priority, 0)
+			released++
+			continue
+		default:
+		}
+		break
+	}
+	// Lanes: workers finish their push, then their queues are released.
+	e.runners.Wait()
+	for _, r := range e.state.Load().runners {
+		released += r.main.drain() + r.retry.drain()
+	}
+	for i := 0; i < 2; i++ {
+		if err := <-closed; err != nil {
+			e.log.Warn("consumer close", "err", err)
+		}
+	}
+	e.log.Info("stopped", "released", released, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// Apply makes set the live subscription set: new subscriptions start,
+// changed ones take their new parameters for the next push, cancelled ones
+// stop (their queued jobs go back to the tube).
+func (e *Engine) Apply(set *subs.Set) {
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	if e.stopping.Load() {
+		return
+	}
+	old := e.state.Load()
+	next := &state{set: set, runners: make(map[int64]*runner, len(old.runners))}
+	added, changed, removed := 0, 0, 0
+	for _, s := range set.All() {
+		r := old.runners[s.ID]
+		switch {
+		case r != nil && r.topic == s.Topic:
+			if r.update(s) {
+				changed++
+			}
+		default:
+			if r != nil { // topic changed: a different pair of tubes
+				r.stop()
+				removed++
+			}
+			r = newRunner(e, s)
+			r.start()
+			added++
+		}
+		next.runners[s.ID] = r
+	}
+	for id, r := range old.runners {
+		if _, ok := next.runners[id]; !ok {
+			r.stop()
+			removed++
+		}
+	}
+	e.state.Store(next)
+	if added+changed+removed > 0 {
+		e.log.Info("subscriptions applied", "total", len(next.runners), "added", added, "changed", changed, "removed", removed)
+	}
+	e.firstSet.Do(func() { close(e.applied) })
+}
+
+// onJobOpError reports asynchronous delete/release/bury failures. A failed
+// delete means the job will be delivered again: DELFAIL.
+func (e *Engine) onJobOpError(j *connpool.Job, op string, err error) {
+	server := ""
+	if srv := e.deps.Pool.Servers(); j.Server >= 0 && j.Server < len(srv) {
+		server = srv[j.Server]
+	}
+	if op == "delete" {
+		_ = e.deps.Data.DelFail(server, "", j.ID, err.Error())
+	}
+	e.log.Warn("job operation failed", "op", op, "server", server, "job", j.ID, "err", err)
+}
+
+// parseChannelTube returns the subscription id of a channel or retry tube
+// name "<topic>/<prefix><id>[/FAIL]".
+func parseChannelTube(tube, prefix string) (id int64, retry bool, ok bool) {
+	if strings.HasSuffix(tube, "/FAIL") {
+		tube, retry = strings.TrimSuffix(tube, "/FAIL"), true
+	}
+	i := strings.LastIndex(tube, "/"+prefix)
+	if i < 0 {
+		return 0, false, false
+	}
+	id, err := strconv.ParseInt(tube[i+1+len(prefix):], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false, false
+	}
+	return id, retry, true
+}

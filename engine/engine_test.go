@@ -1,0 +1,366 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/beanstalkd/go-beanstalk"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"medispatcher/engine/failures"
+	"medispatcher/engine/message"
+	"medispatcher/engine/subs"
+	"medispatcher/engine/testsrv"
+)
+
+func TestFanOutToEverySubscription(t *testing.T) {
+	s := newSubscriber(t)
+	r := newRig(t, Options{},
+		sub(1, "order_paid", s.URL+"/a?x=1"),
+		sub(2, "order_paid", s.URL+"/b"),
+		sub(3, "order_paid", s.URL+"/c"),
+		sub(4, "other_topic", s.URL+"/other"),
+	)
+	const n = 20
+	origins := map[uint64]bool{}
+	for i := 0; i < n; i++ {
+		origins[r.produce("order_paid", msgpackBody("i", i, "name", "Zoë <&>"), "ctx-1")] = true
+	}
+	hits := s.waitFor(20*time.Second, "3×20 pushes", func(h []hit) bool { return len(h) >= 3*n })
+	perPath := map[string]map[string]bool{}
+	for _, h := range hits {
+		if perPath[h.Path] == nil {
+			perPath[h.Path] = map[string]bool{}
+		}
+		require.False(t, perPath[h.Path][h.JobID], "duplicate push of %s to %s", h.JobID, h.Path)
+		perPath[h.Path][h.JobID] = true
+		assert.Equal(t, 0, h.RetryTimes)
+		assert.Equal(t, "ctx-1", h.Context)
+		assert.Contains(t, h.Message, `"name":"Zoë \u003c\u0026\u003e"`)
+		var origin uint64
+		var subID int64
+		_, err := fmt.Sscanf(h.JobID, "1732500000.123456-%d-%d", &origin, &subID)
+		require.NoError(t, err, h.JobID)
+		assert.True(t, origins[origin], "jobid %s names an unknown main job", h.JobID)
+		assert.Equal(t, map[string]int64{"/a": 1, "/b": 2, "/c": 3}[h.Path], subID)
+		if h.Path == "/a" {
+			assert.True(t, strings.HasPrefix(h.URI, "/a?x=1&jobid="+h.JobID+"&retry_times=0"), h.URI)
+		}
+	}
+	require.Len(t, perPath, 3, "no push for the other topic, one path per subscription")
+	for p, ids := range perPath {
+		require.Len(t, ids, n, p)
+	}
+	r.stop()
+	for _, tube := range []string{mainTube, "order_paid/sub-queue/1", "order_paid/sub-queue/2", "order_paid/sub-queue/3"} {
+		ready, delayed, reserved, buried := r.tubeCounts(tube)
+		require.Zero(t, ready+delayed+reserved+buried, "tube %s not empty", tube)
+	}
+}
+
+func TestFailureKindsRetryWithGrowingDelayThenGiveUp(t *testing.T) {
+	s := newSubscriber(t)
+	s.setAnswer(func(h hit) (int, string, time.Duration) {
+		switch h.Path {
+		case "/500":
+			return 500, `{"status":1}`, 0
+		case "/nostatus":
+			return 200, `{"ok":true}`, 0
+		case "/status0":
+			return 200, `{"status":0}`, 0
+		case "/badjson":
+			return 200, `status=1`, 0
+		case "/slow":
+			return 200, `{"status":1}`, 400 * time.Millisecond
+		}
+		return 200, `{"status":1}`, 0
+	})
+	closed := "http://127.0.0.1:1/refused" // nothing listens on port 1
+	kinds := []string{"/500", "/nostatus", "/status0", "/badjson", "/slow"}
+	var list []*subs.Subscription
+	for i, k := range kinds {
+		sb := sub(int64(10+i), "t_fail", s.URL+k)
+		sb.TimeoutMS = 150
+		list = append(list, sb)
+	}
+	list = append(list, sub(20, "t_fail", closed))
+
+	var mu sync.Mutex
+	records := map[int64][]failures.Record{}
+	store := recordsTo(func(rec *failures.Record) {
+		mu.Lock()
+		records[rec.SubID] = append(records[rec.SubID], *rec)
+		mu.Unlock()
+	})
+	r := newRigOn(t, testsrv.StartBeanstalkd(t), Options{RetryCoe: time.Second, MaxRetries: 2}, store, list...)
+	r.produce("t_fail", msgpackBody("k", 1), "")
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		done := 0
+		for _, sb := range list {
+			if recs := records[sb.ID]; len(recs) > 0 && recs[len(recs)-1].Final == failures.GivenUp {
+				done++
+			}
+		}
+		mu.Unlock()
+		if done == len(list) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "not every subscription gave up in time: %v", records)
+		time.Sleep(50 * time.Millisecond) // no signal exists for a record written on the fallback path
+	}
+	hits := s.all()
+	for _, k := range kinds {
+		var mine []hit
+		for _, h := range hits {
+			if h.Path == k {
+				mine = append(mine, h)
+			}
+		}
+		require.Len(t, mine, 3, "%s: first push and 2 retries", k)
+		for i, h := range mine {
+			require.Equal(t, i, h.RetryTimes, k)
+			require.Equal(t, mine[0].JobID, h.JobID, "%s: jobid stable across retries", k)
+		}
+		// Retry n waits n² × coe: 1 s, then 4 s (beanstalkd delays are whole seconds).
+		assert.GreaterOrEqual(t, mine[1].At.Sub(mine[0].At), 900*time.Millisecond, k)
+		assert.GreaterOrEqual(t, mine[2].At.Sub(mine[1].At), 3900*time.Millisecond, k)
+	}
+	mu.Lock()
+	for _, sb := range list {
+		recs := records[sb.ID]
+		require.Len(t, recs, 3, "sub %d: two retrying records and a final one", sb.ID)
+		require.Equal(t, recs[0].LogID, recs[2].LogID, "one record id per message")
+		require.NotEmpty(t, recs[0].Error)
+		require.Equal(t, 2, recs[2].RetryTimes)
+	}
+	require.Contains(t, records[20][0].Error, "connection")
+	require.Contains(t, records[14][0].Error, "timeout")
+	mu.Unlock()
+	r.stop()
+	for _, sb := range list {
+		for _, tube := range []string{sb.ChannelTube("sub-queue/"), sb.RetryTube("sub-queue/")} {
+			ready, delayed, reserved, buried := r.tubeCounts(tube)
+			require.Zero(t, ready+delayed+reserved+buried, "tube %s not empty", tube)
+		}
+	}
+}
+
+func TestRetrySucceedsAndRecordsSuccess(t *testing.T) {
+	s := newSubscriber(t)
+	var calls atomic.Int32
+	s.setAnswer(func(hit) (int, string, time.Duration) {
+		if calls.Add(1) == 1 {
+			return 503, "busy", 0
+		}
+		return 200, `{"status":"1"}`, 0
+	})
+	var mu sync.Mutex
+	var recs []failures.Record
+	store := recordsTo(func(rec *failures.Record) {
+		mu.Lock()
+		recs = append(recs, *rec)
+		mu.Unlock()
+	})
+	r := newRigOn(t, testsrv.StartBeanstalkd(t), Options{RetryCoe: time.Second, MaxRetries: 5}, store, sub(1, "t", s.URL))
+	r.produce("t", msgpackBody("a", 1), "")
+	hits := s.waitFor(15*time.Second, "first push and one retry", func(h []hit) bool { return len(h) >= 2 })
+	require.Equal(t, 0, hits[0].RetryTimes)
+	require.Equal(t, 1, hits[1].RetryTimes)
+	r.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, recs, 2)
+	require.Equal(t, failures.Retrying, recs[0].Final)
+	require.Contains(t, recs[0].Error, "503")
+	require.Equal(t, failures.Success, recs[1].Final)
+	require.Equal(t, recs[0].LogID, recs[1].LogID)
+	require.Len(t, s.all(), 2, "nothing pushed after the success")
+}
+
+func TestReceptionEnvSelectsTaggedURLs(t *testing.T) {
+	s := newSubscriber(t)
+	r := newRig(t, Options{ReceptionEnv: "staging"},
+		sub(1, "env", "[T_ENV:STAGING] "+s.URL+"/tagged\n"+s.URL+"/untagged1"),
+		sub(2, "env", "[T_ENV:prod] "+s.URL+"/prod\n  "+s.URL+"/untagged2  "),
+		sub(3, "env", "[T_ENV:prod] "+s.URL+"/prodonly"),
+	)
+	for i := 0; i < 10; i++ {
+		r.produce("env", msgpackBody("i", i), "")
+	}
+	s.waitFor(10*time.Second, "20 pushes", func(h []hit) bool { return len(h) >= 20 })
+	r.stop()
+	paths := map[string]int{}
+	for _, h := range s.all() {
+		paths[h.Path]++
+	}
+	require.Equal(t, map[string]int{"/tagged": 10, "/untagged2": 10}, paths)
+	ready, delayed, reserved, buried := r.tubeCounts("env/sub-queue/3")
+	require.Zero(t, ready+delayed+reserved+buried, "a message without usable URL is dropped, not kept")
+}
+
+func TestBenchModeDeliversOnlyToBenchSubscriptions(t *testing.T) {
+	s := newSubscriber(t)
+	bench := sub(1, "b", s.URL+"/bench")
+	bench.ReceiveBench = true
+	r := newRig(t, Options{RunAtBench: true}, bench, sub(2, "b", s.URL+"/normal"))
+	for i := 0; i < 5; i++ {
+		r.produce("b", msgpackBody("i", i), "")
+	}
+	s.waitFor(10*time.Second, "5 bench pushes", func(h []hit) bool { return len(h) >= 5 })
+	r.stop()
+	for _, h := range s.all() {
+		require.Equal(t, "/bench", h.Path)
+	}
+	ready, delayed, reserved, buried := r.tubeCounts("b/sub-queue/2")
+	require.Zero(t, ready+delayed+reserved+buried, "nothing redistributed to a non-bench subscription")
+}
+
+func TestMalformedMainJobsAreLoggedAndGoodOnesDelivered(t *testing.T) {
+	s := newSubscriber(t)
+	r := newRig(t, Options{}, sub(1, "good", s.URL))
+	tube := beanstalk.NewTube(r.bc, mainTube)
+	bad := [][]byte{{0xc1}, []byte("not msgpack"), {0x81, 0xa6, 'm', 's', 'g', 'K', 'e', 'y', 0x05}, {0x80}}
+	for i := 0; i < 10; i++ {
+		r.produce("good", msgpackBody("i", i), "")
+		_, err := tube.Put(bad[i%len(bad)], 1024, 0, time.Minute)
+		require.NoError(t, err)
+	}
+	s.waitFor(10*time.Second, "10 good pushes", func(h []hit) bool { return len(h) >= 10 })
+	r.stop()
+	require.Equal(t, 10, r.data.count("DECODERR"))
+	ready, delayed, reserved, buried := r.tubeCounts(mainTube)
+	require.Zero(t, ready+delayed+reserved+buried)
+}
+
+func TestOldDaemonChannelJobsAreRoutedByTube(t *testing.T) {
+	s := newSubscriber(t)
+	r := newRig(t, Options{}, sub(7, "legacy", s.URL))
+	m := message.Message{Topic: []byte("legacy"), Body: msgpackBody("a", 1), Time: 1732500001.5, OriginJobID: 99}
+	job := message.AppendChannelJob(nil, &m) // SubscriptionId 0: as the old daemon wrote it
+	_, err := beanstalk.NewTube(r.bc, "legacy/sub-queue/7").Put(job, 1024, 0, time.Minute)
+	require.NoError(t, err)
+	m.LogID, m.RetryTimes = 1234, 2
+	job = message.AppendChannelJob(nil, &m)
+	_, err = beanstalk.NewTube(r.bc, "legacy/sub-queue/7/FAIL").Put(job, 1024, 0, time.Minute)
+	require.NoError(t, err)
+	hits := s.waitFor(10*time.Second, "2 pushes", func(h []hit) bool { return len(h) >= 2 })
+	got := map[int]string{}
+	for _, h := range hits {
+		got[h.RetryTimes] = h.JobID
+	}
+	require.Equal(t, map[int]string{0: "1732500001.500000-99-7", 3: "1732500001.500000-99-7"}, got)
+}
+
+func TestLiveParameterChangesUnderTraffic(t *testing.T) {
+	s := newSubscriber(t)
+	var inflight, maxInflight atomic.Int32
+	s.setAnswer(func(hit) (int, string, time.Duration) {
+		n := inflight.Add(1)
+		for {
+			m := maxInflight.Load()
+			if n <= m || maxInflight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		inflight.Add(-1)
+		return 200, `{"status":1}`, 0
+	})
+	one := sub(1, "live", s.URL+"/a")
+	one.Concurrency = 1
+	r := newRig(t, Options{}, one)
+	for i := 0; i < 20; i++ {
+		r.produce("live", msgpackBody("i", i), "")
+	}
+	s.waitFor(20*time.Second, "20 pushes to /a", func(h []hit) bool { return len(h) >= 20 })
+	require.Equal(t, int32(1), maxInflight.Load(), "concurrency 1 means one push at a time")
+
+	changed := sub(1, "live", s.URL+"/b")
+	changed.Concurrency = 8
+	changed.Rate = 1000
+	r.src.set(t, changed)
+	runner := func() *runner { return r.eng.state.Load().runners[1] }
+	require.Eventually(t, func() bool { return runner().params.Load().sub.URL == changed.URL }, 5*time.Second, 5*time.Millisecond)
+	require.Equal(t, float64(1000), runner().bucket.Rate())
+	maxInflight.Store(0)
+	for i := 20; i < 120; i++ {
+		r.produce("live", msgpackBody("i", i), "")
+	}
+	hits := s.waitFor(20*time.Second, "120 pushes", func(h []hit) bool { return len(h) >= 120 })
+	require.Greater(t, maxInflight.Load(), int32(1), "concurrency grew live")
+	require.LessOrEqual(t, maxInflight.Load(), int32(8))
+	seen := map[string]bool{}
+	for i, h := range hits {
+		require.False(t, seen[h.JobID], "duplicate %s", h.JobID)
+		seen[h.JobID] = true
+		if i >= 20 {
+			require.Equal(t, "/b", h.Path, "pushes after the change use the new URL")
+		}
+	}
+
+	// Shrink back under traffic: nothing lost, nothing twice.
+	back := sub(1, "live", s.URL+"/b")
+	back.Concurrency = 2
+	r.src.set(t, back)
+	for i := 120; i < 160; i++ {
+		r.produce("live", msgpackBody("i", i), "")
+	}
+	hits = s.waitFor(20*time.Second, "160 pushes", func(h []hit) bool { return len(h) >= 160 })
+	seen = map[string]bool{}
+	for _, h := range hits {
+		require.False(t, seen[h.JobID], "duplicate %s", h.JobID)
+		seen[h.JobID] = true
+	}
+	require.Len(t, seen, 160)
+}
+
+func TestCancelledSubscriptionStopsAndKeepsItsMessages(t *testing.T) {
+	s := newSubscriber(t)
+	r := newRig(t, Options{}, sub(1, "c", s.URL+"/one"), sub(2, "c", s.URL+"/two"))
+	r.produce("c", msgpackBody("i", 0), "")
+	s.waitFor(10*time.Second, "2 pushes", func(h []hit) bool { return len(h) >= 2 })
+	r.src.set(t, sub(2, "c", s.URL+"/two"))
+	require.Eventually(t, func() bool { return r.eng.state.Load().runners[1] == nil }, 5*time.Second, 5*time.Millisecond)
+	for i := 1; i <= 5; i++ {
+		r.produce("c", msgpackBody("i", i), "")
+	}
+	s.waitFor(10*time.Second, "5 more pushes to /two", func(h []hit) bool { return len(h) >= 7 })
+	r.stop()
+	for _, h := range s.all()[2:] {
+		require.Equal(t, "/two", h.Path)
+	}
+	ready, _, _, _ := r.tubeCounts("c/sub-queue/1")
+	require.Zero(t, ready, "no redistribution to a cancelled subscription")
+}
+
+func TestGracefulStopLeavesEveryMessageDeliveredOrReady(t *testing.T) {
+	s := newSubscriber(t)
+	s.setAnswer(func(hit) (int, string, time.Duration) { return 200, `{"status":1}`, 10 * time.Millisecond })
+	slow := sub(1, "g", s.URL)
+	slow.Concurrency = 2
+	r := newRig(t, Options{}, slow)
+	const n = 300
+	for i := 0; i < n; i++ {
+		r.produce("g", msgpackBody("i", i), "")
+	}
+	s.waitFor(20*time.Second, "some pushes", func(h []hit) bool { return len(h) >= 30 })
+	r.stop()
+	delivered := map[string]bool{}
+	for _, h := range s.all() {
+		require.False(t, delivered[h.JobID], "duplicate %s", h.JobID)
+		delivered[h.JobID] = true
+	}
+	mainReady, mainDelayed, mainReserved, mainBuried := r.tubeCounts(mainTube)
+	chReady, chDelayed, chReserved, chBuried := r.tubeCounts("g/sub-queue/1")
+	require.Zero(t, mainDelayed+mainReserved+mainBuried+chDelayed+chReserved+chBuried, "nothing held or buried after a stop")
+	require.Less(t, len(delivered), n, "the stop came under load")
+	require.Equal(t, n, len(delivered)+mainReady+chReady, "every message is delivered or ready")
+}

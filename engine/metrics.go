@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"medispatcher/engine/push"
+)
+
+// Metrics are declared where they are counted. Per-subscription series are
+// created once per subscription, never per message.
+
+type engineMetrics struct {
+	redistributed, fanout, redistFail, decodeErr, dropped *metrics.Counter
+}
+
+func newEngineMetrics() *engineMetrics {
+	return &engineMetrics{
+		redistributed: metrics.GetOrCreateCounter(`medispatcher_redistributed_total`),
+		fanout:        metrics.GetOrCreateCounter(`medispatcher_channel_puts_total`),
+		redistFail:    metrics.GetOrCreateCounter(`medispatcher_redistribute_failures_total`),
+		decodeErr:     metrics.GetOrCreateCounter(`medispatcher_decode_errors_total`),
+		dropped:       metrics.GetOrCreateCounter(`medispatcher_backlog_drops_total`),
+	}
+}
+
+type subMetrics struct {
+	pushOK, pushFail, retryOK, retryFail *metrics.Counter
+	failKind                             map[push.FailureKind]*metrics.Counter
+	retried, givenUp, noURL, overflow    *metrics.Counter
+	retryPutFail, bucketWaits            *metrics.Counter
+	latency                              *metrics.Histogram
+}
+
+func newSubMetrics(id int64, topic string) *subMetrics {
+	l := fmt.Sprintf(`sub="%d",topic=%s`, id, strconv.Quote(topic))
+	c := func(name, extra string) *metrics.Counter {
+		return metrics.GetOrCreateCounter(name + "{" + l + extra + "}")
+	}
+	m := &subMetrics{
+		pushOK:       c("medispatcher_pushes_total", `,lane="channel",result="ok"`),
+		pushFail:     c("medispatcher_pushes_total", `,lane="channel",result="fail"`),
+		retryOK:      c("medispatcher_pushes_total", `,lane="retry",result="ok"`),
+		retryFail:    c("medispatcher_pushes_total", `,lane="retry",result="fail"`),
+		retried:      c("medispatcher_retries_scheduled_total", ""),
+		givenUp:      c("medispatcher_given_up_total", ""),
+		noURL:        c("medispatcher_no_url_drops_total", ""),
+		overflow:     c("medispatcher_lane_overflow_releases_total", ""),
+		retryPutFail: c("medispatcher_retry_put_failures_total", ""),
+		bucketWaits:  c("medispatcher_token_bucket_waits_total", ""),
+		latency:      metrics.GetOrCreateHistogram("medispatcher_push_duration_seconds{" + l + "}"),
+		failKind:     map[push.FailureKind]*metrics.Counter{},
+	}
+	for k := push.HTTPStatus; k <= push.Canceled; k++ {
+		m.failKind[k] = c("medispatcher_push_failures_total", `,kind="`+k.String()+`"`)
+	}
+	return m
+}
+
+func (m *subMetrics) observe(r *push.Result, retry bool) {
+	m.latency.Update(r.Elapsed.Seconds())
+	switch {
+	case r.OK && retry:
+		m.retryOK.Inc()
+	case r.OK:
+		m.pushOK.Inc()
+	case retry:
+		m.retryFail.Inc()
+	default:
+		m.pushFail.Inc()
+	}
+	if !r.OK {
+		if c := m.failKind[r.Kind]; c != nil {
+			c.Inc()
+		}
+	}
+}
