@@ -364,3 +364,59 @@ func TestGracefulStopLeavesEveryMessageDeliveredOrReady(t *testing.T) {
 	require.Less(t, len(delivered), n, "the stop came under load")
 	require.Equal(t, n, len(delivered)+mainReady+chReady, "every message is delivered or ready")
 }
+
+func TestDropThresholdActions(t *testing.T) {
+	s := newSubscriber(t)
+	release := make(chan struct{})
+	s.setAnswer(func(h hit) (int, string, time.Duration) {
+		if h.Path == "/stuck" {
+			<-release // holds its one worker until the test ends
+		}
+		return 200, `{"status":1}`, 0
+	})
+	logged := sub(1, "d", s.URL+"/stuck")
+	logged.Concurrency, logged.TimeoutMS, logged.DropThreshold, logged.DropAction = 1, 30000, 3, subs.DropLog
+	dropped := sub(2, "d", s.URL+"/stuck")
+	dropped.Concurrency, dropped.TimeoutMS, dropped.DropThreshold, dropped.DropAction = 1, 30000, 3, subs.DropDrop
+	kept := sub(3, "d", s.URL+"/stuck")
+	kept.Concurrency, kept.TimeoutMS, kept.DropThreshold, kept.DropAction = 1, 30000, 3, subs.DropKeep
+	r := newRig(t, Options{}, logged, dropped, kept)
+	t.Cleanup(func() { close(release) }) // runs before the rig stops
+
+	// Fill each lane (1 in the push, the rest queued) and leave a backlog
+	// in every channel tube.
+	for i := 0; i < 60; i++ {
+		r.produce("d", msgpackBody("i", i), "")
+	}
+	require.Eventually(t, func() bool {
+		a, _, _, _ := r.tubeCounts("d/sub-queue/1")
+		b, _, _, _ := r.tubeCounts("d/sub-queue/2")
+		return a > 3 && b > 3
+	}, 10*time.Second, 10*time.Millisecond, "backlog above the threshold")
+	// Let the samplers see it: a message whose sample is older than a
+	// second triggers a refresh, the following ones read it once it is in.
+	runners := r.eng.state.Load().runners
+	require.Eventually(t, func() bool {
+		r.produce("d", msgpackBody("i", 100), "")
+		return runners[1].sampler.ready.Load() > 3 && runners[2].sampler.ready.Load() > 3
+	}, 10*time.Second, 200*time.Millisecond)
+	require.Eventually(t, func() bool { n, _, _, _ := r.tubeCounts(mainTube); return n == 0 }, 5*time.Second, 10*time.Millisecond)
+	before1, _, _, _ := r.tubeCounts("d/sub-queue/1")
+	before2, _, _, _ := r.tubeCounts("d/sub-queue/2")
+	before3, _, _, _ := r.tubeCounts("d/sub-queue/3")
+	dropLogged, dropSilent := r.data.count("DROP d 1"), r.data.count("DROP d 2")
+	for i := 0; i < 10; i++ {
+		r.produce("d", msgpackBody("i", 200+i), "")
+	}
+	require.Eventually(t, func() bool {
+		ready, _, _, _ := r.tubeCounts(mainTube)
+		n3, _, _, _ := r.tubeCounts("d/sub-queue/3")
+		return ready == 0 && n3 == before3+10
+	}, 10*time.Second, 10*time.Millisecond, "action 0 keeps every message")
+	after1, _, _, _ := r.tubeCounts("d/sub-queue/1")
+	after2, _, _, _ := r.tubeCounts("d/sub-queue/2")
+	require.Equal(t, before1, after1, "action 1 puts nothing into the channel")
+	require.Equal(t, before2, after2, "action 2 puts nothing into the channel")
+	require.Equal(t, dropLogged+10, r.data.count("DROP d 1"), "action 1 writes each message to the drop log")
+	require.Zero(t, dropSilent+r.data.count("DROP d 2"), "action 2 drops silently")
+}

@@ -97,7 +97,8 @@ func (e *Engine) redistribute(j *connpool.Job, m *message.Message, buf []byte) [
 // backlogInterval is how old a sampled channel backlog may be.
 const backlogInterval = time.Second
 
-// backlogSampler keeps the ready count of a subscription's channel tube for
+// backlogSampler keeps the backlog (ready + reserved jobs: reserved ones
+// wait in a lane or are being pushed) of a subscription's channel tube for
 // the drop-threshold guard, refreshed in the background at most once per
 // backlogInterval and only for subscriptions that set a threshold.
 type backlogSampler struct {
@@ -106,7 +107,7 @@ type backlogSampler struct {
 	busy    sync.Mutex
 }
 
-// backlog returns the last sampled ready count of the channel tube over all
+// backlog returns the last sampled backlog of the channel tube over all
 // servers, starting a refresh when the sample is stale. It never blocks.
 func (r *runner) backlog(server int) int64 {
 	b := &r.sampler
@@ -119,7 +120,7 @@ func (r *runner) backlog(server int) int64 {
 			for i := range r.e.deps.Pool.Servers() {
 				st, err := r.e.deps.Pool.StatsTube(ctx, i, r.tube)
 				if err == nil {
-					total += st.Ready
+					total += st.Ready + st.Reserved
 				}
 			}
 			b.ready.Store(total)

@@ -1,0 +1,390 @@
+// Package config is medispatcher's configuration: one TOML file whose keys
+// are those of the old daemon's /etc/medispatcher.toml plus a few new ones,
+// decoded into one Config struct with the defaults in one place (Default).
+//
+// A file written for the old daemon must load unchanged: keys this daemon
+// does not use produce a Warning each, never an error. Invalid values produce
+// errors that name the key, the value and what is allowed, all of them at
+// once so that an operator fixes the file in one go.
+//
+// The package must never touch the network, start goroutines or hold global
+// mutable state: it reads one file and checks values, nothing else.
+package config
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Config is the whole configuration of one medispatcher process. Go field
+// names are the TOML keys (a tag says so where they differ). Counts are
+// plain ints; the unit of every duration is in its name's comment (ms or s,
+// as in the old daemon).
+//
+// Fields tagged `toml:"-"` are derived by Validate (and so by Load); the
+// engine reads them instead of parsing the raw keys again.
+type Config struct {
+	// ---- queue server (beanstalkd) ----
+
+	// QueueServerAddr is the comma-separated beanstalkd instances; every one
+	// is consumed. Parsed into QueueServers.
+	QueueServerAddr string
+	// QueueServerPoolCmdConnCount is the number of command connections (put,
+	// delete, stats…) per beanstalkd instance; 0 = max(2, NumCPU). See
+	// CmdConnsPerServer.
+	QueueServerPoolCmdConnCount int
+	// QueueServerPoolListenConnCount is the number of reserve connections per
+	// beanstalkd instance; 0 = 2. See ListenConnsPerServer.
+	QueueServerPoolListenConnCount int
+	// NameOfMainQueue is the tube producers put into (WIRE).
+	NameOfMainQueue string
+	// PrefixOfChannelQueue builds channel tubes: <topic>/<prefix><subscriptionId> (WIRE).
+	PrefixOfChannelQueue string
+	// ListenersOfMainQueue scales redistribution from the main tube.
+	ListenersOfMainQueue int
+
+	// ---- sending ----
+
+	// SendersPerChannel is a subscription's push concurrency when it sets none.
+	SendersPerChannel int
+	// MaxSendersPerChannel caps any subscription's push concurrency.
+	MaxSendersPerChannel int
+	// SendersPerRetryChannel is a subscription's retry concurrency when it sets none.
+	SendersPerRetryChannel int
+	// MaxSendersPerRetryChannel caps any subscription's retry concurrency.
+	MaxSendersPerRetryChannel int
+	// IntervalOfSendingForSendRoutine is the default minimum gap in ms between
+	// two pushes of one push routine (0 = none).
+	IntervalOfSendingForSendRoutine int
+	// DefaultMaxMessageProcessTime is the push timeout in ms of a subscription
+	// that sets none.
+	DefaultMaxMessageProcessTime int
+	// MaxMessageProcessTime caps any subscription's push timeout, in ms.
+	MaxMessageProcessTime int
+	// CoeOfIntervalForRetrySendingMsg: retry n waits n² × coe seconds.
+	CoeOfIntervalForRetrySendingMsg int
+	// MaxRetryTimesOfSendingMessage is the number of retries after which a
+	// message is given up.
+	MaxRetryTimesOfSendingMessage int
+	// RunAtBench: deliver only to subscriptions that accept bench messages.
+	RunAtBench bool
+	// ReceptionEnv selects subscription URLs tagged [T_ENV:NAME]; "" = untagged only.
+	ReceptionEnv string `toml:"RECEPTION_ENV"`
+
+	// ---- subscriptions ----
+
+	// SubscriptionSource is "file:<path>" (relative to this file's
+	// directory) or "redis". Parsed into SubscriptionFile / SubscriptionFromRedis.
+	SubscriptionSource string
+
+	// ---- Redis: recover lists, failure records ----
+
+	Redis RedisConfig
+	// MsgQueueFaultToleranceListNamePrefix is the prefix of the recover lists
+	// producers push to when beanstalkd is unreachable (WIRE).
+	MsgQueueFaultToleranceListNamePrefix string
+	// FailureRecordMaxLen bounds the Redis stream of failure records (MAXLEN ~).
+	FailureRecordMaxLen int
+
+	// ---- logs ----
+
+	// LogDir holds the DATA logs. Relative: against this file's directory.
+	LogDir string `toml:"LOG_DIR"`
+	// SplitLog: DATA log one file per day (true) or one file per kind.
+	SplitLog bool
+	// EnableMsgSentLog writes a SENT/RESENT DATA line per push.
+	EnableMsgSentLog bool
+	// DropMessageLogDir receives messages dropped by a subscription's backlog
+	// guard (action 1). Empty: LogDir/drop, filled in by Validate.
+	DropMessageLogDir string
+	// LogLevel of the process log: debug, info, warn, error.
+	LogLevel string
+	// LogFormat of the process log (stderr): text or json.
+	LogFormat string
+	// DataLogBuffer is the number of DATA lines queued for the log writer;
+	// past it lines are dropped (and counted) rather than stalling pushes.
+	DataLogBuffer int
+	// DataLogFsync is when DATA log files are fsynced: never, interval (once a
+	// second), always (after every line).
+	DataLogFsync string
+
+	// ---- network endpoints ("" = disabled) ----
+
+	// ListenAddr is the control interface. Non-loopback is allowed but it has
+	// no authentication yet: see ListenAddrExposed.
+	ListenAddr string
+	// DebugAddr serves pprof.
+	DebugAddr string
+	// StatisticApiAddr serves push statistics as JSON.
+	StatisticApiAddr string
+	// PrometheusApiAddr serves /metrics in the Prometheus text format.
+	PrometheusApiAddr string
+
+	// ShutdownTimeout bounds a graceful stop, in ms; 0 = MaxMessageProcessTime
+	// + 5000. See ShutdownGrace.
+	ShutdownTimeout int
+
+	// ---- alerts ----
+
+	// IntervalOfErrorMonitorAlert is the window, in s, over which a
+	// subscription's failures are counted (per-subscription default).
+	IntervalOfErrorMonitorAlert int
+	// SubscriptionTotalFailureAlertThreshold: failures within the window that
+	// raise an alert (per-subscription default).
+	SubscriptionTotalFailureAlertThreshold int
+	// MessageFailureAlertThreshold: retries of one message that raise an
+	// alert (per-subscription default).
+	MessageFailureAlertThreshold int
+	// MessageBlockedAlertThreshold: ready jobs in one channel (or its retry
+	// tube) that raise an alert (per-subscription default).
+	MessageBlockedAlertThreshold int
+	// AlarmInterval is the minimum gap, in s, between two alerts of one kind
+	// for one subscription (per-subscription default).
+	AlarmInterval int
+	// GlobalMessageBlockedAlertThreshold: ready jobs summed over all channels
+	// that raise an alert; 0 = off.
+	GlobalMessageBlockedAlertThreshold int
+	// GlobalMessageBlockedAlarmInterval is the minimum gap, in s, between two
+	// global backlog alerts.
+	GlobalMessageBlockedAlarmInterval int
+	// NameOfMainQueueBlockedAlertThreshold: ready jobs in the main tube that
+	// raise an alert; 0 = off.
+	NameOfMainQueueBlockedAlertThreshold int
+	// DefaultAlarmReceiver gets alerts of subscriptions that name no receiver
+	// (through AlarmPlatform).
+	DefaultAlarmReceiver string
+	// DefaultAlarmChan is the AlarmPlatform channel for DefaultAlarmReceiver.
+	DefaultAlarmChan string
+	// AlerterEmail, AlerterSms and AlarmPlatform are the alert gateways; an
+	// empty Gateway disables one.
+	AlerterEmail  AlerterConfig
+	AlerterSms    AlerterConfig
+	AlarmPlatform AlerterConfig
+
+	// ---- keys of the old daemon, accepted and not used ----
+	// Typed any so that no value of theirs can fail a load; Load warns about
+	// each one present. Nothing may read them.
+
+	// Deprecated: run under a service manager (systemd User=).
+	DaemonUser any `toml:"DAEMON_USER"`
+	// Deprecated: run under a service manager.
+	DaemonUID any `toml:"DAEMON_UID"`
+	// Deprecated: run under a service manager.
+	DaemonGID any `toml:"DAEMON_GID"`
+	// Deprecated: derived at run time by the old daemon.
+	InstallDir any
+	// Deprecated: the service manager tracks the process.
+	PidFile any
+	// Deprecated: no local state files any more.
+	DataDir any `toml:"DATA_DIR"`
+	// Deprecated: beanstalkd is the only queue server.
+	QueueServerType any
+	// Deprecated: not used.
+	ClientVer any
+	// Deprecated: failure records live in Redis, subscriptions come from
+	// SubscriptionSource.
+	Database any
+	// Deprecated: fleet balancing through etcd is not implemented.
+	MedisPerMaxConsumerQueueNum any
+
+	// ---- derived by Validate ----
+
+	// Path is the absolute path of the file loaded ("" for Default()).
+	Path string `toml:"-"`
+	// QueueServers is QueueServerAddr split on commas, trimmed, each a valid host:port.
+	QueueServers []string `toml:"-"`
+	// SubscriptionFile is the absolute path of a "file:" SubscriptionSource.
+	SubscriptionFile string `toml:"-"`
+	// SubscriptionFromRedis is true when SubscriptionSource is "redis".
+	SubscriptionFromRedis bool `toml:"-"`
+	// ListenAddrExposed is true when the control interface listens beyond
+	// loopback; it has no authentication yet.
+	ListenAddrExposed bool `toml:"-"`
+}
+
+// RedisConfig is the [Redis] section.
+type RedisConfig struct {
+	// Addr is host:port, or several comma-separated for a Redis Cluster.
+	Addr string
+	// DbIndex is the database number (SELECT); a cluster only has 0.
+	DbIndex int
+	// Password for AUTH; "" = none.
+	Password string
+	// KeyPrefix starts every key medispatcher itself creates (failure
+	// records, subscriptions). The braces make it a Redis Cluster hash tag so
+	// that all such keys share one slot. Recover lists keep their own WIRE
+	// prefix (MsgQueueFaultToleranceListNamePrefix).
+	KeyPrefix string
+
+	// Addrs is Addr split on commas, trimmed; derived by Validate.
+	Addrs []string `toml:"-"`
+}
+
+// AlerterConfig is one alert gateway section ([AlerterEmail], [AlerterSms],
+// [AlarmPlatform]). The gateway gets an HTTP form POST whose field names come
+// from PostFieldsMap; sendmail:// sends mail through the local sendmail.
+type AlerterConfig struct {
+	// Gateway is an http(s):// URL or sendmail://; "" disables this alerter.
+	Gateway  string
+	User     string
+	Password string
+	// From is the sender of an email alert.
+	From string
+	// AckStr is the substring of the gateway's answer meaning "accepted".
+	AckStr string
+	// TemplateRootPath holds alert templates ({@Subject@}, {@From@},
+	// {@Content@} are replaced). Relative: against this file's directory.
+	TemplateRootPath string
+	// PostFieldsMap maps alert fields (User, Password, From, Subject,
+	// Recipient, Content) to the gateway's form field names; other entries
+	// are sent as constant fields (name = value).
+	PostFieldsMap map[string]string
+	// Deprecated: the section name decides the kind of gateway.
+	ProxyType any
+}
+
+// Enumerated values.
+const (
+	SubscriptionSourceRedis = "redis"
+	subscriptionFilePrefix  = "file:"
+
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+
+	FsyncNever    = "never"
+	FsyncInterval = "interval"
+	FsyncAlways   = "always"
+)
+
+// Default returns the configuration used for every key a file leaves out:
+// the old daemon's defaults (its sample file's values where they differed
+// from its built-in ones), except where those were harmful. Each deviation
+// is documented in scripts/medispatcher.example.toml.
+func Default() *Config {
+	return &Config{
+		QueueServerAddr:                "127.0.0.1:11300",
+		QueueServerPoolCmdConnCount:    0,
+		QueueServerPoolListenConnCount: 0,
+		NameOfMainQueue:                "event_center_messages",
+		PrefixOfChannelQueue:           "sub-queue/",
+		ListenersOfMainQueue:           10,
+
+		SendersPerChannel:               5,
+		MaxSendersPerChannel:            10,
+		SendersPerRetryChannel:          2,
+		MaxSendersPerRetryChannel:       5,
+		IntervalOfSendingForSendRoutine: 0,
+		DefaultMaxMessageProcessTime:    5000,
+		MaxMessageProcessTime:           30000,
+		CoeOfIntervalForRetrySendingMsg: 1,
+		MaxRetryTimesOfSendingMessage:   10,
+
+		SubscriptionSource: "file:subscriptions.toml",
+
+		Redis: RedisConfig{
+			Addr:      "127.0.0.1:6379",
+			KeyPrefix: "{medispatcher}",
+		},
+		MsgQueueFaultToleranceListNamePrefix: "event_center_message_in_failure_log:",
+		FailureRecordMaxLen:                  100000,
+
+		LogDir:           "/var/log/medispatcher",
+		SplitLog:         true,
+		EnableMsgSentLog: true,
+		LogLevel:         "info",
+		LogFormat:        LogFormatText,
+		DataLogBuffer:    65536,
+		DataLogFsync:     FsyncInterval,
+
+		ListenAddr:        "127.0.0.1:5601",
+		DebugAddr:         "127.0.0.1:9898",
+		StatisticApiAddr:  "127.0.0.1:5606",
+		PrometheusApiAddr: "127.0.0.1:25606",
+
+		IntervalOfErrorMonitorAlert:            180,
+		SubscriptionTotalFailureAlertThreshold: 120,
+		MessageFailureAlertThreshold:           7,
+		MessageBlockedAlertThreshold:           5000,
+		AlarmInterval:                          180,
+		GlobalMessageBlockedAlertThreshold:     100000,
+		GlobalMessageBlockedAlarmInterval:      180,
+		NameOfMainQueueBlockedAlertThreshold:   100000,
+	}
+}
+
+// CmdConnsPerServer is the number of command connections to open per
+// beanstalkd instance (QueueServerPoolCmdConnCount, 0 = max(2, NumCPU)).
+func (c *Config) CmdConnsPerServer() int {
+	if c.QueueServerPoolCmdConnCount > 0 {
+		return c.QueueServerPoolCmdConnCount
+	}
+	return max(2, runtime.NumCPU())
+}
+
+// ListenConnsPerServer is the number of reserve connections to open per
+// beanstalkd instance (QueueServerPoolListenConnCount, 0 = 2).
+func (c *Config) ListenConnsPerServer() int {
+	if c.QueueServerPoolListenConnCount > 0 {
+		return c.QueueServerPoolListenConnCount
+	}
+	return 2
+}
+
+// ShutdownGrace bounds a graceful stop (ShutdownTimeout, 0 =
+// MaxMessageProcessTime + 5 s): long enough for a push in flight to finish.
+func (c *Config) ShutdownGrace() time.Duration {
+	if c.ShutdownTimeout > 0 {
+		return time.Duration(c.ShutdownTimeout) * time.Millisecond
+	}
+	return time.Duration(c.MaxMessageProcessTime+5000) * time.Millisecond
+}
+
+// PushTimeout is the timeout of a push for a subscription whose own process
+// time is ms: 0 (unset) = DefaultMaxMessageProcessTime, capped by
+// MaxMessageProcessTime.
+func (c *Config) PushTimeout(ms int) time.Duration {
+	if ms <= 0 {
+		ms = c.DefaultMaxMessageProcessTime
+	}
+	ms = min(ms, c.MaxMessageProcessTime)
+	return time.Duration(ms) * time.Millisecond
+}
+
+// ChannelSenders is the push concurrency of a subscription asking for n:
+// 0 (unset) = SendersPerChannel, capped by MaxSendersPerChannel.
+func (c *Config) ChannelSenders(n int) int {
+	if n <= 0 {
+		n = c.SendersPerChannel
+	}
+	return min(n, c.MaxSendersPerChannel)
+}
+
+// RetrySenders is the retry concurrency of a subscription asking for n:
+// 0 (unset) = SendersPerRetryChannel, capped by MaxSendersPerRetryChannel.
+func (c *Config) RetrySenders(n int) int {
+	if n <= 0 {
+		n = c.SendersPerRetryChannel
+	}
+	return min(n, c.MaxSendersPerRetryChannel)
+}
+
+// RetryDelay is the delay before retry number n (1, 2, …):
+// n² × CoeOfIntervalForRetrySendingMsg seconds (WIRE: 1 s, 4 s, 9 s… with coe 1).
+func (c *Config) RetryDelay(n int) time.Duration {
+	return time.Duration(n*n*c.CoeOfIntervalForRetrySendingMsg) * time.Second
+}
+
+// SlogLevel is LogLevel as a slog.Level (info when LogLevel is not valid;
+// Validate rejects such a value).
+func (c *Config) SlogLevel() slog.Level {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
