@@ -19,7 +19,7 @@ import (
 )
 
 func TestFanOutToEverySubscription(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	r := newRig(t, Options{},
 		sub(1, "order_paid", s.URL+"/a?x=1"),
 		sub(2, "order_paid", s.URL+"/b"),
@@ -31,7 +31,7 @@ func TestFanOutToEverySubscription(t *testing.T) {
 	for i := 0; i < n; i++ {
 		origins[r.produce("order_paid", msgpackBody("i", i, "name", "Zoë <&>"), "ctx-1")] = true
 	}
-	hits := s.waitFor(20*time.Second, "3×20 pushes", func(h []hit) bool { return len(h) >= 3*n })
+	hits := s.WaitFor(20*time.Second, "3×20 pushes", func(h []testsrv.Hit) bool { return len(h) >= 3*n })
 	perPath := map[string]map[string]bool{}
 	for _, h := range hits {
 		if perPath[h.Path] == nil {
@@ -64,8 +64,8 @@ func TestFanOutToEverySubscription(t *testing.T) {
 }
 
 func TestFailureKindsRetryWithGrowingDelayThenGiveUp(t *testing.T) {
-	s := newSubscriber(t)
-	s.setAnswer(func(h hit) (int, string, time.Duration) {
+	s := testsrv.NewSubscriber(t)
+	s.SetAnswer(func(h hit) (int, string, time.Duration) {
 		switch h.Path {
 		case "/500":
 			return 500, `{"status":1}`, 0
@@ -116,7 +116,7 @@ func TestFailureKindsRetryWithGrowingDelayThenGiveUp(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "not every subscription gave up in time: %v", records)
 		time.Sleep(50 * time.Millisecond) // no signal exists for a record written on the fallback path
 	}
-	hits := s.all()
+	hits := s.Hits()
 	for _, k := range kinds {
 		var mine []hit
 		for _, h := range hits {
@@ -154,9 +154,9 @@ func TestFailureKindsRetryWithGrowingDelayThenGiveUp(t *testing.T) {
 }
 
 func TestRetrySucceedsAndRecordsSuccess(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	var calls atomic.Int32
-	s.setAnswer(func(hit) (int, string, time.Duration) {
+	s.SetAnswer(func(hit) (int, string, time.Duration) {
 		if calls.Add(1) == 1 {
 			return 503, "busy", 0
 		}
@@ -171,7 +171,7 @@ func TestRetrySucceedsAndRecordsSuccess(t *testing.T) {
 	})
 	r := newRigOn(t, testsrv.StartBeanstalkd(t), Options{RetryCoe: time.Second, MaxRetries: 5}, store, sub(1, "t", s.URL))
 	r.produce("t", msgpackBody("a", 1), "")
-	hits := s.waitFor(15*time.Second, "first push and one retry", func(h []hit) bool { return len(h) >= 2 })
+	hits := s.WaitFor(15*time.Second, "first push and one retry", func(h []testsrv.Hit) bool { return len(h) >= 2 })
 	require.Equal(t, 0, hits[0].RetryTimes)
 	require.Equal(t, 1, hits[1].RetryTimes)
 	r.stop()
@@ -182,11 +182,11 @@ func TestRetrySucceedsAndRecordsSuccess(t *testing.T) {
 	require.Contains(t, recs[0].Error, "503")
 	require.Equal(t, failures.Success, recs[1].Final)
 	require.Equal(t, recs[0].LogID, recs[1].LogID)
-	require.Len(t, s.all(), 2, "nothing pushed after the success")
+	require.Len(t, s.Hits(), 2, "nothing pushed after the success")
 }
 
 func TestReceptionEnvSelectsTaggedURLs(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	r := newRig(t, Options{ReceptionEnv: "staging"},
 		sub(1, "env", "[T_ENV:STAGING] "+s.URL+"/tagged\n"+s.URL+"/untagged1"),
 		sub(2, "env", "[T_ENV:prod] "+s.URL+"/prod\n  "+s.URL+"/untagged2  "),
@@ -195,10 +195,10 @@ func TestReceptionEnvSelectsTaggedURLs(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		r.produce("env", msgpackBody("i", i), "")
 	}
-	s.waitFor(10*time.Second, "20 pushes", func(h []hit) bool { return len(h) >= 20 })
+	s.WaitFor(10*time.Second, "20 pushes", func(h []testsrv.Hit) bool { return len(h) >= 20 })
 	r.stop()
 	paths := map[string]int{}
-	for _, h := range s.all() {
+	for _, h := range s.Hits() {
 		paths[h.Path]++
 	}
 	require.Equal(t, map[string]int{"/tagged": 10, "/untagged2": 10}, paths)
@@ -207,16 +207,16 @@ func TestReceptionEnvSelectsTaggedURLs(t *testing.T) {
 }
 
 func TestBenchModeDeliversOnlyToBenchSubscriptions(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	bench := sub(1, "b", s.URL+"/bench")
 	bench.ReceiveBench = true
 	r := newRig(t, Options{RunAtBench: true}, bench, sub(2, "b", s.URL+"/normal"))
 	for i := 0; i < 5; i++ {
 		r.produce("b", msgpackBody("i", i), "")
 	}
-	s.waitFor(10*time.Second, "5 bench pushes", func(h []hit) bool { return len(h) >= 5 })
+	s.WaitFor(10*time.Second, "5 bench pushes", func(h []testsrv.Hit) bool { return len(h) >= 5 })
 	r.stop()
-	for _, h := range s.all() {
+	for _, h := range s.Hits() {
 		require.Equal(t, "/bench", h.Path)
 	}
 	ready, delayed, reserved, buried := r.tubeCounts("b/sub-queue/2")
@@ -224,7 +224,7 @@ func TestBenchModeDeliversOnlyToBenchSubscriptions(t *testing.T) {
 }
 
 func TestMalformedMainJobsAreLoggedAndGoodOnesDelivered(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	r := newRig(t, Options{}, sub(1, "good", s.URL))
 	tube := beanstalk.NewTube(r.bc, mainTube)
 	bad := [][]byte{{0xc1}, []byte("not msgpack"), {0x81, 0xa6, 'm', 's', 'g', 'K', 'e', 'y', 0x05}, {0x80}}
@@ -233,7 +233,7 @@ func TestMalformedMainJobsAreLoggedAndGoodOnesDelivered(t *testing.T) {
 		_, err := tube.Put(bad[i%len(bad)], 1024, 0, time.Minute)
 		require.NoError(t, err)
 	}
-	s.waitFor(10*time.Second, "10 good pushes", func(h []hit) bool { return len(h) >= 10 })
+	s.WaitFor(10*time.Second, "10 good pushes", func(h []testsrv.Hit) bool { return len(h) >= 10 })
 	r.stop()
 	require.Equal(t, 10, r.data.count("DECODERR"))
 	ready, delayed, reserved, buried := r.tubeCounts(mainTube)
@@ -241,7 +241,7 @@ func TestMalformedMainJobsAreLoggedAndGoodOnesDelivered(t *testing.T) {
 }
 
 func TestOldDaemonChannelJobsAreRoutedByTube(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	r := newRig(t, Options{}, sub(7, "legacy", s.URL))
 	m := message.Message{Topic: []byte("legacy"), Body: msgpackBody("a", 1), Time: 1732500001.5, OriginJobID: 99}
 	job := message.AppendChannelJob(nil, &m) // SubscriptionId 0: as the old daemon wrote it
@@ -251,7 +251,7 @@ func TestOldDaemonChannelJobsAreRoutedByTube(t *testing.T) {
 	job = message.AppendChannelJob(nil, &m)
 	_, err = beanstalk.NewTube(r.bc, "legacy/sub-queue/7/FAIL").Put(job, 1024, 0, time.Minute)
 	require.NoError(t, err)
-	hits := s.waitFor(10*time.Second, "2 pushes", func(h []hit) bool { return len(h) >= 2 })
+	hits := s.WaitFor(10*time.Second, "2 pushes", func(h []testsrv.Hit) bool { return len(h) >= 2 })
 	got := map[int]string{}
 	for _, h := range hits {
 		got[h.RetryTimes] = h.JobID
@@ -260,9 +260,9 @@ func TestOldDaemonChannelJobsAreRoutedByTube(t *testing.T) {
 }
 
 func TestLiveParameterChangesUnderTraffic(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	var inflight, maxInflight atomic.Int32
-	s.setAnswer(func(hit) (int, string, time.Duration) {
+	s.SetAnswer(func(hit) (int, string, time.Duration) {
 		n := inflight.Add(1)
 		for {
 			m := maxInflight.Load()
@@ -280,7 +280,7 @@ func TestLiveParameterChangesUnderTraffic(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		r.produce("live", msgpackBody("i", i), "")
 	}
-	s.waitFor(20*time.Second, "20 pushes to /a", func(h []hit) bool { return len(h) >= 20 })
+	s.WaitFor(20*time.Second, "20 pushes to /a", func(h []testsrv.Hit) bool { return len(h) >= 20 })
 	require.Equal(t, int32(1), maxInflight.Load(), "concurrency 1 means one push at a time")
 
 	changed := sub(1, "live", s.URL+"/b")
@@ -294,7 +294,7 @@ func TestLiveParameterChangesUnderTraffic(t *testing.T) {
 	for i := 20; i < 120; i++ {
 		r.produce("live", msgpackBody("i", i), "")
 	}
-	hits := s.waitFor(20*time.Second, "120 pushes", func(h []hit) bool { return len(h) >= 120 })
+	hits := s.WaitFor(20*time.Second, "120 pushes", func(h []testsrv.Hit) bool { return len(h) >= 120 })
 	require.Greater(t, maxInflight.Load(), int32(1), "concurrency grew live")
 	require.LessOrEqual(t, maxInflight.Load(), int32(8))
 	seen := map[string]bool{}
@@ -313,7 +313,7 @@ func TestLiveParameterChangesUnderTraffic(t *testing.T) {
 	for i := 120; i < 160; i++ {
 		r.produce("live", msgpackBody("i", i), "")
 	}
-	hits = s.waitFor(20*time.Second, "160 pushes", func(h []hit) bool { return len(h) >= 160 })
+	hits = s.WaitFor(20*time.Second, "160 pushes", func(h []testsrv.Hit) bool { return len(h) >= 160 })
 	seen = map[string]bool{}
 	for _, h := range hits {
 		require.False(t, seen[h.JobID], "duplicate %s", h.JobID)
@@ -323,18 +323,18 @@ func TestLiveParameterChangesUnderTraffic(t *testing.T) {
 }
 
 func TestCancelledSubscriptionStopsAndKeepsItsMessages(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	r := newRig(t, Options{}, sub(1, "c", s.URL+"/one"), sub(2, "c", s.URL+"/two"))
 	r.produce("c", msgpackBody("i", 0), "")
-	s.waitFor(10*time.Second, "2 pushes", func(h []hit) bool { return len(h) >= 2 })
+	s.WaitFor(10*time.Second, "2 pushes", func(h []testsrv.Hit) bool { return len(h) >= 2 })
 	r.src.set(t, sub(2, "c", s.URL+"/two"))
 	require.Eventually(t, func() bool { return r.eng.state.Load().runners[1] == nil }, 5*time.Second, 5*time.Millisecond)
 	for i := 1; i <= 5; i++ {
 		r.produce("c", msgpackBody("i", i), "")
 	}
-	s.waitFor(10*time.Second, "5 more pushes to /two", func(h []hit) bool { return len(h) >= 7 })
+	s.WaitFor(10*time.Second, "5 more pushes to /two", func(h []testsrv.Hit) bool { return len(h) >= 7 })
 	r.stop()
-	for _, h := range s.all()[2:] {
+	for _, h := range s.Hits()[2:] {
 		require.Equal(t, "/two", h.Path)
 	}
 	ready, _, _, _ := r.tubeCounts("c/sub-queue/1")
@@ -342,8 +342,8 @@ func TestCancelledSubscriptionStopsAndKeepsItsMessages(t *testing.T) {
 }
 
 func TestGracefulStopLeavesEveryMessageDeliveredOrReady(t *testing.T) {
-	s := newSubscriber(t)
-	s.setAnswer(func(hit) (int, string, time.Duration) { return 200, `{"status":1}`, 10 * time.Millisecond })
+	s := testsrv.NewSubscriber(t)
+	s.SetAnswer(func(hit) (int, string, time.Duration) { return 200, `{"status":1}`, 10 * time.Millisecond })
 	slow := sub(1, "g", s.URL)
 	slow.Concurrency = 2
 	r := newRig(t, Options{}, slow)
@@ -351,10 +351,10 @@ func TestGracefulStopLeavesEveryMessageDeliveredOrReady(t *testing.T) {
 	for i := 0; i < n; i++ {
 		r.produce("g", msgpackBody("i", i), "")
 	}
-	s.waitFor(20*time.Second, "some pushes", func(h []hit) bool { return len(h) >= 30 })
+	s.WaitFor(20*time.Second, "some pushes", func(h []testsrv.Hit) bool { return len(h) >= 30 })
 	r.stop()
 	delivered := map[string]bool{}
-	for _, h := range s.all() {
+	for _, h := range s.Hits() {
 		require.False(t, delivered[h.JobID], "duplicate %s", h.JobID)
 		delivered[h.JobID] = true
 	}
@@ -366,9 +366,9 @@ func TestGracefulStopLeavesEveryMessageDeliveredOrReady(t *testing.T) {
 }
 
 func TestDropThresholdActions(t *testing.T) {
-	s := newSubscriber(t)
+	s := testsrv.NewSubscriber(t)
 	release := make(chan struct{})
-	s.setAnswer(func(h hit) (int, string, time.Duration) {
+	s.SetAnswer(func(h hit) (int, string, time.Duration) {
 		if h.Path == "/stuck" {
 			<-release // holds its one worker until the test ends
 		}

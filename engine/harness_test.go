@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/beanstalkd/go-beanstalk"
 	"github.com/stretchr/testify/require"
-	"github.com/valyala/fasthttp"
 
 	"medispatcher/connpool"
 	"medispatcher/engine/failures"
@@ -25,95 +23,7 @@ import (
 
 const mainTube = "event_center_messages"
 
-// hit is one request the test subscriber received.
-type hit struct {
-	Path       string
-	URI        string
-	JobID      string
-	RetryTimes int
-	Message    string
-	Context    string
-	At         time.Time
-}
-
-// subscriber is a real fasthttp server on loopback that records every push
-// and answers as its behaviour function says.
-type subscriber struct {
-	t      *testing.T
-	URL    string
-	mu     sync.Mutex
-	hits   []hit
-	notify chan hit
-	answer func(h hit) (status int, body string, delay time.Duration)
-	srv    *fasthttp.Server
-}
-
-func newSubscriber(t *testing.T) *subscriber {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &subscriber{t: t, URL: "http://" + ln.Addr().String(), notify: make(chan hit, 100000)}
-	s.answer = func(hit) (int, string, time.Duration) { return 200, `{"status":1}`, 0 }
-	s.srv = &fasthttp.Server{Handler: s.handle}
-	go func() { _ = s.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = s.srv.Shutdown() })
-	return s
-}
-
-func (s *subscriber) setAnswer(f func(h hit) (int, string, time.Duration)) {
-	s.mu.Lock()
-	s.answer = f
-	s.mu.Unlock()
-}
-
-func (s *subscriber) handle(ctx *fasthttp.RequestCtx) {
-	args := ctx.PostArgs()
-	h := hit{
-		Path:    string(ctx.Path()),
-		URI:     string(ctx.RequestURI()),
-		JobID:   string(args.Peek("jobid")),
-		Message: string(args.Peek("message")),
-		Context: string(ctx.Request.Header.Peek("X-Jumei-Context")),
-		At:      time.Now(),
-	}
-	h.RetryTimes, _ = strconv.Atoi(string(args.Peek("retry_times")))
-	s.mu.Lock()
-	s.hits = append(s.hits, h)
-	answer := s.answer
-	s.mu.Unlock()
-	status, body, delay := answer(h)
-	if delay > 0 {
-		time.Sleep(delay) // the subscriber under test is slow on purpose
-	}
-	ctx.SetStatusCode(status)
-	ctx.SetBodyString(body)
-	s.notify <- h
-}
-
-func (s *subscriber) all() []hit {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]hit(nil), s.hits...)
-}
-
-// waitHits waits until cond holds over the hits so far, or fails.
-func (s *subscriber) waitFor(timeout time.Duration, what string, cond func([]hit) bool) []hit {
-	s.t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		if h := s.all(); cond(h) {
-			return h
-		}
-		select {
-		case <-s.notify:
-		case <-deadline.C:
-			h := s.all()
-			s.t.Fatalf("timed out after %v waiting for %s; %d hits", timeout, what, len(h))
-			return nil
-		}
-	}
-}
+type hit = testsrv.Hit
 
 // staticSource is an in-memory subscription source driven by the test.
 type staticSource struct {
