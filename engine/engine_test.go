@@ -196,14 +196,16 @@ func TestReceptionEnvSelectsTaggedURLs(t *testing.T) {
 		r.produce("env", msgpackBody("i", i), "")
 	}
 	s.WaitFor(10*time.Second, "20 pushes", func(h []testsrv.Hit) bool { return len(h) >= 20 })
+	require.Eventually(t, func() bool {
+		ready, delayed, reserved, buried := r.tubeCounts("env/sub-queue/3")
+		return ready+delayed+reserved+buried == 0
+	}, 10*time.Second, 10*time.Millisecond, "a message without usable URL is dropped, not kept")
 	r.stop()
 	paths := map[string]int{}
 	for _, h := range s.Hits() {
 		paths[h.Path]++
 	}
 	require.Equal(t, map[string]int{"/tagged": 10, "/untagged2": 10}, paths)
-	ready, delayed, reserved, buried := r.tubeCounts("env/sub-queue/3")
-	require.Zero(t, ready+delayed+reserved+buried, "a message without usable URL is dropped, not kept")
 }
 
 func TestBenchModeDeliversOnlyToBenchSubscriptions(t *testing.T) {

@@ -70,7 +70,7 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 		topic:     s.Topic,
 		tube:      s.ChannelTube(e.opts.ChannelPrefix),
 		retryTube: s.RetryTube(e.opts.ChannelPrefix),
-		bucket:    bucket.New(s.Rate, s.Burst),
+		bucket:    bucket.New(s.Rate, s.EffectiveBurst()),
 		m:         newSubMetrics(s.ID, s.Topic),
 	}
 	p := e.resolve(s)
@@ -95,7 +95,7 @@ func (r *runner) update(s *subs.Subscription) bool {
 	}
 	p := r.e.resolve(s)
 	r.params.Store(p)
-	r.bucket.Set(s.Rate, s.Burst)
+	r.bucket.Set(s.Rate, s.EffectiveBurst())
 	r.main.resize(p.concurrency)
 	r.retry.resize(p.retryConc)
 	return true

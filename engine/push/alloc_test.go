@@ -1,0 +1,62 @@
+package push
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+)
+
+// fastSubscriber serves {"status":1} with fasthttp, which allocates nothing
+// per request, so that allocations counted are the client's.
+func fastSubscriber(tb testing.TB, ln net.Listener) {
+	tb.Helper()
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"status":1}`)
+	}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	tb.Cleanup(func() {
+		_ = srv.Shutdown()
+		<-done
+	})
+}
+
+// maxPushAllocs is what a warm Push may allocate. Measured: 0. Raise it
+// only with a reason; the point of the test is that garbage on the push
+// path is noticed.
+const maxPushAllocs = 0
+
+func TestPushAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	fastSubscriber(t, ln)
+	c := NewClient(Config{Dial: func(string, time.Duration) (net.Conn, error) { return ln.Dial() }})
+	msg := exampleMsg()
+	msg.Context = []byte("ctx")
+	msg.OwlContext = []byte("owl")
+	p := &Push{URL: "http://subscriber.test/hook?x=1", Msg: msg, SubID: 7, RetryTimes: 2, Timeout: 5 * time.Second}
+	var r Result
+	ctx := context.Background()
+	for range 10 {
+		c.Push(ctx, p, &r)
+		require.True(t, r.OK, "%v %v", r.Kind, r.Err)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		c.Push(ctx, p, &r)
+	})
+	require.True(t, r.OK)
+	assert.LessOrEqual(t, allocs, float64(maxPushAllocs), "allocations per push")
+	t.Logf("allocs per push: %v", allocs)
+}

@@ -1,0 +1,288 @@
+package subs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/BurntSushi/toml"
+	"golang.org/x/sys/unix"
+)
+
+// fileDebounce coalesces the burst of inotify events one save makes (an
+// editor's create, write, close, rename) into one reload.
+const fileDebounce = 100 * time.Millisecond
+
+// fileWatchMask selects the directory events that may change the file:
+// in-place writes (close after write), rename-replace (moved to), creation,
+// and removal or rename away.
+const fileWatchMask = unix.IN_CLOSE_WRITE | unix.IN_MOVED_TO | unix.IN_CREATE |
+	unix.IN_DELETE | unix.IN_MOVED_FROM
+
+// FileSource reads subscriptions from a TOML file of [[subscription]]
+// tables and reloads it when it changes (inotify on its directory) or when
+// Reload is called.
+//
+// When the file is missing at start the set is empty (with a warning) and
+// the file is picked up when it appears. When it disappears later, the last
+// set is kept (with a warning): an accidental rm must not unsubscribe every
+// topic; an empty file removes every subscription.
+//
+// Only events on the file's own name in its directory are seen: when path
+// is a symlink into another directory, a change of the target needs Reload.
+type FileSource struct {
+	path   string
+	lim    Limits
+	log    *slog.Logger
+	reload chan struct{}
+}
+
+// NewFileSource returns a source reading path. Nothing is read before Run.
+func NewFileSource(path string, lim Limits, log *slog.Logger) *FileSource {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &FileSource{
+		path:   path,
+		lim:    lim,
+		log:    log.With("path", path),
+		reload: make(chan struct{}, 1),
+	}
+}
+
+// Reload asks Run to re-read the file now (the daemon calls it on SIGHUP).
+// It never blocks; requests made while one is pending are merged.
+func (f *FileSource) Reload() {
+	select {
+	case f.reload <- struct{}{}:
+	default:
+	}
+}
+
+// Run implements Source. It returns an error only when the directory
+// cannot be watched.
+func (f *FileSource) Run(ctx context.Context, apply func(*Set)) error {
+	dir, name := filepath.Split(f.path)
+	if dir == "" {
+		dir = "."
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("inotify init for %s: %w", f.path, err)
+	}
+	if _, err := unix.InotifyAddWatch(fd, dir, fileWatchMask); err != nil {
+		_ = unix.Close(fd)
+		return fmt.Errorf("inotify watch %s: %w", dir, err)
+	}
+	// A non-blocking descriptor makes the os.File pollable: Read parks in
+	// the runtime's poller and Close wakes it, so the reader can be stopped.
+	watch := os.NewFile(uintptr(fd), "inotify:"+dir)
+	changed := make(chan struct{}, 1)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		f.readEvents(watch, name, changed)
+	}()
+	defer func() {
+		_ = watch.Close()
+		<-readerDone
+	}()
+
+	// The watch is set before the first read, so a write racing with it
+	// is not missed.
+	var cur *Set
+	load := func() {
+		next, ok := f.load(cur == nil)
+		if !ok || (cur != nil && next.Equal(cur)) {
+			return
+		}
+		cur = next
+		apply(cur)
+	}
+	load()
+
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	defer debounce.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+			debounce.Reset(fileDebounce)
+		case <-debounce.C:
+			load()
+		case <-f.reload:
+			load()
+		}
+	}
+}
+
+// readEvents signals changed for every event about name until watch is
+// closed.
+func (f *FileSource) readEvents(watch *os.File, name string, changed chan<- struct{}) {
+	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+	for {
+		n, err := watch.Read(buf)
+		if err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				f.log.Error("inotify read failed; changes are seen only on Reload", "err", err)
+			}
+			return
+		}
+		hit := false
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			end := off + unix.SizeofInotifyEvent + int(ev.Len)
+			if end > n {
+				break // the kernel returns whole events; never read past them
+			}
+			nameBytes := buf[off+unix.SizeofInotifyEvent : end]
+			off = end
+			switch {
+			case ev.Mask&unix.IN_IGNORED != 0:
+				f.log.Warn("the directory is no longer watched (removed?); changes are seen only on Reload")
+			case ev.Mask&unix.IN_Q_OVERFLOW != 0, string(bytes.TrimRight(nameBytes, "\x00")) == name:
+				hit = true
+			}
+		}
+		if hit {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// load reads and validates the file. ok is false when the previous set
+// must be kept.
+func (f *FileSource) load(first bool) (set *Set, ok bool) {
+	data, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if first {
+			f.log.Warn("subscriptions file does not exist; starting with no subscriptions until it appears")
+			return NewSet(nil), true
+		}
+		f.log.Warn("subscriptions file disappeared; keeping the previous subscriptions")
+		return nil, false
+	}
+	if err != nil {
+		f.log.Error("cannot read subscriptions file; keeping the previous subscriptions", "err", err)
+		return nil, false
+	}
+	subs, err := decodeFile(data, f.lim, f.log)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			f.log.Error("subscriptions file is not valid TOML; keeping the previous subscriptions",
+				"line", pe.Position.Line, "col", pe.Position.Col, "err", pe.Message)
+		} else {
+			f.log.Error("cannot decode subscriptions file; keeping the previous subscriptions", "err", err)
+		}
+		return nil, false
+	}
+	set = NewSet(subs)
+	f.log.Info("subscriptions loaded", "count", set.Len())
+	return set, true
+}
+
+// fileDoc is the file's shape. Tables stay Primitive so that one table of
+// the wrong type is left out alone, and so that each decodes onto a
+// subscription carrying the defaults of absent keys.
+type fileDoc struct {
+	Subscription []toml.Primitive `toml:"subscription"`
+}
+
+// decodeFile decodes and validates the tables of a subscriptions file. It
+// fails only when the file is not TOML; bad tables are logged and skipped.
+func decodeFile(data []byte, lim Limits, log *slog.Logger) ([]*Subscription, error) {
+	var doc fileDoc
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("decode subscriptions TOML: %w", err)
+	}
+	out := make([]*Subscription, 0, len(doc.Subscription))
+	seen := make(map[int64]int, len(doc.Subscription))
+	for i, p := range doc.Subscription {
+		// The id first, so that a table failing on another key is still
+		// named by it.
+		var key struct {
+			ID int64 `toml:"id"`
+		}
+		_ = md.PrimitiveDecode(p, &key)
+		s := newDecoded()
+		if err := md.PrimitiveDecode(p, s); err != nil {
+			log.Error("subscription left out", "table", i+1, "sub", key.ID, "err", err)
+			continue
+		}
+		if err := s.Validate(lim); err != nil {
+			log.Error("subscription left out", "table", i+1, "sub", s.ID, "err", err)
+			continue
+		}
+		if first, dup := seen[s.ID]; dup {
+			log.Error("subscription left out: id already used", "table", i+1, "sub", s.ID, "first_table", first)
+			continue
+		}
+		seen[s.ID] = i + 1
+		out = append(out, s)
+	}
+	if keys := md.Undecoded(); len(keys) > 0 {
+		// Keys of array tables carry no index: one name per misspelling.
+		names := make([]string, 0, len(keys))
+		for _, k := range keys {
+			if n := k.String(); !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		log.Warn("subscriptions file has unknown keys; ignored", "keys", strings.Join(names, ","))
+	}
+	return out, nil
+}
+
+// WriteFile writes subs to path in the subscriptions file format,
+// atomically: a temporary file in the same directory, synced, then renamed
+// over path, so a reader never sees half a file.
+func WriteFile(path string, subs []*Subscription) error {
+	var buf bytes.Buffer
+	buf.WriteString("# medispatcher subscriptions: one [[subscription]] table each.\n\n")
+	doc := struct {
+		Subscription []*Subscription `toml:"subscription"`
+	}{subs}
+	if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
+		return fmt.Errorf("encode subscriptions for %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write subscriptions %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after the rename
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("write subscriptions %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp.Name(), path, err)
+	}
+	return nil
+}

@@ -1,0 +1,20 @@
+package subs
+
+import "context"
+
+// Source keeps a daemon's subscriptions current.
+type Source interface {
+	// Run delivers the full current set to apply at start and after every
+	// change (invalid entries are logged with their reason and left out; a
+	// source that cannot be read keeps the last good set), until ctx is
+	// done. apply is called from Run's goroutine, one call at a time, and
+	// should return quickly; a set equal to the last one is not applied
+	// again. Run returns nil when ctx is done.
+	//
+	// The first apply comes once the source has been read: a file or a
+	// Redis server that cannot be read at start delays it (logged, and
+	// retried), because dispatching with no subscriptions would discard
+	// every message. A subscriptions file missing at start counts as read
+	// and empty.
+	Run(ctx context.Context, apply func(*Set)) error
+}
