@@ -54,6 +54,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 
+	drops, err := datalog.Open(datalog.Config{
+		Dir: cfg.DropMessageLogDir, Prefix: "DROP", Split: cfg.SplitLog, Buffer: 4096,
+		Fsync: cfg.DataLogFsync, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("open drop log in %s: %w", cfg.DropMessageLogDir, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := drops.Close(cctx); err != nil {
+			log.Error("close drop log", "err", err)
+		}
+	}()
+
 	pool, err := connpool.New(ctx, connpool.Config{
 		Addrs:       cfg.QueueServers,
 		CmdConns:    cfg.CmdConnsPerServer(),
@@ -123,7 +138,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Push:     push.NewClient(push.Config{}),
 		Source:   source,
 		Failures: fstore,
-		Data:     data,
+		Data:     dataLogs{Writer: data, drops: drops},
 		Log:      log,
 	})
 	if err != nil {
@@ -179,6 +194,17 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("medispatcher stopped")
 	return nil
+}
+
+// dataLogs sends the backlog guard's drops (action 1) to their own files in
+// DropMessageLogDir and everything else to the DATA log.
+type dataLogs struct {
+	*datalog.Writer
+	drops *datalog.Writer
+}
+
+func (d dataLogs) Drop(topic string, subID int64, job []byte, reason string) error {
+	return d.drops.Drop(topic, subID, job, reason)
 }
 
 var pprofRoute = pprofhandler.PprofHandler
