@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GIT_HASH ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -X $(PKG).Version=$(VERSION) -X $(PKG).GitHash=$(GIT_HASH) -X $(PKG).BuildTime=$(BUILD_TIME)
-STATICCHECK := honnef.co/go/tools/cmd/staticcheck@2025.1.1
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CMDS := $(notdir $(wildcard cmd/*))
 
 .PHONY: all build deps test vet fmt-check lint bench bench-quick run fuzz clean

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -241,7 +240,6 @@ type redisConn struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	ready chan struct{}
-	once  sync.Once
 	c     rueidis.Client
 }
 
