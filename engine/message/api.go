@@ -6,13 +6,20 @@
 // Decoding uses no reflection and does not copy: the byte-slice fields of a
 // Message alias the job it was decoded from.
 //
-// THIS FILE IS THE AGREED API (signatures and semantics). Implementation
-// lives in the other files of the package.
+// The package is on the hot path of every message: it must never panic on
+// any input, never use reflection, and never allocate per message beyond
+// growing the caller's buffers. It does no I/O and keeps no state between
+// calls beyond a pool of scratch space.
+//
+// Files: decode.go (Decode), encode.go (AppendMainJob, AppendChannelJob),
+// json.go (AppendJSON), jobid.go (AppendJobID), read.go (the msgpack header
+// reader they share).
 package message
 
 import "errors"
 
-// ErrMalformed wraps every decoding error.
+// ErrMalformed wraps every error of Decode and AppendJSON: the job or body
+// is not what producers are allowed to send.
 var ErrMalformed = errors.New("malformed message")
 
 // Message is a decoded job. Byte-slice fields alias the decoded buffer.
