@@ -11,6 +11,12 @@
 // request has a timeout: a dead or hung server never blocks callers of the
 // other servers.
 //
+// It must never retry a put whose command reached the server (its outcome
+// is unknown: a retry could duplicate the message), never carry a
+// connection's `use`/`watch` state over to a reconnected one (puts would
+// land in the wrong tube), and never send a job operation over any
+// connection but the one that reserved the job.
+//
 // THIS FILE IS THE AGREED API (signatures and semantics). Implementation
 // lives in the other files of the package.
 package connpool
@@ -18,6 +24,7 @@ package connpool
 import (
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -108,4 +115,8 @@ type Job struct {
 	Server int
 	Body   []byte // owned by the receiver
 	link   *link
+
+	gen     uint64      // link connection generation that reserved it
+	touched int64       // last reserve or touch, ns since Pool.base; guarded by link.mu
+	ended   atomic.Bool // Delete, Release or Bury was called
 }

@@ -1,0 +1,382 @@
+package connpool
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// releasePri is the priority of jobs released unseen while a consumer
+// closes (the real one is unknown; 1024 is what producers use).
+const releasePri = 1024
+
+// Consumer reserves from a changing set of tubes on every server.
+type Consumer struct {
+	p     *Pool
+	name  string
+	cfg   ConsumerConfig
+	h     Handler
+	links []*link
+	wg    sync.WaitGroup
+
+	// mu orders Watch, Ignore and (re)connections; lock order c.mu → link.mu.
+	mu    sync.Mutex
+	tubes map[string]struct{}
+
+	closing   atomic.Bool
+	handed    atomic.Int64  // jobs handed to h and not yet ended
+	ops       atomic.Int64  // job operations sent, not yet answered
+	quiet     chan struct{} // cap 1: handed and ops may have reached 0
+	stop      chan struct{} // ends the TTR guard
+	closeOnce sync.Once
+}
+
+// NewConsumer starts cfg.Links reserve links per server. It watches no
+// tube until Watch is called.
+func (p *Pool) NewConsumer(name string, cfg ConsumerConfig, h Handler) *Consumer {
+	c := &Consumer{
+		p:     p,
+		name:  name,
+		cfg:   cfg.withDefaults(p.cfg),
+		h:     h,
+		tubes: make(map[string]struct{}),
+		quiet: make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+	}
+	if c.cfg.OnError == nil {
+		log := p.cfg.Logger.With("consumer", name)
+		c.cfg.OnError = func(j *Job, op string, err error) {
+			log.Warn("job operation failed", "job", j.ID, "server", p.addr(j.Server), "op", op, "err", err)
+		}
+	}
+	for s := range p.servers {
+		for range c.cfg.Links {
+			c.links = append(c.links, newLink(p, c, s, name))
+		}
+	}
+	p.mu.Lock()
+	if p.closed.Load() {
+		p.mu.Unlock()
+		c.closing.Store(true)
+		c.closeOnce.Do(func() { close(c.stop) })
+		return c
+	}
+	p.consumers[c] = struct{}{}
+	p.mu.Unlock()
+	for _, l := range c.links {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			l.run()
+		}()
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.ttrGuard()
+	}()
+	return c
+}
+
+// Watch makes every link of the consumer reserve from tube too
+// (idempotent; survives reconnects).
+func (c *Consumer) Watch(tube string) {
+	if err := checkTube(tube); err != nil {
+		c.p.cfg.Logger.Error("watch refused", "consumer", c.name, "tube", tube, "err", err)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.tubes[tube]; ok {
+		return
+	}
+	c.tubes[tube] = struct{}{}
+	for _, l := range c.links {
+		l.mu.Lock()
+		if l.conn != nil {
+			now := l.p.now()
+			if len(c.tubes) == 1 {
+				// From nothing to something: start with pipelined reserves.
+				l.idle = false
+			}
+			l.reconcileLocked(now)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// Ignore stops reserving from tube (idempotent). Reserves already sent may
+// still deliver a few of its jobs.
+func (c *Consumer) Ignore(tube string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.tubes[tube]; !ok {
+		return
+	}
+	delete(c.tubes, tube)
+	for _, l := range c.links {
+		l.mu.Lock()
+		if l.conn != nil {
+			l.reconcileLocked(l.p.now())
+		}
+		l.mu.Unlock()
+	}
+}
+
+// reconcileLocked brings the connection's watch list to the consumer's set
+// and (re)starts reserving. beanstalkd refuses to ignore the last watched
+// tube, so with an empty set the link keeps one stale tube and sends no
+// reserve. Caller holds c.mu and l.mu.
+func (l *link) reconcileLocked(now int64) {
+	want := l.c.tubes
+	l.nwant = len(want)
+	for t := range want {
+		if !l.watches(t) {
+			w := l.p.getReq()
+			w.op, w.async, w.name = opWatch, true, t
+			l.wbuf = appendWord(l.wbuf, "watch", t)
+			l.push(w, now)
+			l.srvWatch = append(l.srvWatch, t)
+		}
+	}
+	if len(want) > 0 {
+		kept := l.srvWatch[:0]
+		for _, t := range l.srvWatch {
+			if _, ok := want[t]; ok {
+				kept = append(kept, t)
+				continue
+			}
+			ig := l.p.getReq()
+			ig.op, ig.async, ig.name = opIgnore, true, t
+			l.wbuf = appendWord(l.wbuf, "ignore", t)
+			l.push(ig, now)
+		}
+		clear(l.srvWatch[len(kept):])
+		l.srvWatch = kept
+	}
+	l.scheduleLocked(now)
+}
+
+func (l *link) watches(t string) bool {
+	for _, s := range l.srvWatch {
+		if s == t {
+			return true
+		}
+	}
+	return false
+}
+
+// scheduleLocked issues reserves: up to Batch non-blocking ones while jobs
+// flow; once the tubes looked empty, a single blocking one (a long poll).
+func (l *link) scheduleLocked(now int64) {
+	if l.conn == nil || l.blocking || l.nwant == 0 || l.c.closing.Load() {
+		return
+	}
+	if l.idle {
+		if l.nbRes == 0 {
+			r := l.p.getReq()
+			r.op, r.async, r.blocking = opReserve, true, true
+			l.wbuf = appendID(l.wbuf, "reserve-with-timeout", seconds(l.c.cfg.IdleWait))
+			l.push(r, now)
+			l.blocking = true
+		}
+		return
+	}
+	for l.nbRes < l.c.cfg.Batch {
+		r := l.p.getReq()
+		r.op, r.async = opReserve, true
+		l.wbuf = append(l.wbuf, "reserve-with-timeout 0\r\n"...)
+		l.push(r, now)
+		l.nbRes++
+	}
+}
+
+// reservedLocked takes a job answered to reserve request r.
+func (l *link) reservedLocked(r *request, id uint64, body []byte, now int64) *Job {
+	if r.blocking {
+		l.blocking, l.idle = false, false
+	} else {
+		l.nbRes--
+	}
+	j := &Job{ID: id, Server: l.server, Body: body, link: l, gen: l.gen, touched: now}
+	if l.c.closing.Load() {
+		// Reserved after Close began: give it back at once.
+		j.ended.Store(true)
+		l.jobOpLocked(j, opRelease, releasePri, 0, now)
+		return nil
+	}
+	l.held[id] = j
+	l.c.handed.Add(1)
+	l.scheduleLocked(now)
+	return j
+}
+
+// reserveEmptyLocked handles TIMED_OUT and DEADLINE_SOON.
+func (l *link) reserveEmptyLocked(r *request, deadlineSoon bool, now int64) {
+	if r.blocking {
+		l.blocking = false
+	} else {
+		l.nbRes--
+	}
+	if deadlineSoon {
+		// A held job is about to time out: touch everything held; the
+		// touches reach the server before the next reserve.
+		for _, j := range l.held {
+			j.touched = now
+			l.jobOpLocked(j, opTouch, 0, 0, now)
+		}
+	} else {
+		l.idle = true
+	}
+	l.scheduleLocked(now)
+}
+
+// jobOpLocked sends a job operation; its answer goes to jobOpDone.
+func (l *link) jobOpLocked(j *Job, o op, pri uint32, delay uint64, now int64) {
+	r := l.p.getReq()
+	r.op, r.async, r.job = o, true, j
+	switch o {
+	case opDelete:
+		l.wbuf = appendID(l.wbuf, "delete", j.ID)
+	case opTouch:
+		l.wbuf = appendID(l.wbuf, "touch", j.ID)
+	case opRelease:
+		l.wbuf = appendRelease(l.wbuf, j.ID, pri, delay)
+	case opBury:
+		l.wbuf = appendBury(l.wbuf, j.ID, pri)
+	}
+	l.c.ops.Add(1)
+	l.push(r, now)
+}
+
+func (c *Consumer) jobOpDone(j *Job, o op, err error) {
+	if err != nil {
+		c.cfg.OnError(j, o.String(), err)
+	}
+	c.ops.Add(-1)
+	c.signalQuiet()
+}
+
+func (c *Consumer) signalQuiet() {
+	if c.closing.Load() {
+		select {
+		case c.quiet <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// end sends the operation that ends a job through the link that reserved it.
+func (j *Job) end(o op, pri uint32, delay uint64) {
+	l := j.link
+	if l == nil || !j.ended.CompareAndSwap(false, true) {
+		return
+	}
+	c := l.c
+	l.mu.Lock()
+	if l.conn == nil || l.gen != j.gen {
+		l.mu.Unlock()
+		c.cfg.OnError(j, o.String(), ErrLinkLost)
+	} else {
+		delete(l.held, j.ID)
+		l.jobOpLocked(j, o, pri, delay, l.p.now())
+		l.mu.Unlock()
+	}
+	// After jobOpLocked counted the operation, so Close never sees a gap.
+	c.handed.Add(-1)
+	c.signalQuiet()
+}
+
+// Delete deletes the job through the link that reserved it; asynchronous,
+// failures go to ConsumerConfig.OnError.
+func (j *Job) Delete() { j.end(opDelete, 0, 0) }
+
+// Release puts the job back to ready (or delayed) through its link.
+func (j *Job) Release(pri uint32, delay time.Duration) { j.end(opRelease, pri, seconds(delay)) }
+
+// Bury buries the job through its link.
+func (j *Job) Bury(pri uint32) { j.end(opBury, pri, 0) }
+
+// Touch renews the job's TTR through its link.
+func (j *Job) Touch() {
+	l := j.link
+	if l == nil || j.ended.Load() {
+		return
+	}
+	l.mu.Lock()
+	if l.conn == nil || l.gen != j.gen {
+		l.mu.Unlock()
+		l.c.cfg.OnError(j, opTouch.String(), ErrLinkLost)
+		return
+	}
+	now := l.p.now()
+	j.touched = now
+	l.jobOpLocked(j, opTouch, 0, 0, now)
+	l.mu.Unlock()
+}
+
+// ttrGuard touches jobs held longer than TTR/2, checking every TTR/4, so
+// that a slow push never lets the server hand the job to someone else.
+func (c *Consumer) ttrGuard() {
+	t := time.NewTicker(c.cfg.TTR / 4)
+	defer t.Stop()
+	half := int64(c.cfg.TTR / 2)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		for _, l := range c.links {
+			l.mu.Lock()
+			if l.conn != nil {
+				now := l.p.now()
+				for _, j := range l.held {
+					if now-j.touched >= half {
+						j.touched = now
+						l.jobOpLocked(j, opTouch, 0, 0, now)
+					}
+				}
+			}
+			l.mu.Unlock()
+		}
+	}
+}
+
+// Close stops reserving, lets the holders of handed-out jobs Delete,
+// Release or Bury them until ctx is done, then closes the links (the
+// server returns still-reserved jobs to ready).
+func (c *Consumer) Close(ctx context.Context) error {
+	c.closing.Store(true)
+	var err error
+	for c.handed.Load() != 0 || c.ops.Load() != 0 {
+		select {
+		case <-c.quiet:
+		case <-ctx.Done():
+			err = fmt.Errorf("close consumer %s: %d jobs held, %d operations unanswered: %w",
+				c.name, c.handed.Load(), c.ops.Load(), ctx.Err())
+		}
+		if err != nil {
+			break
+		}
+	}
+	c.closeLinks()
+	return err
+}
+
+// closeLinks stops the links and the TTR guard and waits for them.
+func (c *Consumer) closeLinks() {
+	c.closing.Store(true)
+	c.closeOnce.Do(func() {
+		close(c.stop)
+		for _, l := range c.links {
+			l.close()
+		}
+		c.wg.Wait()
+		c.p.mu.Lock()
+		delete(c.p.consumers, c)
+		c.p.mu.Unlock()
+	})
+}
