@@ -1,7 +1,10 @@
 package connpool
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -11,6 +14,14 @@ import (
 // releasePri is the priority of jobs released unseen while a consumer
 // closes (the real one is unknown; 1024 is what producers use).
 const releasePri = 1024
+
+// wakeTubePrefix names the private tubes that end long polls: each reserve
+// link watches "<prefix>.<consumer id>.<link>" for its whole life.
+const wakeTubePrefix = "medispatcher-wake"
+
+// wakeBody marks a wake job. 0xc1 is never used in msgpack, so no job of a
+// producer or of the engine starts with it.
+var wakeBody = []byte("\xc1wake")
 
 // Consumer reserves from a changing set of tubes on every server.
 type Consumer struct {
@@ -31,6 +42,7 @@ type Consumer struct {
 	quiet     chan struct{} // cap 1: handed and ops may have reached 0
 	stop      chan struct{} // ends the TTR guard
 	closeOnce sync.Once
+	id        string // random, names the links' wake tubes
 }
 
 // NewConsumer starts cfg.Links reserve links per server. It watches no
@@ -44,6 +56,7 @@ func (p *Pool) NewConsumer(name string, cfg ConsumerConfig, h Handler) *Consumer
 		tubes: make(map[string]struct{}),
 		quiet: make(chan struct{}, 1),
 		stop:  make(chan struct{}),
+		id:    randomID(),
 	}
 	if c.cfg.OnError == nil {
 		log := p.cfg.Logger.With("consumer", name)
@@ -126,9 +139,9 @@ func (c *Consumer) Ignore(tube string) {
 }
 
 // reconcileLocked brings the connection's watch list to the consumer's set
-// and (re)starts reserving. beanstalkd refuses to ignore the last watched
-// tube, so with an empty set the link keeps one stale tube and sends no
-// reserve. Caller holds c.mu and l.mu.
+// and (re)starts reserving. The wake tube is always watched besides (it is
+// not in srvWatch), so every other tube can be ignored; with an empty set
+// the link sends no reserve. Caller holds c.mu and l.mu.
 func (l *link) reconcileLocked(now int64) {
 	want := l.c.tubes
 	l.nwant = len(want)
@@ -141,21 +154,19 @@ func (l *link) reconcileLocked(now int64) {
 			l.srvWatch = append(l.srvWatch, t)
 		}
 	}
-	if len(want) > 0 {
-		kept := l.srvWatch[:0]
-		for _, t := range l.srvWatch {
-			if _, ok := want[t]; ok {
-				kept = append(kept, t)
-				continue
-			}
-			ig := l.p.getReq()
-			ig.op, ig.async, ig.name = opIgnore, true, t
-			l.wbuf = appendWord(l.wbuf, "ignore", t)
-			l.push(ig, now)
+	kept := l.srvWatch[:0]
+	for _, t := range l.srvWatch {
+		if _, ok := want[t]; ok {
+			kept = append(kept, t)
+			continue
 		}
-		clear(l.srvWatch[len(kept):])
-		l.srvWatch = kept
+		ig := l.p.getReq()
+		ig.op, ig.async, ig.name = opIgnore, true, t
+		l.wbuf = appendWord(l.wbuf, "ignore", t)
+		l.push(ig, now)
 	}
+	clear(l.srvWatch[len(kept):])
+	l.srvWatch = kept
 	l.scheduleLocked(now)
 }
 
@@ -196,9 +207,18 @@ func (l *link) scheduleLocked(now int64) {
 // reservedLocked takes a job answered to reserve request r.
 func (l *link) reservedLocked(r *request, id uint64, body []byte, now int64) *Job {
 	if r.blocking {
-		l.blocking, l.idle = false, false
+		l.blocking, l.idle, l.waking = false, false, false
 	} else {
 		l.nbRes--
+	}
+	if bytes.Equal(body, wakeBody) {
+		// Our own wake job: delete it here, hand nothing out.
+		d := l.p.getReq()
+		d.op, d.async = opDelete, true
+		l.wbuf = appendID(l.wbuf, "delete", id)
+		l.push(d, now)
+		l.scheduleLocked(now)
+		return nil
 	}
 	j := &Job{ID: id, Server: l.server, Body: body, link: l, gen: l.gen, touched: now}
 	if l.c.closing.Load() {
@@ -216,7 +236,7 @@ func (l *link) reservedLocked(r *request, id uint64, body []byte, now int64) *Jo
 // reserveEmptyLocked handles TIMED_OUT and DEADLINE_SOON.
 func (l *link) reserveEmptyLocked(r *request, deadlineSoon bool, now int64) {
 	if r.blocking {
-		l.blocking = false
+		l.blocking, l.waking = false, false
 	} else {
 		l.nbRes--
 	}
@@ -249,6 +269,38 @@ func (l *link) jobOpLocked(j *Job, o op, pri uint32, delay uint64, now int64) {
 	}
 	l.c.ops.Add(1)
 	l.push(r, now)
+}
+
+// wake ends the long poll of a link by putting a job into its wake tube.
+// A failure is harmless: the poll ends by itself within IdleWait.
+func (c *Consumer) wake(server int, tube string) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.p.cfg.OpTimeout)
+	defer cancel()
+	// That server only: a wake job elsewhere would wake nobody.
+	if l := c.p.servers[server].pick(); l != nil {
+		_, _ = l.put(ctx, tube, wakeBody, 0, 0, ttrSeconds(time.Minute))
+	}
+}
+
+// sweepWake deletes wake jobs left in the links' wake tubes (a wake put
+// whose long poll ended by itself), so that no tube keeps them after the
+// consumer is gone. Best effort, bounded by ctx.
+func (c *Consumer) sweepWake(ctx context.Context) {
+	for _, l := range c.links {
+		for i := 0; i < 4 && ctx.Err() == nil; i++ {
+			id, _, err := c.p.Peek(ctx, l.server, l.wakeTube, "ready")
+			if err != nil {
+				break
+			}
+			_ = c.p.Delete(ctx, l.server, id)
+		}
+	}
+}
+
+func randomID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func (c *Consumer) jobOpDone(j *Job, o op, err error) {
@@ -363,6 +415,9 @@ func (c *Consumer) Close(ctx context.Context) error {
 		}
 	}
 	c.closeLinks()
+	sctx, cancel := context.WithTimeout(context.Background(), c.p.cfg.OpTimeout)
+	c.sweepWake(sctx)
+	cancel()
 	return err
 }
 

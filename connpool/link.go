@@ -65,6 +65,8 @@ type link struct {
 	blocking bool            // a blocking reserve is outstanding
 	idle     bool            // the watched tubes looked empty: long-poll
 	held     map[uint64]*Job // jobs reserved on this connection, not yet ended
+	wakeTube string          // private tube always watched: a job put there ends a long poll
+	waking   bool            // a wake job was put and the long poll has not ended yet
 }
 
 func newLink(p *Pool, c *Consumer, server int, kind string) *link {
@@ -80,6 +82,7 @@ func newLink(p *Pool, c *Consumer, server int, kind string) *link {
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	if c != nil {
 		l.held = make(map[uint64]*Job)
+		l.wakeTube = fmt.Sprintf("%s.%s.%d", wakeTubePrefix, c.id, len(c.links))
 	}
 	return l
 }
@@ -178,8 +181,14 @@ func (l *link) attach(conn net.Conn) bool {
 	l.wbuf = append(l.wbuf, "list-tube-used\r\n"...)
 	l.push(probe, now)
 	if l.c != nil {
+		// The private wake tube is watched for the connection's life, so
+		// every other tube can be ignored and a long poll can be ended.
+		w := l.p.getReq()
+		w.op, w.async, w.name = opWatch, true, l.wakeTube
+		l.wbuf = appendWord(l.wbuf, "watch", l.wakeTube)
+		l.push(w, now)
 		l.srvWatch = append(l.srvWatch[:0], "default")
-		l.nbRes, l.blocking, l.idle = 0, false, false
+		l.nbRes, l.blocking, l.idle, l.waking = 0, false, false, false
 		l.reconcileLocked(now)
 	}
 	return true
@@ -205,6 +214,13 @@ func (l *link) push(r *request, now int64) {
 		_ = l.conn.SetReadDeadline(l.p.at(dl))
 	}
 	l.q.push(r)
+	if l.blocking && !l.waking && l.c != nil {
+		// This request waits behind a long poll: end the poll now rather
+		// than after IdleWait (a watch must not stall a subscription, a
+		// delete must not widen the duplicate window).
+		l.waking = true
+		go l.c.wake(l.server, l.wakeTube)
+	}
 	if l.idleW {
 		l.idleW = false
 		select {
@@ -402,7 +418,9 @@ func (l *link) finish(r *request) {
 	}
 	switch r.op {
 	case opDelete, opRelease, opBury, opTouch:
-		l.c.jobOpDone(r.job, r.op, r.err)
+		if r.job != nil { // nil: the delete of a wake job
+			l.c.jobOpDone(r.job, r.op, r.err)
+		}
 	}
 	l.p.putReq(r)
 }
