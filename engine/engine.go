@@ -49,7 +49,7 @@ type Options struct {
 	DefaultTimeout          time.Duration // DefaultMaxMessageProcessTime
 	MaxTimeout              time.Duration // MaxMessageProcessTime
 
-	RetryCoe   time.Duration // CoeOfIntervalForRetrySendingMsg as a duration (1 s per unit)
+	RetryCoe   time.Duration // CoeOfIntervalForRetrySendingMsg as a duration (1 s per unit; 0: no delay)
 	MaxRetries int           // MaxRetryTimesOfSendingMessage
 
 	SentLog      bool   // EnableMsgSentLog
@@ -84,8 +84,8 @@ func (o *Options) defaults() {
 	if o.MaxTimeout <= 0 {
 		o.MaxTimeout = 30 * time.Second
 	}
-	if o.RetryCoe <= 0 {
-		o.RetryCoe = time.Second
+	if o.RetryCoe < 0 { // 0 is allowed: retries without delay
+		o.RetryCoe = 0
 	}
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 10
@@ -196,7 +196,6 @@ func (e *Engine) Run(ctx context.Context) error {
 		Links: o.ChannelLinks, Batch: o.Batch, TTR: o.TTR, OnError: e.onJobOpError,
 	}, e.onChannelJob)
 	e.mainGate = newGate(e.mainC, o.MainTube, cap(e.redistQ)-128, cap(e.redistQ)/4)
-	e.mainGate.open()
 
 	var redist sync.WaitGroup
 	for i := 0; i < o.RedistWorkers; i++ {
@@ -211,13 +210,22 @@ func (e *Engine) Run(ctx context.Context) error {
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- e.deps.Source.Run(srcCtx, e.Apply) }()
 
+	// Nothing is redistributed before the first subscription set is in:
+	// with an empty set every message would look unsubscribed and be
+	// deleted.
 	var srcErr error
 	select {
 	case <-ctx.Done():
 	case srcErr = <-srcDone:
-		if srcErr != nil && ctx.Err() == nil {
-			e.log.Error("subscription source stopped", "err", srcErr)
+	case <-e.applied:
+		e.mainGate.open()
+		select {
+		case <-ctx.Done():
+		case srcErr = <-srcDone:
 		}
+	}
+	if srcErr != nil && ctx.Err() == nil {
+		e.log.Error("subscription source stopped", "err", srcErr)
 	}
 	srcCancel()
 	e.shutdown(&redist)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,8 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"medispatcher/connpool"
 	"medispatcher/engine/failures"
 	"medispatcher/engine/message"
+	"medispatcher/engine/push"
 	"medispatcher/engine/subs"
 	"medispatcher/engine/testsrv"
 )
@@ -421,4 +424,47 @@ func TestDropThresholdActions(t *testing.T) {
 	require.Equal(t, before2, after2, "action 2 puts nothing into the channel")
 	require.Equal(t, dropLogged+10, r.data.count("DROP d 1"), "action 1 writes each message to the drop log")
 	require.Zero(t, dropSilent+r.data.count("DROP d 2"), "action 2 drops silently")
+}
+
+// Until the first subscription set is in, every topic would look
+// unsubscribed and its messages deleted: the main tube must not be
+// reserved before it.
+func TestNothingRedistributedBeforeFirstSubscriptionSet(t *testing.T) {
+	bs := testsrv.StartBeanstalkd(t)
+	s := testsrv.NewSubscriber(t)
+	pool, err := connpool.New(context.Background(), connpool.Config{Addrs: []string{bs.Addr}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pool.Close() })
+	src := newStaticSource()
+	eng, err := New(Options{MainTube: mainTube}, Deps{Pool: pool, Push: push.NewClient(push.Config{}), Source: src, Data: &recordingLog{}})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	bc, err := beanstalk.Dial("tcp", bs.Addr)
+	require.NoError(t, err)
+	defer bc.Close()
+	main := beanstalk.NewTube(bc, mainTube)
+	for i := 0; i < 10; i++ {
+		m := message.Message{Topic: []byte("early"), Body: msgpackBody("i", i), Time: 1}
+		_, err := main.Put(message.AppendMainJob(nil, &m), 1024, 0, time.Minute)
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		for _, l := range pool.Stats() {
+			if !l.Connected {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 5*time.Millisecond, "every link connected")
+	st, err := main.Stats()
+	require.NoError(t, err)
+	require.Equal(t, "0", st["current-watching"], "main tube watched before any subscription set")
+	require.Equal(t, "10", st["current-jobs-ready"])
+
+	src.set(t, sub(1, "early", s.URL))
+	s.WaitFor(10*time.Second, "the 10 early messages", func(h []testsrv.Hit) bool { return len(h) == 10 })
 }
