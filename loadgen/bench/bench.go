@@ -1,0 +1,454 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"medispatcher/loadgen"
+	"medispatcher/loadgen/ceiling"
+	"medispatcher/loadgen/cptransport"
+)
+
+// Options of a bench run.
+type Options struct {
+	Scenarios string // directory of scenario files
+	Out       string // raw reports, logs, profiles
+	Markdown  string // file whose marked section is rewritten; "" = none
+	Plots     string // SVG directory; "" = none
+	Daemon    string // medispatcher binary
+	Client    string // producer client: connpool or raw
+	Quick     bool
+	Ceiling   time.Duration
+	Pprof     time.Duration // CPU profile length per scenario run with pprof = true
+	Progress  io.Writer
+	TTY       bool
+}
+
+// RunResult is one loadgen run of a scenario.
+type RunResult struct {
+	Label     string          `json:"label"`
+	Rate      float64         `json:"rate"`
+	Report    *loadgen.Report `json:"report,omitempty"`
+	Err       string          `json:"error,omitempty"`
+	CPUSec    float64         `json:"daemon_cpu_s"`
+	CPUPer1k  float64         `json:"daemon_cpu_s_per_1k"`
+	Sustained bool            `json:"sustained"`
+	Why       string          `json:"why,omitempty"`
+}
+
+// Result is a scenario's outcome.
+type Result struct {
+	S         *Scenario    `json:"-"`
+	Name      string       `json:"name"`
+	Runs      []*RunResult `json:"runs"`
+	Main      *RunResult   `json:"-"` // the run quoted in the table
+	PeakRSSMB float64      `json:"daemon_peak_rss_mb"`
+	Err       string       `json:"error,omitempty"`
+	Failures  []string     `json:"failures,omitempty"` // quick mode's verdict
+	Notes     []string     `json:"notes,omitempty"`
+	Profile   string       `json:"cpu_profile,omitempty"`
+}
+
+// Summary is everything a bench run produced.
+type Summary struct {
+	Started time.Time      `json:"started"`
+	Elapsed float64        `json:"elapsed_s"`
+	Machine Machine        `json:"machine"`
+	Ceiling ceiling.Result `json:"ceiling"`
+	Results []*Result      `json:"results"`
+	Quick   bool           `json:"quick"`
+}
+
+// Main is `loadgen bench`.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o := Options{}
+	fs := flag.NewFlagSet("loadgen bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Scenarios, "scenarios", "", "scenario directory (default bench/scenarios, or bench/scenarios/quick with --quick)")
+	fs.StringVar(&o.Out, "out", "bench/out", "directory for raw reports, logs and profiles")
+	fs.StringVar(&o.Markdown, "markdown", "BENCHMARKS.md", "file whose generated section is rewritten (not with --quick)")
+	fs.StringVar(&o.Plots, "plots", "bench/plots", "directory of the SVG plots (not with --quick)")
+	fs.StringVar(&o.Daemon, "daemon", "bin/medispatcher", "medispatcher binary")
+	fs.StringVar(&o.Client, "client", "connpool", "producer's beanstalkd client: connpool or raw")
+	fs.BoolVar(&o.Quick, "quick", false, "smoke run: small scenarios, no BENCHMARKS.md; fails if a run is void or loses anything")
+	fs.DurationVar(&o.Ceiling, "ceiling", 3*time.Second, "length of each ceiling measurement")
+	fs.DurationVar(&o.Pprof, "pprof", 5*time.Second, "CPU profile length for scenarios with pprof = true (0: none)")
+	if err := fs.Parse(args); err != nil {
+		return loadgen.ExitUsage
+	}
+	if o.Scenarios == "" {
+		o.Scenarios = "bench/scenarios"
+		if o.Quick {
+			o.Scenarios = "bench/scenarios/quick"
+		}
+	}
+	if o.Quick {
+		o.Markdown, o.Plots = "", ""
+		o.Ceiling = min(o.Ceiling, time.Second)
+	}
+	o.Progress = stderr
+	sum, err := Bench(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen bench:", err)
+		return loadgen.ExitError
+	}
+	writeConsole(stdout, sum)
+	failed := 0
+	for _, r := range sum.Results {
+		if len(r.Failures) > 0 {
+			failed++
+		}
+	}
+	if o.Quick && failed > 0 {
+		fmt.Fprintf(stderr, "loadgen bench --quick: %d scenario(s) failed\n", failed)
+		return loadgen.ExitFaulty
+	}
+	return loadgen.ExitOK
+}
+
+// Bench runs the ceiling and every scenario and writes the outputs.
+func Bench(ctx context.Context, o Options) (*Summary, error) {
+	scs, err := LoadScenarios(o.Scenarios)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(o.Daemon); err != nil {
+		return nil, fmt.Errorf("daemon binary: %w (run make build)", err)
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("out dir: %w", err)
+	}
+	runDir, err := os.MkdirTemp(o.Out, "run-"+time.Now().UTC().Format("20060102T150405")+"-")
+	if err != nil {
+		return nil, fmt.Errorf("out dir: %w", err)
+	}
+	sum := &Summary{Started: time.Now().UTC(), Machine: DescribeMachine(), Quick: o.Quick}
+	logf(o, "bench: machine %s; outputs in %s", sum.Machine.String(), runDir)
+
+	// The ceiling, on its own server, in this same run.
+	size := scs[0].Size
+	if size <= 0 {
+		size = 512
+	}
+	srv, err := StartServer("beanstalkd", runDir)
+	if err != nil {
+		return nil, err
+	}
+	sum.Ceiling, err = ceiling.Measure(ctx, ceiling.Config{Beanstalkd: srv.Addr, Duration: o.Ceiling, Size: size})
+	srv.Stop()
+	if err != nil {
+		return nil, err
+	}
+	logf(o, "bench: ceiling: beanstalkd cycle %.0f msg/s, fasthttp %.0f req/s", sum.Ceiling.CycleRate, sum.Ceiling.HTTPRate)
+
+	byName := map[string]*Result{}
+	for _, s := range scs {
+		if ctx.Err() != nil {
+			break
+		}
+		dir := filepath.Join(runDir, s.Name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		res := runScenario(ctx, o, s, dir, byName)
+		byName[s.Name] = res
+		sum.Results = append(sum.Results, res)
+	}
+	sum.Elapsed = time.Since(sum.Started).Seconds()
+
+	if f, err := os.Create(filepath.Join(runDir, "summary.json")); err == nil {
+		enc := json.NewEncoder(f)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+		f.Close()
+	}
+	if o.Plots != "" {
+		if err := WritePlots(o.Plots, sum); err != nil {
+			return sum, err
+		}
+	}
+	md := RenderMarkdown(sum, o)
+	if o.Markdown != "" {
+		if err := ReplaceSection(o.Markdown, md); err != nil {
+			return sum, err
+		}
+		logf(o, "bench: wrote %s", o.Markdown)
+	} else {
+		_ = os.WriteFile(filepath.Join(runDir, "report.md"), []byte(md), 0o644)
+	}
+	return sum, nil
+}
+
+func logf(o Options, format string, a ...any) {
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, format+"\n", a...)
+	}
+}
+
+func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done map[string]*Result) *Result {
+	res := &Result{S: s, Name: s.Name}
+	logf(o, "bench: scenario %s (%s)", s.Name, s.Kind)
+	// Every run gets servers and a daemon of its own: jobs a run leaves in
+	// flight must not be counted by the next one.
+	n := 0
+	run := func(label string, rate float64, classes []loadgen.Class, profile bool) *RunResult {
+		n++
+		rdir := filepath.Join(dir, fmt.Sprintf("run%d-%s", n, sanitize(label)))
+		rr := &RunResult{Label: label, Rate: rate}
+		res.Runs = append(res.Runs, rr)
+		if err := os.MkdirAll(rdir, 0o755); err != nil {
+			rr.Err = err.Error()
+			return rr
+		}
+		env, err := StartEnv(ctx, rdir, o.Daemon, s.Servers, s.Source, s.Daemon)
+		if err != nil {
+			rr.Err = err.Error()
+			return rr
+		}
+		defer func() {
+			if rss, err := env.Daemon.PeakRSSMB(); err == nil {
+				res.PeakRSSMB = math.Max(res.PeakRSSMB, rss)
+			}
+			_ = SaveURL(context.Background(), "http://"+env.PromAddr+"/metrics", filepath.Join(rdir, "metrics.txt"))
+			env.Stop()
+		}()
+		*rr = *oneRun(ctx, o, s, env, rdir, label, rate, classes, profile)
+		if profile && rr.Err == "" {
+			res.Profile = filepath.Join(rdir, "cpu.pprof")
+		}
+		return rr
+	}
+	switch s.Kind {
+	case KindFixed:
+		res.Main = run("", s.Rate, s.classes(nil), false)
+	case KindThroughput:
+		maxRate := s.MaxRate
+		if maxRate <= 0 {
+			maxRate = math.Inf(1)
+		}
+		steps := 0
+		failedAt := 0.0
+		for rate := s.Rate; rate <= maxRate && ctx.Err() == nil; rate *= s.Step {
+			rr := run(fmt.Sprintf("step %d", steps+1), rate, s.classes(nil), false)
+			steps++
+			if !rr.Sustained {
+				failedAt = rate
+				break
+			}
+			res.Main = rr
+			if o.Quick && steps >= 2 {
+				break
+			}
+		}
+		// One more step halfway (geometrically) between the last sustained
+		// rate and the first that was not narrows the answer.
+		if res.Main != nil && failedAt > 0 && !o.Quick && ctx.Err() == nil {
+			mid := math.Round(math.Sqrt(res.Main.Rate * failedAt))
+			if rr := run("refine", mid, s.classes(nil), false); rr.Sustained {
+				res.Main = rr
+			}
+		}
+		if res.Main == nil {
+			res.Notes = append(res.Notes, "not even the first rate was sustained")
+			res.Main = res.Runs[len(res.Runs)-1]
+		}
+	case KindLatency:
+		of := done[s.Of]
+		if of == nil || of.Main == nil || !of.Main.Sustained {
+			res.Err = fmt.Sprintf("no sustained rate from %q", s.Of)
+			res.Failures = append(res.Failures, res.Err)
+			return res
+		}
+		rate := math.Round(of.Main.Rate * s.Fraction)
+		res.Main = run(fmt.Sprintf("%.0f%% of %s", s.Fraction*100, s.Of), rate, s.classes(nil), false)
+	case KindIsolation:
+		all := s.classes(nil)
+		base := s.classes(s.Baseline)
+		bt, at := 0, 0
+		for _, c := range base {
+			bt += c.Topics
+		}
+		for _, c := range all {
+			at += c.Topics
+		}
+		// The same rate per topic in both runs.
+		b := run("baseline", s.Rate*float64(bt)/float64(at), base, false)
+		res.Main = run("", s.Rate, all, false)
+		if b.Report != nil && res.Main.Report != nil && !b.Report.Void && !res.Main.Report.Void {
+			bp, mp := classP99(b.Report, s.Baseline), classP99(res.Main.Report, s.Baseline)
+			ratio := mp / bp
+			verdict := "within"
+			if ratio > 2 {
+				verdict = "NOT within"
+				res.Failures = append(res.Failures, fmt.Sprintf("isolation: p99 of %v is %.1f× the baseline", s.Baseline, ratio))
+			}
+			res.Notes = append(res.Notes, fmt.Sprintf("p99 of classes %v: %.2f ms without the slow subscriber, %.2f ms with it (%.2f×, %s 2×)",
+				s.Baseline, bp, mp, ratio, verdict))
+		}
+	}
+	// The CPU profile is taken in a run of its own at the quoted run's
+	// rate: profiling disturbs the latencies it would otherwise spoil.
+	if s.Pprof && o.Pprof > 0 && res.Main != nil && res.Main.Report != nil && ctx.Err() == nil {
+		run("profile", res.Main.Rate, s.classes(nil), true)
+	}
+	for _, rr := range res.Runs {
+		switch {
+		case rr.Err != "":
+			res.Failures = append(res.Failures, rr.Label+": "+rr.Err)
+		case rr.Report.Void:
+			// A void throughput step past the max is how stepping ends.
+			if s.Kind != KindThroughput || rr == res.Main {
+				res.Failures = append(res.Failures, fmt.Sprintf("%s void: %v", rr.Label, rr.Report.VoidReasons))
+			}
+		case s.IsFaultFree() && (rr.Report.Ledger.Lost > 0 || rr.Report.Ledger.Duplicates > 0):
+			res.Failures = append(res.Failures, fmt.Sprintf("%s lost %d, duplicated %d", rr.Label, rr.Report.Ledger.Lost, rr.Report.Ledger.Duplicates))
+		}
+		if rr.Report != nil {
+			for _, c := range rr.Report.Classes {
+				if c.OverLimit > 0 {
+					res.Failures = append(res.Failures, fmt.Sprintf("%s: %d pushes to class %s faster than its token bucket", rr.Label, c.OverLimit, c.Name))
+				}
+			}
+		}
+	}
+	return res
+}
+
+func classP99(r *loadgen.Report, names []string) float64 {
+	p := 0.0
+	for _, c := range r.Classes {
+		if contains(names, c.Name) {
+			p = math.Max(p, c.Latency.P99)
+		}
+	}
+	return p
+}
+
+func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label string, rate float64, classes []loadgen.Class, profile bool) *RunResult {
+	rr := &RunResult{Label: label, Rate: rate}
+	logf(o, "bench: %s %s: %.0f msg/s", s.Name, label, rate)
+	cfg := loadgen.Config{
+		Servers: env.Servers(), MainTube: env.MainTube, ChannelPrefix: "sub-queue/",
+		Classes: append([]loadgen.Class(nil), classes...), Rate: rate, Size: s.Size,
+		Warmup: s.Warmup.D(), Duration: s.Duration.D(), Drain: s.Drain.D(),
+		Register: true,
+		Progress: o.Progress, TTY: o.TTY, ProgressInterval: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if s.Source == "redis" {
+		cfg.RedisAddr = env.Redis.Addr
+	} else {
+		cfg.SubsFile = env.SubsFile
+	}
+	if profile && o.Pprof > 0 {
+		secs := int(math.Max(1, math.Min(o.Pprof.Seconds(), s.Duration.D().Seconds()-1)))
+		cfg.OnSteady = func() {
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", env.DebugAddr, secs)
+			if err := SaveURL(ctx, url, filepath.Join(dir, "cpu.pprof")); err != nil {
+				logf(o, "bench: %s: cpu profile: %v", s.Name, err)
+			}
+		}
+	}
+	var put loadgen.Putter
+	if o.Client == "connpool" {
+		p, err := cptransport.New(ctx, cfg.Servers)
+		if err != nil {
+			rr.Err = err.Error()
+			return rr
+		}
+		put = p
+	}
+	cpu0, _ := env.Daemon.CPUSeconds()
+	rep, err := loadgen.Run(ctx, cfg, put)
+	cpu1, _ := env.Daemon.CPUSeconds()
+	if err != nil {
+		rr.Err = err.Error()
+		return rr
+	}
+	rep.Scenario = s.Name
+	if label != "" {
+		rep.Scenario += " (" + label + ")"
+	}
+	rr.Report = rep
+	rr.CPUSec = cpu1 - cpu0
+	if rep.Ledger.Delivered > 0 {
+		rr.CPUPer1k = rr.CPUSec / float64(rep.Ledger.Delivered) * 1000
+	}
+	rr.Sustained, rr.Why = sustained(rep)
+	name := s.Name
+	if label != "" {
+		name += "-" + sanitize(label)
+	}
+	if f, err := os.Create(filepath.Join(dir, sanitize(name)+".json")); err == nil {
+		_ = rep.WriteJSON(f)
+		f.Close()
+	}
+	_ = rep.WriteText(o.Progress)
+	return rr
+}
+
+// sustained decides whether the daemon kept up with the offered rate:
+// a valid run, nothing lost or duplicated, delivery within 3 % of the
+// offered rate during the steady phase, the backlog at its end under a
+// quarter second's worth, and drained in time.
+func sustained(r *loadgen.Report) (bool, string) {
+	switch {
+	case r.Void:
+		return false, "void"
+	case r.Ledger.Lost > 0 || r.Ledger.Duplicates > 0:
+		return false, "lost or duplicated messages"
+	case !r.Drained:
+		return false, "backlog not drained in time"
+	case r.DeliveredRate < 0.97*r.Rate:
+		return false, fmt.Sprintf("delivered %.0f/s of %.0f/s offered", r.DeliveredRate, r.Rate)
+	}
+	var last *loadgen.Point
+	for i := range r.Timeline {
+		if r.Timeline[i].Phase == "steady" {
+			last = &r.Timeline[i]
+		}
+	}
+	if last != nil && float64(last.Backlog) > math.Max(50, 0.25*r.Rate) {
+		return false, fmt.Sprintf("backlog grew to %d", last.Backlog)
+	}
+	return true, ""
+}
+
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func writeConsole(w io.Writer, sum *Summary) {
+	fmt.Fprintf(w, "\nceiling: beanstalkd cycle %.0f msg/s, fasthttp %.0f req/s\n", sum.Ceiling.CycleRate, sum.Ceiling.HTTPRate)
+	for _, r := range sum.Results {
+		status := "ok"
+		if len(r.Failures) > 0 {
+			status = fmt.Sprintf("FAILED: %v", r.Failures)
+		}
+		line := fmt.Sprintf("%-24s %s", r.Name, status)
+		if r.Main != nil && r.Main.Report != nil {
+			rep := r.Main.Report
+			line += fmt.Sprintf(" | %.0f/s offered, %.0f/s delivered, p99 %.2f ms, lost %d, dup %d", rep.Rate, rep.DeliveredRate,
+				rep.Latency.P99, rep.Ledger.Lost, rep.Ledger.Duplicates)
+		}
+		fmt.Fprintln(w, line)
+		for _, n := range r.Notes {
+			fmt.Fprintln(w, "    "+n)
+		}
+	}
+	fmt.Fprintf(w, "elapsed %.0fs\n", sum.Elapsed)
+}

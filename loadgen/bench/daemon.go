@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"medispatcher/engine/subs"
+)
+
+// Env is one scenario's servers and daemon.
+type Env struct {
+	Dir        string
+	Beanstalkd []*Proc
+	Redis      *Proc
+	Daemon     *Proc
+	SubsFile   string
+	DebugAddr  string
+	PromAddr   string
+	StatAddr   string
+	MainTube   string
+}
+
+// StartEnv starts n beanstalkd, one redis-server and the daemon (binary
+// daemonBin) configured for them; extra holds the scenario's daemon keys.
+func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, extra map[string]any) (*Env, error) {
+	// The daemon resolves relative paths against its config's directory.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("scenario dir: %w", err)
+	}
+	e := &Env{Dir: dir, MainTube: "event_center_messages", SubsFile: filepath.Join(dir, "subscriptions.toml")}
+	ok := false
+	defer func() {
+		if !ok {
+			e.Stop()
+		}
+	}()
+	for range n {
+		p, err := StartServer("beanstalkd", dir)
+		if err != nil {
+			return nil, err
+		}
+		e.Beanstalkd = append(e.Beanstalkd, p)
+	}
+	if e.Redis, err = StartServer("redis-server", dir); err != nil {
+		return nil, err
+	}
+	// The daemon starts with no subscriptions; each run writes its own.
+	if err := subs.WriteFile(e.SubsFile, nil); err != nil {
+		return nil, err
+	}
+	ports := make([]int, 4)
+	for i := range ports {
+		if ports[i], err = FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	e.DebugAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
+	e.PromAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
+	e.StatAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	src := "file:" + e.SubsFile
+	if source == "redis" {
+		src = "redis"
+	}
+	keys := map[string]any{
+		"QueueServerAddr":                 strings.Join(e.Servers(), ","),
+		"NameOfMainQueue":                 e.MainTube,
+		"PrefixOfChannelQueue":            "sub-queue/",
+		"SubscriptionSource":              src,
+		"LOG_DIR":                         filepath.Join(dir, "logs"),
+		"EnableMsgSentLog":                false,
+		"LogLevel":                        "warn",
+		"ListenAddr":                      fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		"DebugAddr":                       e.DebugAddr,
+		"StatisticApiAddr":                e.StatAddr,
+		"PrometheusApiAddr":               e.PromAddr,
+		"CoeOfIntervalForRetrySendingMsg": 1,
+		"MaxRetryTimesOfSendingMessage":   10,
+	}
+	for k, v := range extra {
+		keys[k] = v
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# written by loadgen bench for one scenario\n")
+	if err := toml.NewEncoder(&buf).Encode(keys); err != nil {
+		return nil, fmt.Errorf("encode daemon config: %w", err)
+	}
+	fmt.Fprintf(&buf, "\n[Redis]\nAddr = %q\n", e.Redis.Addr)
+	cfgPath := filepath.Join(dir, "medispatcher.toml")
+	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("write daemon config: %w", err)
+	}
+	if e.Daemon, err = startProc("medispatcher", filepath.Join(dir, "medispatcher.log"), daemonBin, "-c", cfgPath); err != nil {
+		return nil, err
+	}
+	// Ready when pprof answers (or fail fast if it exits).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if err := httpGet(ctx, "http://"+e.DebugAddr+"/debug/pprof/", io.Discard); err == nil {
+			break
+		}
+		select {
+		case <-e.Daemon.Exited():
+			return nil, fmt.Errorf("daemon exited at start; see %s", filepath.Join(dir, "medispatcher.log"))
+		default:
+		}
+		if time.Now().After(deadline) {
+			// Not fatal: a daemon without pprof still delivers, and the
+			// run's probe decides.
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // no readiness signal but the port
+	}
+	ok = true
+	return e, nil
+}
+
+// Servers are the beanstalkd addresses.
+func (e *Env) Servers() []string {
+	var s []string
+	for _, p := range e.Beanstalkd {
+		s = append(s, p.Addr)
+	}
+	return s
+}
+
+// Stop stops the daemon first (so it releases its jobs), then the servers.
+func (e *Env) Stop() {
+	if e.Daemon != nil {
+		e.Daemon.Stop()
+	}
+	for _, p := range e.Beanstalkd {
+		p.Stop()
+	}
+	if e.Redis != nil {
+		e.Redis.Stop()
+	}
+}
+
+func httpGet(ctx context.Context, url string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+// SaveURL writes the body of url to path.
+func SaveURL(ctx context.Context, url, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := httpGet(ctx, url, f); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,161 @@
+// Package bench is `make bench`: it runs the scenario files of
+// bench/scenarios, each against its own beanstalkd, redis-server and
+// medispatcher on loopback, measures the machine's ceiling in the same
+// run, and writes the results as a markdown section of BENCHMARKS.md, SVG
+// plots and raw JSON reports.
+//
+// Only valid runs are ever written as figures: a void run (see loadgen) is
+// shown as void with its reasons. It never touches servers it did not start.
+package bench
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"medispatcher/loadgen"
+	"medispatcher/loadgen/farm"
+)
+
+// Scenario kinds.
+const (
+	KindFixed      = "fixed"      // one run at Rate
+	KindThroughput = "throughput" // step the rate up until the backlog grows
+	KindLatency    = "latency"    // one run at Fraction of another scenario's max
+	KindIsolation  = "isolation"  // a baseline run of the Baseline classes, then all classes
+)
+
+// Scenario is one TOML file of bench/scenarios: the reproduction record.
+type Scenario struct {
+	Name        string          `toml:"name"`
+	Description string          `toml:"description"`
+	Kind        string          `toml:"kind"`
+	Servers     int             `toml:"servers"` // beanstalkd instances; default 1
+	Source      string          `toml:"source"`  // "file" (default) or "redis"
+	Size        int             `toml:"size"`
+	Rate        float64         `toml:"rate"`     // fixed rate, first step, or isolation rate
+	Step        float64         `toml:"step"`     // throughput: rate multiplier per step; default 1.5
+	MaxRate     float64         `toml:"max_rate"` // throughput: stop there
+	Of          string          `toml:"of"`       // latency: the throughput scenario
+	Fraction    float64         `toml:"fraction"` // latency: share of its max; default 0.5
+	Baseline    []string        `toml:"baseline"` // isolation: classes of the baseline run
+	Warmup      farm.Duration   `toml:"warmup"`
+	Duration    farm.Duration   `toml:"duration"`
+	Drain       farm.Duration   `toml:"drain"`
+	FaultFree   *bool           `toml:"fault_free"` // lost or duplicated messages fail the scenario; default true
+	Pprof       bool            `toml:"pprof"`      // save a CPU profile of the daemon
+	Daemon      map[string]any  `toml:"daemon"`     // extra daemon configuration keys
+	Class       []loadgen.Class `toml:"class"`
+
+	File string `toml:"-"`
+	Text string `toml:"-"`
+}
+
+// IsFaultFree reports whether lost or duplicated messages fail the scenario.
+func (s *Scenario) IsFaultFree() bool { return s.FaultFree == nil || *s.FaultFree }
+
+// LoadScenarios reads every *.toml of dir, in file name order.
+func LoadScenarios(dir string) ([]*Scenario, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.toml"))
+	if err != nil {
+		return nil, fmt.Errorf("list scenarios in %s: %w", dir, err)
+	}
+	sort.Strings(files)
+	var out []*Scenario
+	names := map[string]bool{}
+	for _, f := range files {
+		s, err := LoadScenario(f)
+		if err != nil {
+			return nil, err
+		}
+		if names[s.Name] {
+			return nil, fmt.Errorf("scenario %s: name %q used twice", f, s.Name)
+		}
+		names[s.Name] = true
+		if s.Kind == KindLatency && !names[s.Of] {
+			return nil, fmt.Errorf("scenario %s: of = %q must name an earlier scenario", f, s.Of)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no scenarios in %s", dir)
+	}
+	return out, nil
+}
+
+// LoadScenario reads and checks one scenario file.
+func LoadScenario(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	s := &Scenario{File: path, Text: string(data)}
+	md, err := toml.Decode(s.Text, s)
+	if err != nil {
+		return nil, fmt.Errorf("parse scenario %s: %w", path, err)
+	}
+	var unknown []string
+	for _, k := range md.Undecoded() {
+		if len(k) > 0 && k[0] != "daemon" {
+			unknown = append(unknown, k.String())
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("scenario %s: unknown keys %s", path, strings.Join(unknown, ", "))
+	}
+	if s.Name == "" {
+		s.Name = strings.TrimSuffix(filepath.Base(path), ".toml")
+	}
+	if s.Servers <= 0 {
+		s.Servers = 1
+	}
+	if s.Step <= 1 {
+		s.Step = 1.5
+	}
+	if s.Fraction <= 0 {
+		s.Fraction = 0.5
+	}
+	if len(s.Class) == 0 {
+		return nil, fmt.Errorf("scenario %s: no [[class]]", path)
+	}
+	switch s.Kind {
+	case KindFixed, KindThroughput, KindIsolation:
+		if s.Rate <= 0 {
+			return nil, fmt.Errorf("scenario %s: rate must be > 0", path)
+		}
+	case KindLatency:
+		if s.Of == "" {
+			return nil, fmt.Errorf("scenario %s: latency needs of = \"<throughput scenario>\"", path)
+		}
+	default:
+		return nil, fmt.Errorf("scenario %s: kind %q (fixed, throughput, latency, isolation)", path, s.Kind)
+	}
+	if s.Kind == KindIsolation && len(s.Baseline) == 0 {
+		return nil, fmt.Errorf("scenario %s: isolation needs baseline = [\"<class>\", ...]", path)
+	}
+	return s, nil
+}
+
+// classes returns the scenario's classes, only those named in keep if any.
+func (s *Scenario) classes(keep []string) []loadgen.Class {
+	var out []loadgen.Class
+	for _, c := range s.Class {
+		if len(keep) == 0 || contains(keep, c.Name) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func contains(l []string, s string) bool {
+	for _, v := range l {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

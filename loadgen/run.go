@@ -1,0 +1,438 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/redis/rueidis"
+
+	"medispatcher/engine/subs"
+	"medispatcher/loadgen/farm"
+)
+
+// ErrNotReady: the daemon did not push to every live subscription within
+// Config.ProbeTimeout (it does not run, or does not see the subscriptions).
+var ErrNotReady = errors.New("loadgen: daemon did not deliver the probes")
+
+// Run carries out one run: start the farm, register the subscriptions,
+// probe until the daemon pushes to every live subscription, then warm-up,
+// steady and drain phases, and close the ledger. put carries the jobs to
+// beanstalkd (nil: a RawPutter over cfg.Servers); Run closes it.
+func Run(ctx context.Context, cfg Config, put Putter) (*Report, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	profiles := make([]farm.Profile, len(cfg.Classes))
+	for i, c := range cfg.Classes {
+		profiles[i] = c.Profile
+	}
+	f, err := farm.New(farm.Config{Addr: cfg.FarmAddr, Profiles: profiles,
+		MaxSubs: int(cfg.FirstSubID) + cfg.Topics*maxSubsPerTopic(cfg.Classes) + 1, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = f.Close(c)
+	}()
+	plan := NewPlan(&cfg, f)
+
+	if cfg.Register {
+		if err := register(ctx, &cfg, plan); err != nil {
+			return nil, err
+		}
+	}
+	if put == nil {
+		if put, err = NewRawPutter(cfg.Servers); err != nil {
+			return nil, err
+		}
+	}
+	defer put.Close()
+
+	if err := probe(ctx, &cfg, plan, f, put); err != nil {
+		return nil, err
+	}
+
+	r := &runState{cfg: &cfg, plan: plan, farm: f}
+	// Jobs an earlier run left in these tubes would be counted as this
+	// run's: remember them to explain a ledger that does not balance.
+	if c, err := TakeCensus(ctx, cfg.Servers, cfg.MainTube, cfg.ChannelPrefix, plan); err == nil {
+		r.before = c.Main + c.Channels
+	}
+	return r.run(ctx, put)
+}
+
+func maxSubsPerTopic(cls []Class) int {
+	m := 1
+	for _, c := range cls {
+		m = max(m, c.SubsPerTopic)
+	}
+	return m
+}
+
+func register(ctx context.Context, cfg *Config, plan *Plan) error {
+	switch {
+	case cfg.SubsFile != "":
+		if err := subs.WriteFile(cfg.SubsFile, plan.Subs); err != nil {
+			return fmt.Errorf("register subscriptions: %w", err)
+		}
+	case cfg.RedisAddr != "":
+		cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{cfg.RedisAddr}, DisableCache: true})
+		if err != nil {
+			return fmt.Errorf("register subscriptions: redis %s: %w", cfg.RedisAddr, err)
+		}
+		defer cl.Close()
+		for _, s := range plan.Subs {
+			if err := subs.RedisPut(ctx, cl, cfg.RedisPrefix, s); err != nil {
+				return fmt.Errorf("register subscriptions: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// probe puts one probe job (ts 0) per topic with live subscribers and
+// waits until each of them was pushed, re-putting the probes of topics
+// still silent every two seconds: a daemon that loads subscriptions a
+// moment later has dropped the first ones.
+func probe(ctx context.Context, cfg *Config, plan *Plan, f *farm.Farm, put Putter) error {
+	enc := NewEncoder(64)
+	pending := map[int]bool{}
+	for _, t := range plan.Topics {
+		if !cfg.Classes[t.Class].Dead {
+			pending[t.Index] = true
+		}
+	}
+	deadline := time.NewTimer(cfg.ProbeTimeout)
+	defer deadline.Stop()
+	resend := time.NewTicker(2 * time.Second)
+	defer resend.Stop()
+	send := func() error {
+		for ti := range pending {
+			t := plan.Topics[ti]
+			if err := put.Put(ctx, ti%len(cfg.Servers), cfg.MainTube, enc.Encode(t.Name, 0, 0, ti)); err != nil {
+				return fmt.Errorf("probe: %w", err)
+			}
+		}
+		return nil
+	}
+	if err := send(); err != nil {
+		return err
+	}
+	for len(pending) > 0 {
+		select {
+		case <-f.ProbeSeen():
+		case <-resend.C:
+			if err := send(); err != nil {
+				return err
+			}
+			continue
+		case <-deadline.C:
+			return fmt.Errorf("%w: %d of %d topics silent after %v", ErrNotReady, len(pending), len(plan.Topics), cfg.ProbeTimeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		for ti := range pending {
+			all := true
+			for _, id := range plan.Topics[ti].Subs {
+				all = all && f.Probed(id)
+			}
+			if all {
+				delete(pending, ti)
+			}
+		}
+	}
+	return nil
+}
+
+type runState struct {
+	cfg  *Config
+	plan *Plan
+	farm *farm.Farm
+	prod *Producer
+
+	before int64 // jobs in the run's tubes before it started
+
+	mu       sync.Mutex
+	timeline []Point
+}
+
+func (r *runState) run(ctx context.Context, put Putter) (*Report, error) {
+	cfg, f, plan := r.cfg, r.farm, r.plan
+	names := make([]string, len(plan.Topics))
+	for i, t := range plan.Topics {
+		names[i] = t.Name
+	}
+	sched := Schedule{Start: time.Now().Add(100 * time.Millisecond), Rate: cfg.Rate, Topics: len(plan.Topics),
+		Total: int64(cfg.Rate * (cfg.Warmup + cfg.Duration).Seconds())}
+	steadyStart := sched.Start.Add(cfg.Warmup)
+	steadyEnd := steadyStart.Add(cfg.Duration)
+	f.SetWindow(steadyStart.UnixNano(), steadyEnd.UnixNano())
+	r.prod = NewProducer(sched, put, cfg.MainTube, names, len(cfg.Servers), cfg.Workers, cfg.Size, sched.Index(steadyStart))
+
+	rep := &Report{Started: sched.Start, Servers: cfg.Servers, Topics: len(plan.Topics), Subs: len(plan.Subs),
+		Rate: cfg.Rate, Size: cfg.Size, Warmup: cfg.Warmup.Seconds(), Steady: cfg.Duration.Seconds(),
+		DrainMax: cfg.Drain.Seconds(), LagBoundMS: ms(cfg.MaxLag)}
+
+	prodDone := make(chan struct{})
+	go func() {
+		defer close(prodDone)
+		r.prod.Run(ctx)
+	}()
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		r.progress(sched, steadyStart, steadyEnd, stopProgress)
+	}()
+
+	// Counters at the edges of the steady phase give its rates.
+	var d0, d1, s0, s1 int64
+	for _, edge := range []struct {
+		at   time.Time
+		d, s *int64
+	}{{steadyStart, &d0, &s0}, {steadyEnd, &d1, &s1}} {
+		t := time.NewTimer(time.Until(edge.at))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		*edge.d, *edge.s = f.Totals().Delivered, r.prod.Sent()
+		if edge.d == &d0 && cfg.OnSteady != nil {
+			go cfg.OnSteady()
+		}
+	}
+	rep.SentRate = float64(s1-s0) / cfg.Duration.Seconds()
+	rep.DeliveredRate = float64(d1-d0) / cfg.Duration.Seconds()
+	<-prodDone
+
+	// Drain: wait for every delivery a live subscriber can take.
+	drainStart := time.Now()
+	target := int64(0)
+	for _, t := range plan.Topics {
+		if !cfg.Classes[t.Class].Dead {
+			target += r.prod.SentTopic(t.Index) * int64(len(t.Subs))
+		}
+	}
+	drainT := time.NewTimer(cfg.Drain)
+	select {
+	case <-f.DeliveredAtLeast(target):
+		rep.Drained = true
+	case <-drainT.C:
+	case <-ctx.Done():
+	}
+	drainT.Stop()
+	rep.DrainUsed = time.Since(drainStart).Seconds()
+
+	census, censusErr := r.cutoff(ctx)
+	close(stopProgress)
+	<-progressDone
+	f.Tick()
+	r.close(rep, census, censusErr)
+	return rep, nil
+}
+
+// cutoff stops the farm from counting, waits for the pushes it is answering,
+// and takes a census of the queues once two in a row agree.
+func (r *runState) cutoff(ctx context.Context) (Census, error) {
+	r.farm.CloseGate()
+	deadline := time.Now().Add(15 * time.Second)
+	for r.farm.Active() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // no signal: the handlers are fasthttp's
+	}
+	// Jobs a daemon holds (reserved) are on their way somewhere: wait until
+	// none is held and two censuses in a row agree, within a bound.
+	var prev Census
+	var err error
+	for i := 0; i < 50; i++ {
+		var c Census
+		c, err = TakeCensus(ctx, r.cfg.Servers, r.cfg.MainTube, r.cfg.ChannelPrefix, r.plan)
+		if err != nil {
+			return c, err
+		}
+		if i > 0 && c.Reserved == 0 && c.Main == prev.Main && c.Channels == prev.Channels {
+			return c, nil
+		}
+		prev = c
+		time.Sleep(100 * time.Millisecond) // no signal: the daemon is another process
+	}
+	return prev, err
+}
+
+func (r *runState) close(rep *Report, census Census, censusErr error) {
+	cfg, f, plan, p := r.cfg, r.farm, r.plan, r.prod
+	l := Ledger{Sent: p.Sent()}
+	classes := make([]ClassReport, len(cfg.Classes))
+	for i, c := range cfg.Classes {
+		classes[i] = ClassReport{Name: c.Name, Profile: profileText(c.Profile)}
+	}
+	kSame := true
+	k := -1
+	for _, t := range plan.Topics {
+		n := p.Claimed(t.Index)
+		skip := p.Failed(t.Index)
+		l.PutFailed += int64(len(skip))
+		cr := &classes[t.Class]
+		cr.Topics++
+		if k >= 0 && k != len(t.Subs) {
+			kSame = false
+		}
+		k = len(t.Subs)
+		for _, id := range t.Subs {
+			cr.Subs++
+			owed := int64(n) - int64(len(skip))
+			cr.Owed += owed
+			l.Owed += owed
+			sc, _ := f.Count(id, n, skip)
+			cr.Delivered += sc.InSet
+			l.Delivered += sc.InSet
+			cr.Duplicates += sc.Dups
+			l.Duplicates += sc.Dups
+			l.Unexpected += sc.Outside
+			cr.Failed += sc.Failed
+			cr.Retries += sc.Retries
+			cr.OverLimit += sc.OverLimit
+			cr.InFlight += census.PerSub[id]
+		}
+	}
+	l.InFlight = census.Channels + census.Main*int64(max(k, 0))
+	l.Moving = census.Reserved * int64(max(k, 1))
+	if census.Main > 0 && !kSame {
+		rep.Notes = append(rep.Notes, "main-tube jobs left at the cutoff counted with an estimated number of subscriptions")
+	}
+	rep.Ledger = CloseLedger(l, censusErr)
+	if rep.Ledger.Moving > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the daemon still held %d jobs at the census: lost and in flight are exact within ±%d", census.Reserved, rep.Ledger.Moving))
+	}
+	if !rep.Ledger.Balanced && r.before > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d jobs were already queued in the run's tubes when it started (an earlier run's?)", r.before))
+	}
+	if !rep.Ledger.Balanced {
+		names := make([]string, 0, len(census.Tubes))
+		for t := range census.Tubes {
+			names = append(names, t)
+		}
+		sort.Strings(names)
+		for i, t := range names {
+			if i == 10 {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("census: %d more tubes hold jobs", len(names)-10))
+				break
+			}
+			tc := census.Tubes[t]
+			rep.Notes = append(rep.Notes, fmt.Sprintf("census: %s holds ready %d, reserved %d, delayed %d, buried %d",
+				t, tc.Ready, tc.Reserved, tc.Delayed, tc.Buried))
+		}
+	}
+
+	all := hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3)
+	for i := range classes {
+		h := f.ClassLatency(f.ClassIndex(cfg.Classes[i].Name))
+		classes[i].Latency = latencyOf(h)
+		all.Merge(h)
+	}
+	rep.Latency = latencyOf(all)
+	rep.Classes = classes
+	rep.MaxLagMS = ms(p.MaxLag())
+	rep.LatePuts = p.Late()
+	var firstErr error
+	rep.PutErrors, firstErr = p.Errors()
+	if firstErr != nil {
+		rep.FirstPutError = firstErr.Error()
+	}
+	rep.Malformed = f.Totals().Malformed
+	r.mu.Lock()
+	rep.Timeline = r.timeline
+	r.mu.Unlock()
+
+	if !rep.Ledger.Balanced {
+		rep.VoidReasons = append(rep.VoidReasons, "ledger does not balance: "+rep.Ledger.Problem)
+	}
+	if p.MaxLag() > cfg.MaxLag {
+		rep.VoidReasons = append(rep.VoidReasons, fmt.Sprintf("producer fell %v behind its schedule (bound %v)",
+			p.MaxLag().Round(time.Millisecond), cfg.MaxLag))
+	}
+	if rep.Malformed > 0 {
+		rep.VoidReasons = append(rep.VoidReasons, fmt.Sprintf("%d pushes the farm could not read", rep.Malformed))
+	}
+	rep.Void = len(rep.VoidReasons) > 0
+}
+
+func profileText(p farm.Profile) string {
+	parts := []string{"latency " + p.Latency.String()}
+	if p.ErrorRatio > 0 {
+		parts = append(parts, fmt.Sprintf("%g%% %s", p.ErrorRatio*100, p.ErrorKind))
+	}
+	if p.Dead {
+		parts = append(parts, "dead")
+	}
+	if p.RateLimit > 0 {
+		parts = append(parts, fmt.Sprintf("rate %g/s burst %d", p.RateLimit, p.Burst))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// progress samples the run every interval: the time series of the report
+// and the live line.
+func (r *runState) progress(sched Schedule, steadyStart, steadyEnd time.Time, stop <-chan struct{}) {
+	cfg := r.cfg
+	tk := time.NewTicker(cfg.ProgressInterval)
+	defer tk.Stop()
+	var last Point
+	lastAt := time.Now()
+	for {
+		select {
+		case <-stop:
+			if cfg.Progress != nil && cfg.TTY {
+				fmt.Fprintln(cfg.Progress)
+			}
+			return
+		case now := <-tk.C:
+			iv := r.farm.Tick()
+			owed := int64(0)
+			for _, t := range r.plan.Topics {
+				owed += r.prod.SentTopic(t.Index) * int64(len(t.Subs))
+			}
+			tot := r.farm.Totals()
+			phase := "warm-up"
+			switch {
+			case now.After(steadyEnd):
+				phase = "drain"
+			case now.After(steadyStart):
+				phase = "steady"
+			}
+			dt := now.Sub(lastAt).Seconds()
+			pt := Point{T: now.Sub(sched.Start).Seconds(), Phase: phase, Sent: r.prod.Sent(), Delivered: tot.Delivered,
+				Backlog: owed - tot.Delivered, P99: ms(iv.P99)}
+			pt.SentRate = float64(pt.Sent-last.Sent) / dt
+			pt.DelRate = float64(pt.Delivered-last.Delivered) / dt
+			last, lastAt = pt, now
+			r.mu.Lock()
+			r.timeline = append(r.timeline, pt)
+			r.mu.Unlock()
+			if cfg.Progress != nil {
+				writeProgress(cfg.Progress, cfg.TTY, pt, r.prod.MaxLag(), cfg.Duration)
+			}
+		}
+	}
+}
+
+func writeProgress(w io.Writer, tty bool, p Point, lag, _ time.Duration) {
+	prefix, end := "", "\n"
+	if tty {
+		prefix, end = "\r\x1b[K", ""
+	}
+	fmt.Fprintf(w, "%s%-7s %6.1fs  sent %9d (%7.0f/s)  delivered %9d (%7.0f/s)  backlog %7d  p99 %7.2f ms  lag %6.1f ms%s",
+		prefix, p.Phase, p.T, p.Sent, p.SentRate, p.Delivered, p.DelRate, p.Backlog, p.P99, ms(lag), end)
+}
