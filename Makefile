@@ -30,9 +30,11 @@ vet:
 
 # The one test command (README, .ci/run): installs the servers, checks
 # formatting and vet, runs every test with the race detector against real
-# beanstalkd and redis-server processes.
-test: deps fmt-check vet
+# beanstalkd and redis-server processes, then a short end-to-end load that
+# must lose and duplicate nothing (no speed threshold).
+test: deps fmt-check vet build
 	$(GO) test -race -count=1 -timeout 9m ./...
+	bash bench/run.sh --quick
 
 lint:
 	$(GO) run $(STATICCHECK) ./...

@@ -148,6 +148,13 @@ func (c *Conn) Send(r *Request) {
 	r.Err = nil
 	select {
 	case c.reqs <- r:
+		// The writer may have drained and quit just before: fail what it
+		// will never take (a select picks at random when both are ready).
+		select {
+		case <-c.closing:
+			c.drainReqs()
+		default:
+		}
 	case <-c.closing:
 		r.Err = c.failure()
 		r.done <- struct{}{}
@@ -250,6 +257,12 @@ func (c *Conn) writeLoop() {
 func (c *Conn) pending(r *Request) bool {
 	select {
 	case c.pend <- r:
+		// Same race as in Send, with the reader.
+		select {
+		case <-c.closing:
+			c.drainPend()
+		default:
+		}
 		return true
 	case <-c.closing:
 		return false
