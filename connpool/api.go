@@ -99,8 +99,14 @@ type Handler func(j *Job)
 
 // ConsumerConfig tunes one Consumer. Zero values take the defaults.
 type ConsumerConfig struct {
-	Links    int           // reserve links per server; default Config.ListenConns
-	Batch    int           // reserves pipelined per link while jobs flow; default 16
+	Links int // reserve links per server; default Config.ListenConns
+	Batch int // reserves pipelined per link while jobs flow; default 16
+	// Shard makes each tube watched by one link per server (chosen by a
+	// hash of its name) instead of all of them. beanstalkd's reserve costs
+	// grow with the number of tubes a connection watches, so with hundreds
+	// of tubes sharding cuts its CPU per job; a single tube is then served
+	// by one link per server.
+	Shard    bool
 	IdleWait time.Duration // reserve-with-timeout when the watched tubes look empty; default 1 s (whole seconds)
 	TTR      time.Duration // TTR the jobs were put with; jobs held longer than TTR/2 are touched; default 60 s
 	// OnError reports failures of asynchronous job operations (Delete,

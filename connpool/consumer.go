@@ -94,7 +94,8 @@ func (p *Pool) NewConsumer(name string, cfg ConsumerConfig, h Handler) *Consumer
 }
 
 // Watch makes every link of the consumer reserve from tube too
-// (idempotent; survives reconnects).
+// (idempotent; survives reconnects). It costs one command per link, however
+// many tubes are watched.
 func (c *Consumer) Watch(tube string) {
 	if err := checkTube(tube); err != nil {
 		c.p.cfg.Logger.Error("watch refused", "consumer", c.name, "tube", tube, "err", err)
@@ -106,18 +107,37 @@ func (c *Consumer) Watch(tube string) {
 		return
 	}
 	c.tubes[tube] = struct{}{}
+	slot := c.slotOf(tube)
 	for _, l := range c.links {
+		if slot >= 0 && l.slot != slot {
+			continue
+		}
 		l.mu.Lock()
+		l.nwant++
 		if l.conn != nil {
 			now := l.p.now()
-			if len(c.tubes) == 1 {
+			if l.nwant == 1 {
 				// From nothing to something: start with pipelined reserves.
 				l.idle = false
 			}
-			l.reconcileLocked(now)
+			l.watchLocked(tube, now)
+			l.scheduleLocked(now)
 		}
 		l.mu.Unlock()
 	}
+}
+
+// slotOf returns the link slot that watches tube, or -1 when every link
+// watches every tube (no sharding).
+func (c *Consumer) slotOf(tube string) int {
+	if !c.cfg.Shard {
+		return -1
+	}
+	h := uint32(2166136261) // FNV-1a, inline: no allocation per call
+	for i := 0; i < len(tube); i++ {
+		h = (h ^ uint32(tube[i])) * 16777619
+	}
+	return int(h % uint32(c.cfg.Links))
 }
 
 // Ignore stops reserving from tube (idempotent). Reserves already sent may
@@ -129,54 +149,63 @@ func (c *Consumer) Ignore(tube string) {
 		return
 	}
 	delete(c.tubes, tube)
+	slot := c.slotOf(tube)
 	for _, l := range c.links {
+		if slot >= 0 && l.slot != slot {
+			continue
+		}
 		l.mu.Lock()
+		l.nwant--
 		if l.conn != nil {
-			l.reconcileLocked(l.p.now())
+			l.ignoreLocked(tube, l.p.now())
 		}
 		l.mu.Unlock()
 	}
 }
 
-// reconcileLocked brings the connection's watch list to the consumer's set
-// and (re)starts reserving. The wake tube is always watched besides (it is
+func (l *link) watchLocked(t string, now int64) {
+	if _, ok := l.srvWatch[t]; ok {
+		return
+	}
+	w := l.p.getReq()
+	w.op, w.async, w.name = opWatch, true, t
+	l.wbuf = appendWord(l.wbuf, "watch", t)
+	l.push(w, now)
+	l.srvWatch[t] = struct{}{}
+}
+
+func (l *link) ignoreLocked(t string, now int64) {
+	if _, ok := l.srvWatch[t]; !ok {
+		return
+	}
+	ig := l.p.getReq()
+	ig.op, ig.async, ig.name = opIgnore, true, t
+	l.wbuf = appendWord(l.wbuf, "ignore", t)
+	l.push(ig, now)
+	delete(l.srvWatch, t)
+}
+
+// reconcileLocked brings a fresh connection's watch list to the consumer's
+// set and starts reserving. The wake tube is always watched besides (it is
 // not in srvWatch), so every other tube can be ignored; with an empty set
 // the link sends no reserve. Caller holds c.mu and l.mu.
 func (l *link) reconcileLocked(now int64) {
 	want := l.c.tubes
-	l.nwant = len(want)
+	l.nwant = 0
 	for t := range want {
-		if !l.watches(t) {
-			w := l.p.getReq()
-			w.op, w.async, w.name = opWatch, true, t
-			l.wbuf = appendWord(l.wbuf, "watch", t)
-			l.push(w, now)
-			l.srvWatch = append(l.srvWatch, t)
+		if s := l.c.slotOf(t); s < 0 || s == l.slot {
+			l.watchLocked(t, now)
+			l.nwant++
 		}
 	}
-	kept := l.srvWatch[:0]
-	for _, t := range l.srvWatch {
-		if _, ok := want[t]; ok {
-			kept = append(kept, t)
-			continue
+	for t := range l.srvWatch {
+		if s := l.c.slotOf(t); s >= 0 && s != l.slot {
+			l.ignoreLocked(t, now)
+		} else if _, ok := want[t]; !ok {
+			l.ignoreLocked(t, now)
 		}
-		ig := l.p.getReq()
-		ig.op, ig.async, ig.name = opIgnore, true, t
-		l.wbuf = appendWord(l.wbuf, "ignore", t)
-		l.push(ig, now)
 	}
-	clear(l.srvWatch[len(kept):])
-	l.srvWatch = kept
 	l.scheduleLocked(now)
-}
-
-func (l *link) watches(t string) bool {
-	for _, s := range l.srvWatch {
-		if s == t {
-			return true
-		}
-	}
-	return false
 }
 
 // scheduleLocked issues reserves: up to Batch non-blocking ones while jobs

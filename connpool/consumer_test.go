@@ -401,3 +401,39 @@ func TestDeleteOfTimedOutJobIsReported(t *testing.T) {
 	j.Delete()
 	require.ErrorIs(t, <-errs.ch, ErrNotFound)
 }
+
+// With Shard, each tube is watched by exactly one link per server, and
+// every job of every tube is still delivered once.
+func TestShardedConsumerWatchesEachTubeOnce(t *testing.T) {
+	srv := testsrv.StartBeanstalkd(t)
+	p := newPool(t, testConfig(srv.Addr))
+	got := make(chan *Job, 1000)
+	c := p.NewConsumer("sharded", ConsumerConfig{Links: 4, Shard: true}, func(j *Job) { got <- j })
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	const tubes = 40
+	for i := 0; i < tubes; i++ {
+		c.Watch(fmt.Sprintf("s%d", i))
+	}
+	bc := bsConn(t, srv.Addr)
+	for i := 0; i < tubes; i++ {
+		tube := fmt.Sprintf("s%d", i)
+		_, err := beanstalk.NewTube(bc, tube).Put([]byte(tube), 1024, 0, time.Minute)
+		require.NoError(t, err)
+	}
+	seen := map[string]bool{}
+	for len(seen) < tubes {
+		select {
+		case j := <-got:
+			require.False(t, seen[string(j.Body)], "delivered twice")
+			seen[string(j.Body)] = true
+			j.Delete()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d tubes delivered", len(seen), tubes)
+		}
+	}
+	for i := 0; i < tubes; i++ {
+		st, err := beanstalk.NewTube(bc, fmt.Sprintf("s%d", i)).Stats()
+		require.NoError(t, err)
+		require.Equal(t, "1", st["current-watching"], "tube s%d", i)
+	}
+}

@@ -58,15 +58,16 @@ type link struct {
 	failBuf  []*request
 
 	// Reserve links only (c != nil), guarded by mu.
-	want     []string        // the consumer's watched set (immutable snapshot)
-	srvWatch []string        // what the connection watches, as sent
-	nwant    int             // size of the consumer's watched set
-	nbRes    int             // non-blocking reserves outstanding
-	blocking bool            // a blocking reserve is outstanding
-	idle     bool            // the watched tubes looked empty: long-poll
-	held     map[uint64]*Job // jobs reserved on this connection, not yet ended
-	wakeTube string          // private tube always watched: a job put there ends a long poll
-	waking   bool            // a wake job was put and the long poll has not ended yet
+	want     []string            // the consumer's watched set (immutable snapshot)
+	srvWatch map[string]struct{} // what the connection watches, as sent (wake tube aside)
+	nwant    int                 // tubes of the consumer's set this link watches
+	slot     int                 // index among the consumer's links of its server
+	nbRes    int                 // non-blocking reserves outstanding
+	blocking bool                // a blocking reserve is outstanding
+	idle     bool                // the watched tubes looked empty: long-poll
+	held     map[uint64]*Job     // jobs reserved on this connection, not yet ended
+	wakeTube string              // private tube always watched: a job put there ends a long poll
+	waking   bool                // a wake job was put and the long poll has not ended yet
 }
 
 func newLink(p *Pool, c *Consumer, server int, kind string) *link {
@@ -82,6 +83,8 @@ func newLink(p *Pool, c *Consumer, server int, kind string) *link {
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	if c != nil {
 		l.held = make(map[uint64]*Job)
+		l.srvWatch = make(map[string]struct{})
+		l.slot = len(c.links) % c.cfg.Links
 		l.wakeTube = fmt.Sprintf("%s.%s.%d", wakeTubePrefix, c.id, len(c.links))
 	}
 	return l
@@ -187,7 +190,8 @@ func (l *link) attach(conn net.Conn) bool {
 		w.op, w.async, w.name = opWatch, true, l.wakeTube
 		l.wbuf = appendWord(l.wbuf, "watch", l.wakeTube)
 		l.push(w, now)
-		l.srvWatch = append(l.srvWatch[:0], "default")
+		clear(l.srvWatch)
+		l.srvWatch["default"] = struct{}{}
 		l.nbRes, l.blocking, l.idle, l.waking = 0, false, false, false
 		l.reconcileLocked(now)
 	}

@@ -59,7 +59,9 @@ type Options struct {
 	Priority uint32
 	TTR      time.Duration
 
-	// Consumer tuning (0: connpool defaults).
+	// Consumer tuning: reserve links per server for the main tube (0:
+	// connpool default) and for the channel tubes (0: 4), reserves in
+	// flight per link (0: connpool default).
 	MainLinks, ChannelLinks, Batch int
 	// ShutdownTimeout bounds the graceful stop after the context ends.
 	ShutdownTimeout time.Duration
@@ -68,6 +70,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.ChannelPrefix == "" {
 		o.ChannelPrefix = "sub-queue/"
+	}
+	if o.ChannelLinks <= 0 {
+		o.ChannelLinks = 4
 	}
 	if o.RedistWorkers <= 0 {
 		o.RedistWorkers = 32
@@ -192,8 +197,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mainC = e.deps.Pool.NewConsumer("main", connpool.ConsumerConfig{
 		Links: o.MainLinks, Batch: o.Batch, TTR: o.TTR, OnError: e.onJobOpError,
 	}, e.onMainJob)
+	// Channel and retry tubes are sharded over the links: beanstalkd's cost
+	// per reserve grows with the tubes a connection watches.
 	e.chanC = e.deps.Pool.NewConsumer("channel", connpool.ConsumerConfig{
-		Links: o.ChannelLinks, Batch: o.Batch, TTR: o.TTR, OnError: e.onJobOpError,
+		Links: o.ChannelLinks, Batch: o.Batch, TTR: o.TTR, OnError: e.onJobOpError, Shard: true,
 	}, e.onChannelJob)
 	e.mainGate = newGate(e.mainC, o.MainTube, cap(e.redistQ)-128, cap(e.redistQ)/4)
 

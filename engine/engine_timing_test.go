@@ -113,6 +113,7 @@ func benchEndToEnd(b *testing.B, topics int) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	bsCPU0, _ := bs.CPUTime()
 	b.ResetTimer()
 	start := time.Now()
 	rctx, cancel := context.WithCancel(ctx)
@@ -128,4 +129,7 @@ func benchEndToEnd(b *testing.B, topics int) {
 	cancel()
 	<-done
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	if bsCPU1, err := bs.CPUTime(); err == nil {
+		b.ReportMetric(float64(bsCPU1-bsCPU0)/float64(time.Millisecond)/float64(b.N)*1000, "beanstalkd-cpu-ms/1k")
+	}
 }

@@ -258,3 +258,30 @@ func (s *Server) Running() bool {
 	defer s.mu.Unlock()
 	return s.cmd != nil
 }
+
+// CPUTime returns the user+system CPU time the server process has used
+// (Linux /proc), for benchmarks that report the server's share.
+func (s *Server) CPUTime() (time.Duration, error) {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		return 0, errors.New("testsrv: server not running")
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// the 14th and 15th fields of the whole line, in clock ticks (100/s).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("testsrv: short /proc stat %q", b)
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("testsrv: parse /proc stat %q", b)
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
