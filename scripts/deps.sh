@@ -18,6 +18,13 @@ echo "deps: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# A package marked installed whose binary was removed needs a reinstall.
+for b in beanstalkd redis-server; do
+  command -v "$b" >/dev/null 2>&1 || $sudo apt-get install -y -qq --reinstall "$b" >/dev/null
+done
 # Debian's packages may start system-wide services on the default ports;
 # tests never use them (every test starts its own servers on free ports).
-command -v beanstalkd >/dev/null && command -v redis-server >/dev/null
+command -v beanstalkd >/dev/null && command -v redis-server >/dev/null || {
+  echo "deps: beanstalkd or redis-server still missing after apt-get" >&2
+  exit 1
+}

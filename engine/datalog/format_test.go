@@ -250,39 +250,47 @@ func TestScannerReadsLongLines(t *testing.T) {
 	assert.Equal(t, [][]byte{big, []byte("small")}, got)
 }
 
-// FuzzParseLine: any input either parses or returns ErrMalformedLine.
+// FuzzParseLine is the package's one fuzz target (so that `go test
+// -fuzz=.` works): any input either parses or returns ErrMalformedLine;
+// the input written as a field value and as raw bytes comes back from
+// ParseLine on one clean line; the quoting fast path agrees with the plain
+// rule.
 func FuzzParseLine(f *testing.F) {
 	f.Add([]byte("2026-11-25T14:03:07.123456+08:00 SENT topic=a sub=1 data=\"x y\" raw=AA==\n"))
 	f.Add([]byte("2026-11-25T14:03:07Z X a=\"\\\"\""))
+	f.Add([]byte("abcdefgh ijklmnop"))
+	f.Add([]byte("Zoë\u2028 \x7f"))
+	f.Add([]byte{0, 1, 0xff})
 	f.Fuzz(func(t *testing.T, line []byte) {
 		if _, err := ParseLine(line); err != nil {
 			require.ErrorIs(t, err, ErrMalformedLine)
 		}
+		roundTrip(t, "k", string(line), line)
+		if v := string(line); needsQuoteRef(v) != needsQuote(v) {
+			t.Fatalf("needsQuote(%q) = %v", v, needsQuote(v))
+		}
 	})
 }
 
-// FuzzRoundTrip: whatever a caller writes comes back from ParseLine, and
-// the line stays one clean line.
-func FuzzRoundTrip(f *testing.F) {
-	f.Add("k", "v w", []byte{0, 1, 0xff})
-	f.Add("raw", "\"", []byte(nil))
-	f.Fuzz(func(t *testing.T, key, value string, raw []byte) {
-		line := fixedTime.AppendFormat(nil, TimeLayout)
-		line = append(line, " FUZZ"...)
-		line = appendFields(line, []Field{{key, value}, {"z", value}}, raw)
-		line = append(line, '\n')
-		assertClean(t, line)
-		e, err := ParseLine(line)
-		require.NoError(t, err, "%q", line)
-		require.Len(t, e.Fields, 2)
-		assert.Equal(t, value, e.Fields[0].Value)
-		assert.Equal(t, value, e.Fields[1].Value)
-		if raw != nil {
-			assert.Equal(t, raw, e.Raw)
-		} else {
-			assert.Nil(t, e.Raw)
-		}
-	})
+// roundTrip: whatever a caller writes comes back from ParseLine, and the
+// line stays one clean line.
+func roundTrip(t *testing.T, key, value string, raw []byte) {
+	t.Helper()
+	line := fixedTime.AppendFormat(nil, TimeLayout)
+	line = append(line, " FUZZ"...)
+	line = appendFields(line, []Field{{key, value}, {"z", value}}, raw)
+	line = append(line, '\n')
+	assertClean(t, line)
+	e, err := ParseLine(line)
+	require.NoError(t, err, "%q", line)
+	require.Len(t, e.Fields, 2)
+	assert.Equal(t, value, e.Fields[0].Value)
+	assert.Equal(t, value, e.Fields[1].Value)
+	if raw != nil {
+		assert.Equal(t, raw, e.Raw)
+	} else {
+		assert.Nil(t, e.Raw)
+	}
 }
 
 // needsQuoteRef is needsQuote without the word-at-a-time fast path.
@@ -314,14 +322,4 @@ func TestNeedsQuoteFastPath(t *testing.T) {
 	// U+FFFD spelled out is printable; a lone invalid byte is not.
 	assert.False(t, needsQuote("a\uFFFDbcdefghij"))
 	assert.True(t, needsQuote("abcdefghij\xff"))
-}
-
-func FuzzNeedsQuote(f *testing.F) {
-	f.Add("abcdefgh ijklmnop")
-	f.Add("Zoë\u2028 \x7f")
-	f.Fuzz(func(t *testing.T, v string) {
-		if needsQuoteRef(v) != needsQuote(v) {
-			t.Fatalf("needsQuote(%q) = %v", v, needsQuote(v))
-		}
-	})
 }

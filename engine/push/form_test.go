@@ -26,12 +26,3 @@ func TestAppendFormEscape(t *testing.T) {
 		assert.Equal(t, "x="+url.QueryEscape(s), string(got))
 	}
 }
-
-func FuzzFormEscape(f *testing.F) {
-	f.Add([]byte("a b&c"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := string(appendFormEscape(nil, b)), url.QueryEscape(string(b)); got != want {
-			t.Fatalf("appendFormEscape(%q) = %q, url.QueryEscape says %q", b, got, want)
-		}
-	})
-}

@@ -2,6 +2,7 @@ package push
 
 import (
 	"encoding/json"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -111,13 +112,20 @@ func TestAnswerOKDepth(t *testing.T) {
 	assert.False(t, answerOK([]byte(deep)))
 }
 
+// FuzzStatus is the package's one fuzz target (so that `go test -fuzz=.`
+// works): the status scanner agrees with encoding/json, and the form
+// escaping with url.QueryEscape, on any bytes.
 func FuzzStatus(f *testing.F) {
 	for _, tc := range statusCases {
 		f.Add([]byte(tc.in))
 	}
+	f.Add([]byte("a b&c"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := answerOK(b), refAnswerOK(b); got != want {
 			t.Fatalf("answerOK(%q) = %v, encoding/json says %v", b, got, want)
+		}
+		if got, want := string(appendFormEscape(nil, b)), url.QueryEscape(string(b)); got != want {
+			t.Fatalf("appendFormEscape(%q) = %q, url.QueryEscape says %q", b, got, want)
 		}
 	})
 }
