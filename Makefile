@@ -39,8 +39,11 @@ test: deps fmt-check vet build
 lint:
 	$(GO) run $(STATICCHECK) ./...
 
+# One fuzz target per package; go test fuzzes one package at a time.
+FUZZ_PKGS := ./engine/message/ ./engine/push/ ./engine/datalog/ ./connpool/ ./loadgen/farm/
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz=FuzzDecode -fuzztime=30s ./engine/message/
+	@for p in $(FUZZ_PKGS); do echo "fuzz $$p"; $(GO) test -run '^$$' -fuzz=. -fuzztime=$(FUZZTIME) $$p || exit 1; done
 
 bench: build deps
 	bash bench/run.sh
