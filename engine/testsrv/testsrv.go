@@ -170,15 +170,20 @@ func (s *Server) launch() error {
 }
 
 // ping sends one harmless command and checks the answer.
-func (s *Server) ping() error {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+func (s *Server) ping() error { return Ping(s.Kind, s.Addr) }
+
+// Ping checks that a server of kind answers a harmless command at addr
+// (list-tubes for beanstalkd, PING for Redis); it is how anything that
+// starts one of these servers knows it is ready.
+func Ping(kind Kind, addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
 	cmd, want := "list-tubes\r\n", "OK "
-	if s.Kind == Redis {
+	if kind == Redis {
 		cmd, want = "PING\r\n", "+PONG"
 	}
 	if _, err := c.Write([]byte(cmd)); err != nil {

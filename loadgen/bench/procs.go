@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"medispatcher/engine/testsrv"
 )
 
 // Proc is a child process the orchestrator started: beanstalkd,
@@ -86,13 +87,9 @@ func StartServer(kind, dir string) (*Proc, error) {
 }
 
 func (p *Proc) waitAnswer(kind string) error {
-	cmd, want := "list-tubes\r\n", "OK "
-	if kind == "redis-server" {
-		cmd, want = "PING\r\n", "+PONG"
-	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := ping(p.Addr, cmd, want)
+		err := testsrv.Ping(testsrv.Kind(kind), p.Addr)
 		if err == nil {
 			return nil
 		}
@@ -106,26 +103,6 @@ func (p *Proc) waitAnswer(kind string) error {
 		}
 		time.Sleep(10 * time.Millisecond) // no readiness signal but the port
 	}
-}
-
-func ping(addr, cmd, want string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte(cmd)); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, want) {
-		return fmt.Errorf("unexpected answer %q", line)
-	}
-	return nil
 }
 
 // Exited is closed when the process ended.
