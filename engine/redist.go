@@ -72,9 +72,9 @@ func (e *Engine) redistribute(j *connpool.Job, m *message.Message, buf []byte) [
 			}
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := e.deps.Pool.Put(ctx, j.Server, r.tube, buf, e.opts.Priority, 0, e.opts.TTR)
-		cancel()
+		// connpool bounds every request with its OpTimeout: no context
+		// (and no timer) per put on this path.
+		_, err := e.deps.Pool.Put(context.Background(), j.Server, r.tube, buf, e.opts.Priority, 0, e.opts.TTR)
 		if err != nil {
 			// The channel job exists only in the DATA log now; the replay
 			// tool puts it back (spec section 4).

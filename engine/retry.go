@@ -44,9 +44,7 @@ func (w *worker) retryOrGiveUp(j *connpool.Job, url string, p *params) {
 	}
 	delay := e.retryDelay(w.msg.RetryTimes + 1)
 	w.buf = message.AppendChannelJob(w.buf[:0], &w.msg)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_, err := e.deps.Pool.Put(ctx, j.Server, r.retryTube, w.buf, e.opts.Priority, delay, e.opts.TTR)
-	cancel()
+	_, err := e.deps.Pool.Put(context.Background(), j.Server, r.retryTube, w.buf, e.opts.Priority, delay, e.opts.TTR)
 	if err != nil {
 		// No server takes the retry job now: keep the message where it is
 		// and try again after the same delay (at least once; duplicates
