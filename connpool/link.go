@@ -58,7 +58,6 @@ type link struct {
 	failBuf  []*request
 
 	// Reserve links only (c != nil), guarded by mu.
-	want     []string            // the consumer's watched set (immutable snapshot)
 	srvWatch map[string]struct{} // what the connection watches, as sent (wake tube aside)
 	nwant    int                 // tubes of the consumer's set this link watches
 	slot     int                 // index among the consumer's links of its server
