@@ -12,6 +12,7 @@ import (
 	"github.com/beanstalkd/go-beanstalk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tinylib/msgp/msgp"
 
 	"medispatcher/connpool"
 	"medispatcher/engine/failures"
@@ -468,4 +469,41 @@ func TestNothingRedistributedBeforeFirstSubscriptionSet(t *testing.T) {
 
 	src.set(t, sub(1, "early", s.URL))
 	s.WaitFor(10*time.Second, "the 10 early messages", func(h []testsrv.Hit) bool { return len(h) == 10 })
+}
+
+// After the first failure the retry tube holds exactly the old daemon's
+// job: 11 keys in its order, RetryTimes 0, a LogId, the main job's id.
+func TestRetryTubeJobIsTheOldFormat(t *testing.T) {
+	s := testsrv.NewSubscriber(t)
+	s.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) { return 200, `{"status":0}`, 0 })
+	r := newRigOn(t, testsrv.StartBeanstalkd(t), Options{RetryCoe: 30 * time.Second}, nil, sub(17, "order_paid", s.URL))
+	origin := r.produce("order_paid", msgpackBody("a", 1), "c")
+	s.WaitFor(10*time.Second, "the first push", func(h []testsrv.Hit) bool { return len(h) == 1 })
+	var job []byte
+	require.Eventually(t, func() bool {
+		id, body, err := beanstalk.NewTube(r.bc, "order_paid/sub-queue/17/FAIL").PeekDelayed()
+		job = body
+		return err == nil && id > 0
+	}, 10*time.Second, 10*time.Millisecond, "a delayed job in the retry tube")
+	n, rest, err := msgp.ReadMapHeaderBytes(job)
+	require.NoError(t, err)
+	require.Equal(t, uint32(11), n)
+	var keys []string
+	for i := uint32(0); i < n; i++ {
+		var k string
+		k, rest, err = msgp.ReadStringBytes(rest)
+		require.NoError(t, err)
+		keys = append(keys, k)
+		rest, err = msgp.Skip(rest)
+		require.NoError(t, err)
+	}
+	require.Equal(t, []string{"MsgKey", "Body", "Sender", "Time", "OriginJobId", "RetryTimes", "LogId",
+		"Delay", "Priority", "Context", "Owl_context"}, keys)
+	var m message.Message
+	require.NoError(t, message.Decode(job, &m))
+	require.Equal(t, origin, m.OriginJobID)
+	require.Zero(t, m.RetryTimes, "retries done so far: the next push sends retry_times=1")
+	require.NotZero(t, m.LogID)
+	require.Equal(t, "c", string(m.Context))
+	require.InDelta(t, 1732500000.123456, m.Time, 1e-6)
 }

@@ -43,7 +43,9 @@ func (w *worker) retryOrGiveUp(j *connpool.Job, url string, p *params) {
 		w.msg.RetryTimes = 0
 	}
 	delay := e.retryDelay(w.msg.RetryTimes + 1)
-	w.buf = message.AppendChannelJob(w.buf[:0], &w.msg)
+	// Exactly the old daemon's retry job (11 keys): operators' tools and
+	// old daemons read retry tubes; it is routed by its tube name.
+	w.buf = message.AppendRetryJob(w.buf[:0], &w.msg)
 	_, err := e.deps.Pool.Put(context.Background(), j.Server, r.retryTube, w.buf, e.opts.Priority, delay, e.opts.TTR)
 	if err != nil {
 		// No server takes the retry job now: keep the message where it is

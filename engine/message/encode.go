@@ -45,15 +45,31 @@ func AppendMainJob(dst []byte, m *Message) []byte {
 	return dst
 }
 
-// AppendChannelJob appends the channel/retry-job encoding of m: the old
-// daemon's 11 keys in its order (MsgKey, Body, Sender, Time, OriginJobId,
+// AppendChannelJob appends the channel-job encoding of m: the old daemon's
+// 11 keys in its order (MsgKey, Body, Sender, Time, OriginJobId,
 // RetryTimes, LogId, Delay, Priority, Context, Owl_context) followed by
-// SubscriptionId. Every key is always present (empty strings and zeros when
-// unset) so the old daemon can read jobs we write during a migration; the
-// body is copied as received (nil when m.Body is empty). It allocates only
-// to grow dst.
+// SubscriptionId, which lets a consumer route the job without asking
+// beanstalkd for its tube. Every key is always present (empty strings and
+// zeros when unset) so the old daemon can read jobs we write during a
+// migration; the body is copied as received (nil when m.Body is empty). It
+// allocates only to grow dst.
 func AppendChannelJob(dst []byte, m *Message) []byte {
-	dst = msgp.AppendMapHeader(dst, 12)
+	return appendJob(dst, m, true)
+}
+
+// AppendRetryJob appends the retry-job encoding of m: exactly the old
+// daemon's 11 keys in its order, as observed in its retry tubes (spec
+// section 2), without SubscriptionId; a consumer routes it by its tube.
+func AppendRetryJob(dst []byte, m *Message) []byte {
+	return appendJob(dst, m, false)
+}
+
+func appendJob(dst []byte, m *Message, withSub bool) []byte {
+	n := uint32(11)
+	if withSub {
+		n++
+	}
+	dst = msgp.AppendMapHeader(dst, n)
 	dst = msgp.AppendString(dst, "MsgKey")
 	dst = msgp.AppendStringFromBytes(dst, m.Topic)
 	dst = msgp.AppendString(dst, "Body")
@@ -76,8 +92,10 @@ func AppendChannelJob(dst []byte, m *Message) []byte {
 	dst = msgp.AppendStringFromBytes(dst, m.Context)
 	dst = msgp.AppendString(dst, "Owl_context")
 	dst = msgp.AppendStringFromBytes(dst, m.OwlContext)
-	dst = msgp.AppendString(dst, "SubscriptionId")
-	dst = msgp.AppendInt64(dst, m.SubscriptionID)
+	if withSub {
+		dst = msgp.AppendString(dst, "SubscriptionId")
+		dst = msgp.AppendInt64(dst, m.SubscriptionID)
+	}
 	return dst
 }
 

@@ -120,3 +120,27 @@ func TestAppendJobsAllocs(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { dst = AppendChannelJob(dst[:0], &m) }))
 	assert.Zero(t, testing.AllocsPerRun(100, func() { dst = AppendMainJob(dst[:0], &m) }))
 }
+
+// A retry job is exactly the old daemon's: 11 keys in its order.
+func TestAppendRetryJobHasTheOldElevenKeys(t *testing.T) {
+	m := Message{Topic: []byte("order_paid"), Body: mstr("b"), Time: 1.5, OriginJobID: 9, LogID: 3, SubscriptionID: 17}
+	job := AppendRetryJob(nil, &m)
+	n, rest, err := msgp.ReadMapHeaderBytes(job)
+	require.NoError(t, err)
+	require.Equal(t, uint32(11), n)
+	var keys []string
+	for i := uint32(0); i < n; i++ {
+		var k string
+		k, rest, err = msgp.ReadStringBytes(rest)
+		require.NoError(t, err)
+		keys = append(keys, k)
+		rest, err = msgp.Skip(rest)
+		require.NoError(t, err)
+	}
+	require.Equal(t, []string{"MsgKey", "Body", "Sender", "Time", "OriginJobId", "RetryTimes", "LogId",
+		"Delay", "Priority", "Context", "Owl_context"}, keys)
+	var got Message
+	require.NoError(t, Decode(job, &got))
+	require.Zero(t, got.SubscriptionID)
+	require.Equal(t, uint64(3), got.LogID)
+}
