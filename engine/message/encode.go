@@ -1,6 +1,8 @@
 package message
 
 import (
+	"fmt"
+
 	"math"
 
 	"github.com/tinylib/msgp/msgp"
@@ -115,4 +117,32 @@ func appendID(dst []byte, id uint64) []byte {
 		return msgp.AppendUint64(dst, id)
 	}
 	return msgp.AppendInt64(dst, int64(id))
+}
+
+// MapKeys returns the keys of the msgpack map job, in their order (string
+// and bin keys as text, others skipped). Tools and tests use it to check
+// that a job has the shape the old daemon's readers expect.
+func MapKeys(job []byte) ([]string, error) {
+	n, rest, err := msgp.ReadMapHeaderBytes(job)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not a map: %v", ErrMalformed, err)
+	}
+	keys := make([]string, 0, n)
+	for i := uint32(0); i < n; i++ {
+		if msgp.NextType(rest) == msgp.StrType || msgp.NextType(rest) == msgp.BinType {
+			var k []byte
+			if k, rest, err = msgp.ReadStringZC(rest); err != nil {
+				if k, rest, err = msgp.ReadBytesZC(rest); err != nil {
+					return nil, fmt.Errorf("%w: key %d: %v", ErrMalformed, i, err)
+				}
+			}
+			keys = append(keys, string(k))
+		} else if rest, err = msgp.Skip(rest); err != nil {
+			return nil, fmt.Errorf("%w: key %d: %v", ErrMalformed, i, err)
+		}
+		if rest, err = msgp.Skip(rest); err != nil {
+			return nil, fmt.Errorf("%w: value %d: %v", ErrMalformed, i, err)
+		}
+	}
+	return keys, nil
 }

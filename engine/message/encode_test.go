@@ -125,22 +125,22 @@ func TestAppendJobsAllocs(t *testing.T) {
 func TestAppendRetryJobHasTheOldElevenKeys(t *testing.T) {
 	m := Message{Topic: []byte("order_paid"), Body: mstr("b"), Time: 1.5, OriginJobID: 9, LogID: 3, SubscriptionID: 17}
 	job := AppendRetryJob(nil, &m)
-	n, rest, err := msgp.ReadMapHeaderBytes(job)
+	keys, err := MapKeys(job)
 	require.NoError(t, err)
-	require.Equal(t, uint32(11), n)
-	var keys []string
-	for i := uint32(0); i < n; i++ {
-		var k string
-		k, rest, err = msgp.ReadStringBytes(rest)
-		require.NoError(t, err)
-		keys = append(keys, k)
-		rest, err = msgp.Skip(rest)
-		require.NoError(t, err)
-	}
 	require.Equal(t, []string{"MsgKey", "Body", "Sender", "Time", "OriginJobId", "RetryTimes", "LogId",
 		"Delay", "Priority", "Context", "Owl_context"}, keys)
 	var got Message
 	require.NoError(t, Decode(job, &got))
 	require.Zero(t, got.SubscriptionID)
 	require.Equal(t, uint64(3), got.LogID)
+}
+
+func TestMapKeys(t *testing.T) {
+	keys, err := MapKeys([]byte{0x82, 0x07, 0x01, 0xa1, 'k', 0xc0}) // {7:1, "k":nil}
+	require.NoError(t, err)
+	require.Equal(t, []string{"k"}, keys)
+	for _, bad := range [][]byte{nil, {0x01}, {0x81, 0xa1}, {0x81, 0xa1, 'k'}} {
+		_, err := MapKeys(bad)
+		require.ErrorIs(t, err, ErrMalformed, "%x", bad)
+	}
 }
