@@ -18,8 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -337,21 +335,4 @@ func (e *Engine) onJobOpError(j *connpool.Job, op string, err error) {
 		_ = e.deps.Data.DelFail(server, "", j.ID, err.Error())
 	}
 	e.log.Warn("job operation failed", "op", op, "server", server, "job", j.ID, "err", err)
-}
-
-// parseChannelTube returns the subscription id of a channel or retry tube
-// name "<topic>/<prefix><id>[/FAIL]".
-func parseChannelTube(tube, prefix string) (id int64, retry bool, ok bool) {
-	if strings.HasSuffix(tube, "/FAIL") {
-		tube, retry = strings.TrimSuffix(tube, "/FAIL"), true
-	}
-	i := strings.LastIndex(tube, "/"+prefix)
-	if i < 0 {
-		return 0, false, false
-	}
-	id, err := strconv.ParseInt(tube[i+1+len(prefix):], 10, 64)
-	if err != nil || id <= 0 {
-		return 0, false, false
-	}
-	return id, retry, true
 }

@@ -6,6 +6,7 @@ import (
 
 	"medispatcher/connpool"
 	"medispatcher/engine/message"
+	"medispatcher/engine/subs"
 )
 
 // onChannelJob routes a reserved channel or retry job to its subscription's
@@ -54,7 +55,7 @@ func (e *Engine) routeLegacy(j *connpool.Job) {
 		j.Release(e.opts.Priority, time.Second)
 		return
 	}
-	sid, retry, ok := parseChannelTube(st.Tube, e.opts.ChannelPrefix)
+	sid, retry, ok := subs.ParseTube(st.Tube, e.opts.ChannelPrefix)
 	if !ok {
 		e.log.Error("job in a tube that is no channel tube: buried", "job", j.ID, "tube", st.Tube)
 		j.Bury(e.opts.Priority)

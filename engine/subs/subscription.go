@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // MaxTubeName is beanstalkd's limit on a tube name, in bytes.
@@ -222,4 +223,22 @@ func tubeChar(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// ParseTube returns the subscription id of a channel tube
+// "<topic>/<prefix><id>" or retry tube "<topic>/<prefix><id>/FAIL", and
+// whether it is a retry tube; ok is false for any other name.
+func ParseTube(tube, prefix string) (id int64, retry bool, ok bool) {
+	if strings.HasSuffix(tube, retrySuffix) {
+		tube, retry = strings.TrimSuffix(tube, retrySuffix), true
+	}
+	i := strings.LastIndex(tube, "/"+prefix)
+	if i <= 0 {
+		return 0, false, false
+	}
+	id, err := strconv.ParseInt(tube[i+1+len(prefix):], 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false, false
+	}
+	return id, retry, true
 }
