@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"medispatcher/engine/datalog"
 	"medispatcher/engine/failures"
 	"medispatcher/engine/push"
+	"medispatcher/engine/recoverlist"
 	"medispatcher/engine/subs"
 )
 
@@ -101,6 +103,21 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		},
 	})
 	go redis.onConnect(ctx, fstore.SetClient)
+
+	// Recover lists: entries producers pushed to Redis while beanstalkd was
+	// out of reach go into the main tube (spec section 7).
+	rctx, rcancel := context.WithCancel(ctx)
+	var recovering sync.WaitGroup
+	recovering.Add(1)
+	go func() {
+		defer recovering.Done()
+		redis.onConnect(rctx, func(c rueidis.Client) {
+			recoverlist.New(recoverlist.Config{
+				Prefix: cfg.MsgQueueFaultToleranceListNamePrefix, MainTube: cfg.NameOfMainQueue, Logger: log,
+			}, c, pool, data).Run(rctx)
+		})
+	}()
+	defer func() { rcancel(); recovering.Wait() }()
 
 	lim := subs.Limits{
 		MaxConcurrency:      cfg.MaxSendersPerChannel,

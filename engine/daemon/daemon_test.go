@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/beanstalkd/go-beanstalk"
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/message"
@@ -44,18 +46,20 @@ func TestMain(m *testing.M) {
 // world is a daemon's surroundings: beanstalkd, Redis, a subscriber, a
 // config file and its subscriptions.
 type world struct {
-	t    *testing.T
-	bs   *testsrv.Server
-	sub  *testsrv.Subscriber
-	cfg  string
-	bc   *beanstalk.Conn
-	logs *lockedBuffer
+	t         *testing.T
+	bs        *testsrv.Server
+	sub       *testsrv.Subscriber
+	cfg       string
+	bc        *beanstalk.Conn
+	logs      *lockedBuffer
+	redisAddr string
 }
 
 func newWorld(t *testing.T, subscriptions ...*subs.Subscription) *world {
 	t.Helper()
 	w := &world{t: t, bs: testsrv.StartBeanstalkd(t), sub: testsrv.NewSubscriber(t), logs: &lockedBuffer{}}
 	rd := testsrv.StartRedis(t)
+	w.redisAddr = rd.Addr
 	dir := t.TempDir()
 	for _, s := range subscriptions {
 		s.URL = w.sub.URL + s.URL
@@ -228,6 +232,27 @@ func TestSIGTERMUnderLoadExitsZeroAndLosesNothing(t *testing.T) {
 		s, _ := distinct(h)
 		return len(s) == n
 	})
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	<-d.exited
+	require.NoError(t, d.err)
+}
+
+// A producer that could not reach beanstalkd pushed its job onto a recover
+// list in Redis: the daemon puts it into the main tube and it is delivered.
+func TestRecoverListEntriesAreDelivered(t *testing.T) {
+	w := newWorld(t, &subs.Subscription{ID: 3, Topic: "rec", URL: "/hook", AlertEnabled: true})
+	d := w.start()
+	m := message.Message{Topic: []byte("rec"), Body: []byte{0xa2, 'h', 'i'}, Time: 1732500000}
+	job := message.AppendMainJob(nil, &m)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{w.redisAddr}, DisableCache: true})
+	require.NoError(t, err)
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		require.NoError(t, c.Do(context.Background(),
+			c.B().Lpush().Key("event_center_message_in_failure_log:web-1").Element(string(job)).Build()).Error())
+	}
+	hits := w.sub.WaitFor(30*time.Second, "3 recovered messages", func(h []testsrv.Hit) bool { return len(h) == 3 })
+	require.Equal(t, `"hi"`, hits[0].Message)
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	<-d.exited
 	require.NoError(t, d.err)
