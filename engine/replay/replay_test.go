@@ -1,0 +1,114 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/beanstalkd/go-beanstalk"
+	"github.com/stretchr/testify/require"
+
+	"medispatcher/connpool"
+	"medispatcher/engine/datalog"
+	"medispatcher/engine/message"
+	"medispatcher/engine/testsrv"
+)
+
+// dataLog writes the lines a daemon would have written and returns them.
+func dataLog(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	w, err := datalog.Open(datalog.Config{Dir: dir, Split: true})
+	require.NoError(t, err)
+	ch := message.Message{Topic: []byte("order_paid"), Body: []byte{0xa1, 'x'}, Time: 1, OriginJobID: 5, SubscriptionID: 17}
+	require.NoError(t, w.RedistFail("order_paid", 17, message.AppendChannelJob(nil, &ch), "put failed"))
+	require.NoError(t, w.Drop("order_paid", 18, message.AppendChannelJob(nil, &ch), "backlog"))
+	main := message.Message{Topic: []byte("order_paid"), Body: []byte{0xa1, 'y'}, Time: 1, Priority: 9}
+	require.NoError(t, w.RecovFailBack(message.AppendMainJob(nil, &main), "redis down"))
+	require.NoError(t, w.DecodeErr([]byte{0xc1}, "garbage"))
+	require.NoError(t, w.Sent(false, []byte("order_paid"), 17, true, 200, time.Millisecond, "http://127.0.0.1/", []byte(`"x"`)))
+	require.NoError(t, w.Close(context.Background()))
+	files, err := filepath.Glob(filepath.Join(dir, "DATA.*.log"))
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	b, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	return b
+}
+
+func ready(t *testing.T, c *beanstalk.Conn, tube string) int {
+	t.Helper()
+	st, err := beanstalk.NewTube(c, tube).Stats()
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(st["current-jobs-ready"])
+	return n
+}
+
+func TestReplayPutsBackOnceAndOnlyOnce(t *testing.T) {
+	bs := testsrv.StartBeanstalkd(t)
+	pool, err := connpool.New(context.Background(), connpool.Config{Addrs: []string{bs.Addr}})
+	require.NoError(t, err)
+	defer pool.Close()
+	bc, err := beanstalk.Dial("tcp", bs.Addr)
+	require.NoError(t, err)
+	defer bc.Close()
+	log := dataLog(t)
+	st, err := OpenState(filepath.Join(t.TempDir(), "replayed"))
+	require.NoError(t, err)
+	defer st.Close()
+	o := Options{MainTube: "event_center_messages", ChannelPrefix: "sub-queue/"}
+
+	dry := o
+	dry.DryRun = true
+	sum := Run(context.Background(), bytes.NewReader(log), pool, st, dry)
+	require.NoError(t, sum.FirstError)
+	require.Equal(t, map[string]int{"REDISTFAIL": 1, "DROP": 1, "RECOVFAILBACK": 1}, sum.Replayed)
+	require.Equal(t, 2, sum.Skipped, "DECODERR and SENT carry nothing to replay")
+	require.Zero(t, ready(t, bc, "order_paid/sub-queue/17"), "a dry run puts nothing")
+
+	sum = Run(context.Background(), bytes.NewReader(log), pool, st, o)
+	require.NoError(t, sum.FirstError)
+	require.Equal(t, 3, sum.Replayed["REDISTFAIL"]+sum.Replayed["DROP"]+sum.Replayed["RECOVFAILBACK"])
+	require.Equal(t, 1, ready(t, bc, "order_paid/sub-queue/17"))
+	require.Equal(t, 1, ready(t, bc, "order_paid/sub-queue/18"))
+	require.Equal(t, 1, ready(t, bc, "event_center_messages"))
+	id, body, err := beanstalk.NewTube(bc, "event_center_messages").PeekReady()
+	require.NoError(t, err)
+	var m message.Message
+	require.NoError(t, message.Decode(body, &m))
+	require.Equal(t, "order_paid", string(m.Topic))
+	js, err := bc.StatsJob(id)
+	require.NoError(t, err)
+	require.Equal(t, "9", js["pri"], "a recovered job keeps its priority")
+
+	// Again, with the state reopened from its file: nothing is put twice.
+	require.NoError(t, st.Close())
+	st, err = OpenState(st.f.Name())
+	require.NoError(t, err)
+	sum = Run(context.Background(), bytes.NewReader(log), pool, st, o)
+	require.NoError(t, sum.FirstError)
+	require.Equal(t, 3, sum.Already)
+	require.Empty(t, sum.Replayed)
+	require.Equal(t, 1, ready(t, bc, "order_paid/sub-queue/17"))
+}
+
+func TestReplayFailedPutStaysUnreplayed(t *testing.T) {
+	bs := testsrv.StartBeanstalkd(t)
+	pool, err := connpool.New(context.Background(), connpool.Config{Addrs: []string{bs.Addr}, OpTimeout: 500 * time.Millisecond})
+	require.NoError(t, err)
+	defer pool.Close()
+	bs.Kill()
+	st, err := OpenState(filepath.Join(t.TempDir(), "replayed"))
+	require.NoError(t, err)
+	defer st.Close()
+	sum := Run(context.Background(), bytes.NewReader(dataLog(t)), pool, st, Options{MainTube: "m", ChannelPrefix: "sub-queue/"})
+	require.Equal(t, 3, sum.Failed)
+	require.Error(t, sum.FirstError)
+	require.Empty(t, st.done, "nothing recorded: a later run retries every line")
+}
