@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -309,6 +310,38 @@ func (c *Consumer) wake(server int, tube string) {
 	if l := c.p.servers[server].pick(); l != nil {
 		_, _ = l.put(ctx, tube, wakeBody, 0, 0, ttrSeconds(time.Minute))
 	}
+}
+
+// SweepOrphanWakeTubes deletes the jobs left in wake tubes that no
+// connection watches any more (a consumer of a process that crashed left at
+// most one job per link), so that those tubes disappear: beanstalkd's cost
+// per job grows with the number of tubes. Best effort; it returns how many
+// jobs it deleted.
+func (p *Pool) SweepOrphanWakeTubes(ctx context.Context) int {
+	deleted := 0
+	for si := range p.servers {
+		tubes, err := p.ListTubes(ctx, si)
+		if err != nil {
+			continue
+		}
+		for _, t := range tubes {
+			if !strings.HasPrefix(t, wakeTubePrefix+".") {
+				continue
+			}
+			st, err := p.StatsTube(ctx, si, t)
+			if err != nil || st.Watching > 0 {
+				continue
+			}
+			for i := 0; i < 16 && ctx.Err() == nil; i++ {
+				id, _, err := p.Peek(ctx, si, t, "ready")
+				if err != nil || p.Delete(ctx, si, id) != nil {
+					break
+				}
+				deleted++
+			}
+		}
+	}
+	return deleted
 }
 
 // sweepWake deletes wake jobs left in the links' wake tubes (a wake put

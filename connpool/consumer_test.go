@@ -437,3 +437,33 @@ func TestShardedConsumerWatchesEachTubeOnce(t *testing.T) {
 		require.Equal(t, "1", st["current-watching"], "tube s%d", i)
 	}
 }
+
+// A crashed process leaves at most one job per link in its wake tubes;
+// nobody watches them any more, and the sweep removes them (and so the
+// tubes), while a live consumer's wake tubes are left alone.
+func TestSweepOrphanWakeTubes(t *testing.T) {
+	srv := testsrv.StartBeanstalkd(t)
+	p := newPool(t, testConfig(srv.Addr))
+	crashed, err := beanstalk.Dial("tcp", srv.Addr)
+	require.NoError(t, err)
+	_, err = beanstalk.NewTube(crashed, wakeTubePrefix+".deadbeef.0").Put(wakeBody, 0, 0, time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, crashed.Close()) // a connection using a tube keeps it alive
+	bc := bsConn(t, srv.Addr)
+	live := p.NewConsumer("live", ConsumerConfig{Links: 1}, func(j *Job) { j.Delete() })
+	t.Cleanup(func() { _ = live.Close(context.Background()) })
+	live.Watch("x")
+	eventually(t, "the live consumer watches its wake tube", func() bool {
+		st, err := beanstalk.NewTube(bc, live.links[0].wakeTube).Stats()
+		return err == nil && st["current-watching"] == "1"
+	})
+	require.Equal(t, 1, p.SweepOrphanWakeTubes(context.Background()))
+	// Empty, the tube disappears once no connection uses it any more.
+	st, err := beanstalk.NewTube(bc, wakeTubePrefix+".deadbeef.0").Stats()
+	if err == nil {
+		require.Equal(t, "0", st["current-jobs-ready"], "the orphan wake job is deleted")
+	}
+	tubes, err := bc.ListTubes()
+	require.NoError(t, err)
+	require.Contains(t, tubes, live.links[0].wakeTube, "a live consumer's wake tube is left alone")
+}

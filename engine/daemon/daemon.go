@@ -81,6 +81,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer pool.Close()
 
+	// Wake tubes a crashed process left behind hold a job each: remove them,
+	// beanstalkd's cost per job grows with its number of tubes.
+	go func() {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if n := pool.SweepOrphanWakeTubes(sctx); n > 0 {
+			log.Info("removed jobs of orphan wake tubes", "jobs", n)
+		}
+	}()
+
 	redis := newRedisConn(ctx, cfg, log)
 	defer redis.close()
 
