@@ -82,6 +82,7 @@ func (w *worker) record(j *connpool.Job, url, final string) {
 	}
 	if final != failures.Success {
 		rec.Error = w.failText()
+		rec.Job = append([]byte(nil), j.Body...) // for a re-send; the failure path only
 	}
 	if rec.LogID == 0 {
 		rec.LogID = e.deps.IDs.Next()

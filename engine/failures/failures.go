@@ -9,7 +9,8 @@
 //
 // Stream layout (key "<prefix>:failures", XADD MAXLEN ~ <max>): fields
 // log_id, jobid, topic, sub, subscriber, url, error, retry_times, final
-// ("" while retrying, "success" or "given_up"), time_ms.
+// ("" while retrying, "success" or "given_up"), time_ms, job (the msgpack
+// job as reserved, on failure entries; Resend puts it back).
 package failures
 
 import (
@@ -24,6 +25,9 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"medispatcher/connpool"
+	"medispatcher/engine/message"
 )
 
 // Final states of a record.
@@ -45,6 +49,9 @@ type Record struct {
 	RetryTimes   int
 	Final        string
 	Time         time.Time
+	// Job is the channel or retry job as reserved (failures only, so that
+	// a given-up message can be re-sent); empty on success records.
+	Job []byte
 }
 
 // IDs makes failure-record ids unique across daemons without asking Redis:
@@ -175,6 +182,7 @@ func (s *Store) write(r *Record) {
 		FieldValue("retry_times", strconv.Itoa(r.RetryTimes)).
 		FieldValue("final", r.Final).
 		FieldValue("time_ms", strconv.FormatInt(r.Time.UnixMilli(), 10)).
+		FieldValue("job", string(r.Job)).
 		Build()
 	if err := c.Do(ctx, cmd).Error(); err != nil {
 		s.fallback(r, fmt.Errorf("xadd %s: %w", s.cfg.Key, err))
@@ -212,6 +220,9 @@ func Query(ctx context.Context, c rueidis.Client, key string, count int64, keep 
 
 func fromFields(f map[string]string) *Record {
 	r := &Record{JobID: f["jobid"], Topic: f["topic"], URL: f["url"], Error: f["error"], Final: f["final"]}
+	if j := f["job"]; j != "" {
+		r.Job = []byte(j)
+	}
 	r.LogID, _ = strconv.ParseUint(f["log_id"], 10, 64)
 	r.SubID, _ = strconv.ParseInt(f["sub"], 10, 64)
 	r.SubscriberID, _ = strconv.ParseInt(f["subscriber"], 10, 64)
@@ -220,4 +231,28 @@ func fromFields(f map[string]string) *Record {
 		r.Time = time.UnixMilli(ms)
 	}
 	return r
+}
+
+// Putter is what Resend needs of connpool.Pool.
+type Putter interface {
+	Put(ctx context.Context, prefer int, tube string, body []byte, pri uint32, delay, ttr time.Duration) (connpool.PutResult, error)
+}
+
+// Resend puts the message of a failure record back into its subscription's
+// channel tube as a fresh message (no retries done, no record yet): it is
+// pushed again with the same jobid, so subscribers can still tell it apart.
+func Resend(ctx context.Context, p Putter, r *Record, channelPrefix string) error {
+	if len(r.Job) == 0 {
+		return fmt.Errorf("resend record %d: it holds no job (success records do not)", r.LogID)
+	}
+	var m message.Message
+	if err := message.Decode(r.Job, &m); err != nil {
+		return fmt.Errorf("resend record %d: %w", r.LogID, err)
+	}
+	m.RetryTimes, m.LogID, m.SubscriptionID = 0, 0, r.SubID
+	tube := r.Topic + "/" + channelPrefix + strconv.FormatInt(r.SubID, 10)
+	if _, err := p.Put(ctx, -1, tube, message.AppendChannelJob(nil, &m), 1024, 0, time.Minute); err != nil {
+		return fmt.Errorf("resend record %d to %s: %w", r.LogID, tube, err)
+	}
+	return nil
 }

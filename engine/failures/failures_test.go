@@ -9,6 +9,8 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
 
+	"medispatcher/connpool"
+	"medispatcher/engine/message"
 	"medispatcher/engine/testsrv"
 )
 
@@ -107,4 +109,38 @@ func TestNoClientFallsBack(t *testing.T) {
 	s.Add(&Record{LogID: 7})
 	s.Close(context.Background())
 	require.Equal(t, uint64(7), (<-fell).LogID)
+}
+
+func TestGivenUpRecordCanBeResent(t *testing.T) {
+	r := testsrv.StartRedis(t)
+	bs := testsrv.StartBeanstalkd(t)
+	c := client(t, r.Addr)
+	m := message.Message{Topic: []byte("order_paid"), Body: []byte{0xa2, 0xff, 0x00}, Time: 1.5, OriginJobID: 7,
+		RetryTimes: 9, LogID: 55}
+	job := message.AppendRetryJob(nil, &m) // binary, as reserved from the retry tube
+	s := New(c, Config{Key: "{t}:failures"})
+	s.Add(&Record{LogID: 55, Topic: "order_paid", SubID: 17, Final: GivenUp, RetryTimes: 10, Job: job})
+	s.Close(context.Background())
+
+	recs, err := Query(context.Background(), c, "{t}:failures", 10, func(r *Record) bool { return r.Final == GivenUp })
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	require.Equal(t, job, recs[0].Job, "the job survives Redis byte for byte")
+
+	pool, err := connpool.New(context.Background(), connpool.Config{Addrs: []string{bs.Addr}})
+	require.NoError(t, err)
+	defer pool.Close()
+	require.NoError(t, Resend(context.Background(), pool, recs[0], "sub-queue/"))
+	id, body, err := pool.Peek(context.Background(), 0, "order_paid/sub-queue/17", "ready")
+	require.NoError(t, err)
+	require.NotZero(t, id)
+	var got message.Message
+	require.NoError(t, message.Decode(body, &got))
+	require.Equal(t, int64(17), got.SubscriptionID)
+	require.Zero(t, got.RetryTimes, "a fresh start")
+	require.Zero(t, got.LogID)
+	require.Equal(t, uint64(7), got.OriginJobID, "same jobid for the subscriber")
+	require.Equal(t, m.Body, got.Body)
+
+	require.Error(t, Resend(context.Background(), pool, &Record{LogID: 1, Topic: "t", SubID: 1}, "sub-queue/"), "no job, no resend")
 }

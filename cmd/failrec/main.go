@@ -1,0 +1,137 @@
+// Command failrec lists the failure records of pushes (the Redis stream
+// "<KeyPrefix>:failures") by subscription, topic, jobid or age, and re-sends
+// the messages of given-up records. It only parses flags and prints what
+// package failures returned.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"medispatcher/connpool"
+	"medispatcher/engine/buildinfo"
+	"medispatcher/engine/config"
+	"medispatcher/engine/failures"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run returns the exit code: 0 done, 1 config error, 2 usage error,
+// 3 Redis or a re-send failed.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("failrec", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("f", "/etc/medispatcher.toml", "medispatcher config file")
+	sub := fs.Int64("sub", 0, "only this subscription")
+	topic := fs.String("topic", "", "only this topic")
+	jobid := fs.String("jobid", "", "only this jobid")
+	since := fs.Duration("since", 0, "only records younger than this (e.g. 1h)")
+	limit := fs.Int64("limit", 1000, "newest records read from the stream")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	resend := fs.Bool("resend", false, "re-send the message of every matching given-up record")
+	version := fs.Bool("v", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: failrec [-f CONFIG] [--sub ID] [--topic T] [--jobid J] [--since D] [--json] [--resend]\n\n"+
+			"Lists failure records, newest first. --resend puts the message of each\n"+
+			"matching given_up record back into its channel tube (same jobid).\n"+
+			"Exit codes: 0 done, 1 config error, 2 usage error, 3 failure.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.String("failrec"))
+		return 0
+	}
+	cfg, _, err := config.Load(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "failrec: %v\n", err)
+		return 1
+	}
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: cfg.Redis.Addrs, SelectDB: cfg.Redis.DbIndex,
+		Password: cfg.Redis.Password, DisableCache: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "failrec: redis %s: %v\n", cfg.Redis.Addr, err)
+		return 3
+	}
+	defer c.Close()
+	cutoff := time.Time{}
+	if *since > 0 {
+		cutoff = time.Now().Add(-*since)
+	}
+	recs, err := failures.Query(ctx, c, cfg.Redis.KeyPrefix+":failures", *limit, func(r *failures.Record) bool {
+		return (*sub == 0 || r.SubID == *sub) && (*topic == "" || r.Topic == *topic) &&
+			(*jobid == "" || r.JobID == *jobid) && (cutoff.IsZero() || r.Time.After(cutoff))
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "failrec: %v\n", err)
+		return 3
+	}
+	enc := json.NewEncoder(stdout)
+	if !*asJSON {
+		fmt.Fprintf(stdout, "%-20s %-10s %-24s %6s %-30s %7s %-9s %s\n", "TIME", "LOG_ID", "TOPIC", "SUB", "JOBID", "RETRIES", "FINAL", "ERROR")
+	}
+	for _, r := range recs {
+		if *asJSON {
+			_ = enc.Encode(struct {
+				LogID      uint64    `json:"log_id"`
+				JobID      string    `json:"jobid"`
+				Topic      string    `json:"topic"`
+				Sub        int64     `json:"sub"`
+				Subscriber int64     `json:"subscriber"`
+				URL        string    `json:"url"`
+				Error      string    `json:"error"`
+				RetryTimes int       `json:"retry_times"`
+				Final      string    `json:"final"`
+				Time       time.Time `json:"time"`
+				HasJob     bool      `json:"has_job"`
+			}{r.LogID, r.JobID, r.Topic, r.SubID, r.SubscriberID, r.URL, r.Error, r.RetryTimes, r.Final, r.Time, len(r.Job) > 0})
+			continue
+		}
+		fmt.Fprintf(stdout, "%-20s %-10d %-24s %6d %-30s %7d %-9s %s\n", r.Time.Format("2006-01-02 15:04:05"),
+			r.LogID, r.Topic, r.SubID, r.JobID, r.RetryTimes, r.Final, r.Error)
+	}
+	if !*resend {
+		return 0
+	}
+	pool, err := connpool.New(ctx, connpool.Config{Addrs: cfg.QueueServers})
+	if err != nil {
+		fmt.Fprintf(stderr, "failrec: %v\n", err)
+		return 3
+	}
+	defer pool.Close()
+	code, sent := 0, 0
+	seen := map[uint64]bool{}
+	for _, r := range recs {
+		if r.Final != failures.GivenUp || seen[r.LogID] {
+			continue
+		}
+		seen[r.LogID] = true
+		if err := failures.Resend(ctx, pool, r, cfg.PrefixOfChannelQueue); err != nil {
+			fmt.Fprintf(stderr, "failrec: %v\n", err)
+			code = 3
+			continue
+		}
+		sent++
+	}
+	fmt.Fprintf(stdout, "re-sent %d given-up messages\n", sent)
+	return code
+}
