@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -495,4 +496,61 @@ func TestRetryTubeJobIsTheOldFormat(t *testing.T) {
 	require.NotZero(t, m.LogID)
 	require.Equal(t, "c", string(m.Context))
 	require.InDelta(t, 1732500000.123456, m.Time, 1e-6)
+}
+
+// 10 000 malformed jobs mixed into a normal stream: no crash, no stall,
+// each logged once as DECODERR, every good message delivered.
+func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
+	s := testsrv.NewSubscriber(t)
+	r := newRig(t, Options{}, sub(1, "good", s.URL))
+	rnd := rand.New(rand.NewPCG(1, 2))
+	deep := []byte{}
+	for i := 0; i < 5000; i++ {
+		deep = append(deep, 0x91) // [[[[…
+	}
+	bad := func(i int) []byte {
+		switch i % 6 {
+		case 0: // random bytes, now and then a huge job
+			n := 1 + rnd.IntN(300)
+			if i%1200 == 0 {
+				n = 512 << 10
+			}
+			b := make([]byte, n)
+			for j := range b {
+				b[j] = byte(rnd.Uint32())
+			}
+			b[0] = 0xc1 // never a valid msgpack start
+			return b
+		case 1: // msgKey of the wrong type
+			return []byte{0x81, 0xa6, 'm', 's', 'g', 'K', 'e', 'y', 0xcb, 0, 0, 0, 0, 0, 0, 0, 0}
+		case 2: // no msgKey at all
+			return []byte{0x81, 0xa4, 'b', 'o', 'd', 'y', 0xc0}
+		case 3: // truncated map
+			return []byte{0x83, 0xa6, 'm', 's', 'g', 'K', 'e', 'y'}
+		case 4: // a deeply nested body that is cut off
+			return append([]byte{0x82, 0xa6, 'm', 's', 'g', 'K', 'e', 'y', 0xa1, 'g', 0xa4, 'b', 'o', 'd', 'y'}, deep...)
+		default: // not a map
+			return []byte{0x93, 1, 2, 3}
+		}
+	}
+	pool := r.pool
+	ctx := context.Background()
+	good := 0
+	for i := 0; i < 10000; i++ {
+		_, err := pool.Put(ctx, 0, mainTube, bad(i), 1024, 0, time.Minute)
+		require.NoError(t, err)
+		if i%20 == 0 {
+			m := message.Message{Topic: []byte("good"), Body: msgpackBody("i", i, "name", "na\xffme"), Time: 1}
+			_, err := pool.Put(ctx, 0, mainTube, message.AppendMainJob(nil, &m), 1024, 0, time.Minute)
+			require.NoError(t, err)
+			good++
+		}
+	}
+	s.WaitFor(60*time.Second, "every good message", func(h []testsrv.Hit) bool { return len(h) >= good })
+	require.Eventually(t, func() bool { return r.data.count("DECODERR") == 10000 }, 30*time.Second, 20*time.Millisecond,
+		"each malformed job logged once")
+	r.stop()
+	require.Len(t, s.Hits(), good, "nothing pushed twice")
+	ready, delayed, reserved, buried := r.tubeCounts(mainTube)
+	require.Zero(t, ready+delayed+reserved+buried)
 }
