@@ -53,14 +53,17 @@ type world struct {
 	bc        *beanstalk.Conn
 	logs      *lockedBuffer
 	redisAddr string
+	redis     *testsrv.Server
+	dir       string
 }
 
 func newWorld(t *testing.T, subscriptions ...*subs.Subscription) *world {
 	t.Helper()
 	w := &world{t: t, bs: testsrv.StartBeanstalkd(t), sub: testsrv.NewSubscriber(t), logs: &lockedBuffer{}}
 	rd := testsrv.StartRedis(t)
-	w.redisAddr = rd.Addr
+	w.redisAddr, w.redis = rd.Addr, rd
 	dir := t.TempDir()
+	w.dir = dir
 	for _, s := range subscriptions {
 		s.URL = w.sub.URL + s.URL
 	}
@@ -253,6 +256,67 @@ func TestRecoverListEntriesAreDelivered(t *testing.T) {
 	}
 	hits := w.sub.WaitFor(30*time.Second, "3 recovered messages", func(h []testsrv.Hit) bool { return len(h) == 3 })
 	require.Equal(t, `"hi"`, hits[0].Message)
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	<-d.exited
+	require.NoError(t, d.err)
+}
+
+// Redis down: pushes go on, a failure record that cannot be written is in
+// the DATA log (FAILREC), and recover-list entries pushed after Redis is
+// back are delivered.
+func TestRedisDownPushesGoOn(t *testing.T) {
+	w := newWorld(t,
+		&subs.Subscription{ID: 1, Topic: "ok", URL: "/ok", AlertEnabled: true},
+		&subs.Subscription{ID: 2, Topic: "fails", URL: "/fails", AlertEnabled: true},
+	)
+	w.sub.SetAnswer(func(h testsrv.Hit) (int, string, time.Duration) {
+		if h.Path == "/fails" {
+			return 500, "down", 0
+		}
+		return 200, `{"status":1}`, 0
+	})
+	d := w.start()
+	w.produce("ok", 5)
+	w.sub.WaitFor(20*time.Second, "5 pushes with Redis up", func(h []testsrv.Hit) bool { return len(h) >= 5 })
+
+	w.redis.Kill()
+	w.produce("ok", 5)
+	w.produce("fails", 1)
+	w.sub.WaitFor(20*time.Second, "pushes with Redis down", func(h []testsrv.Hit) bool {
+		n := 0
+		for _, x := range h {
+			if x.Path == "/ok" {
+				n++
+			}
+		}
+		return n >= 10
+	})
+	// The failure record of /fails could not reach Redis: it is in the DATA log.
+	require.Eventually(t, func() bool {
+		files, _ := filepath.Glob(filepath.Join(w.dir, "logs", "DATA.*.log"))
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(" FAILREC ")) {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 50*time.Millisecond, "a FAILREC line in the DATA log:\n%s", w.logs)
+
+	w.redis.Restart(t)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{w.redisAddr}, DisableCache: true})
+	require.NoError(t, err)
+	defer c.Close()
+	m := message.Message{Topic: []byte("ok"), Body: []byte{0xa3, 'r', 'e', 'c'}, Time: 1}
+	require.NoError(t, c.Do(context.Background(),
+		c.B().Lpush().Key("event_center_message_in_failure_log:x").Element(string(message.AppendMainJob(nil, &m))).Build()).Error())
+	w.sub.WaitFor(30*time.Second, "the recover-list entry after Redis came back", func(h []testsrv.Hit) bool {
+		for _, x := range h {
+			if x.Message == `"rec"` {
+				return true
+			}
+		}
+		return false
+	})
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	<-d.exited
 	require.NoError(t, d.err)
