@@ -55,11 +55,22 @@ type world struct {
 	redisAddr string
 	redis     *testsrv.Server
 	dir       string
+	bs2       *testsrv.Server // second beanstalkd, when asked for
 }
 
 func newWorld(t *testing.T, subscriptions ...*subs.Subscription) *world {
 	t.Helper()
-	w := &world{t: t, bs: testsrv.StartBeanstalkd(t), sub: testsrv.NewSubscriber(t), logs: &lockedBuffer{}}
+	return newWorldOn(t, []*testsrv.Server{testsrv.StartBeanstalkd(t)}, subscriptions...)
+}
+
+func newWorldOn(t *testing.T, servers []*testsrv.Server, subscriptions ...*subs.Subscription) *world {
+	t.Helper()
+	w := &world{t: t, bs: servers[0], sub: testsrv.NewSubscriber(t), logs: &lockedBuffer{}}
+	addrs := servers[0].Addr
+	if len(servers) > 1 {
+		w.bs2 = servers[1]
+		addrs += "," + servers[1].Addr
+	}
 	rd := testsrv.StartRedis(t)
 	w.redisAddr, w.redis = rd.Addr, rd
 	dir := t.TempDir()
@@ -84,7 +95,7 @@ EnableMsgSentLog = false
 LogLevel = "warn"
 [Redis]
 Addr = %q
-`, w.bs.Addr, rd.Addr)), 0o644))
+`, addrs, rd.Addr)), 0o644))
 	var err error
 	w.bc, err = beanstalk.Dial("tcp", w.bs.Addr)
 	require.NoError(t, err)
@@ -317,6 +328,37 @@ func TestRedisDownPushesGoOn(t *testing.T) {
 		}
 		return false
 	})
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	<-d.exited
+	require.NoError(t, d.err)
+}
+
+// One of two beanstalkd servers dies: the other's messages keep flowing;
+// the dead one's (kept in its binlog) are delivered once it is back.
+func TestOneOfTwoServersDownOthersFlow(t *testing.T) {
+	a, b := testsrv.StartBeanstalkd(t, testsrv.WithBinlog()), testsrv.StartBeanstalkd(t, testsrv.WithBinlog())
+	w := newWorldOn(t, []*testsrv.Server{a, b}, &subs.Subscription{ID: 1, Topic: "two", URL: "/hook", AlertEnabled: true})
+	bcB, err := beanstalk.Dial("tcp", b.Addr)
+	require.NoError(t, err)
+	putB := func(n int) {
+		for i := 0; i < n; i++ {
+			m := message.Message{Topic: []byte("two"), Body: []byte{0xa1, 'b'}, Time: 2}
+			_, err := beanstalk.NewTube(bcB, "event_center_messages").Put(message.AppendMainJob(nil, &m), 1024, 0, time.Minute)
+			require.NoError(t, err)
+		}
+	}
+	// Messages waiting on b before the daemon starts, and b dies at once.
+	putB(20)
+	_ = bcB.Close()
+	b.Kill()
+	d := w.start()
+	w.produce("two", 50) // to a
+	w.sub.WaitFor(30*time.Second, "a's 50 messages while b is down", func(h []testsrv.Hit) bool { return len(h) >= 50 })
+	b.Restart(t)
+	w.sub.WaitFor(60*time.Second, "b's 20 messages after it returned", func(h []testsrv.Hit) bool { return len(h) >= 70 })
+	seen, dups := distinct(w.sub.Hits())
+	require.Len(t, seen, 70)
+	require.Zero(t, dups)
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	<-d.exited
 	require.NoError(t, d.err)
