@@ -8,69 +8,35 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
-	"medispatcher/connpool"
-	"medispatcher/engine/buildinfo"
 	"medispatcher/engine/clean"
-	"medispatcher/engine/config"
+	"medispatcher/engine/cli"
 	"medispatcher/engine/datalog"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
-// run returns the exit code: 0 done, 1 config error, 2 usage error,
-// 3 something failed.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("cleanqueue", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("f", "/etc/medispatcher.toml", "medispatcher config file")
+	fs := cli.NewFlags("cleanqueue", "usage: cleanqueue [-f CONFIG] --topic T --sub ID [--delayed] [--buried] [--dry-run]\n\n"+
+		"Deletes the jobs of <topic>/<prefix><id> and its /FAIL tube on every server,\n"+
+		"writing each to the drop log first (replay can put them back).\n", stderr)
 	topic := fs.String("topic", "", "the subscription's topic (required)")
 	sub := fs.Int64("sub", 0, "the subscription id (required)")
 	delayed := fs.Bool("delayed", false, "also delete delayed jobs (retries not yet due)")
 	buried := fs.Bool("buried", false, "also delete buried jobs")
 	dry := fs.Bool("dry-run", false, "count only")
-	version := fs.Bool("v", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: cleanqueue [-f CONFIG] --topic T --sub ID [--delayed] [--buried] [--dry-run]\n\n"+
-			"Deletes the jobs of <topic>/<prefix><id> and its /FAIL tube on every server,\n"+
-			"writing each to the drop log first (replay can put them back).\n"+
-			"Exit codes: 0 done, 1 config error, 2 usage error, 3 something failed.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if *version {
-		fmt.Fprintln(stdout, buildinfo.String("cleanqueue"))
-		return 0
+	if code, done := fs.Parse(args, stdout); done {
+		return code
 	}
 	if *topic == "" || *sub <= 0 {
 		fs.Usage()
-		return 2
+		return cli.ExitUsage
 	}
-	cfg, _, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintf(stderr, "cleanqueue: %v\n", err)
-		return 1
-	}
-	pool, err := connpool.New(ctx, connpool.Config{Addrs: cfg.QueueServers})
-	if err != nil {
-		fmt.Fprintf(stderr, "cleanqueue: %v\n", err)
-		return 3
+	cfg, pool, code := fs.Open(ctx, stderr)
+	if code != cli.ExitOK {
+		return code
 	}
 	defer pool.Close()
 	var drop clean.DropLog
@@ -78,7 +44,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		drops, err := datalog.Open(datalog.Config{Dir: cfg.DropMessageLogDir, Prefix: "DROP", Split: cfg.SplitLog, Fsync: datalog.FsyncAlways})
 		if err != nil {
 			fmt.Fprintf(stderr, "cleanqueue: %v\n", err)
-			return 1
+			return cli.ExitConfig
 		}
 		defer drops.Close(context.Background())
 		drop = drops.Drop
@@ -94,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "deleted %d jobs (each written to the drop log in %s)\n", total, cfg.DropMessageLogDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "cleanqueue: %v\n", err)
-		return 3
+		return cli.ExitFailed
 	}
-	return 0
+	return cli.ExitOK
 }

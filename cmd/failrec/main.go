@@ -7,35 +7,23 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
 
 	"medispatcher/connpool"
-	"medispatcher/engine/buildinfo"
-	"medispatcher/engine/config"
+	"medispatcher/engine/cli"
 	"medispatcher/engine/failures"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
-// run returns the exit code: 0 done, 1 config error, 2 usage error,
-// 3 Redis or a re-send failed.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("failrec", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("f", "/etc/medispatcher.toml", "medispatcher config file")
+	fs := cli.NewFlags("failrec", "usage: failrec [-f CONFIG] [--sub ID] [--topic T] [--jobid J] [--since D] [--json] [--resend]\n\n"+
+		"Lists failure records, newest first. --resend puts the message of each\n"+
+		"matching given_up record back into its channel tube (same jobid).\n", stderr)
 	sub := fs.Int64("sub", 0, "only this subscription")
 	topic := fs.String("topic", "", "only this topic")
 	jobid := fs.String("jobid", "", "only this jobid")
@@ -43,34 +31,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int64("limit", 1000, "newest records read from the stream")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	resend := fs.Bool("resend", false, "re-send the message of every matching given-up record")
-	version := fs.Bool("v", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: failrec [-f CONFIG] [--sub ID] [--topic T] [--jobid J] [--since D] [--json] [--resend]\n\n"+
-			"Lists failure records, newest first. --resend puts the message of each\n"+
-			"matching given_up record back into its channel tube (same jobid).\n"+
-			"Exit codes: 0 done, 1 config error, 2 usage error, 3 failure.\n\n")
-		fs.PrintDefaults()
+	if code, done := fs.Parse(args, stdout); done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return 2
-	}
-	if *version {
-		fmt.Fprintln(stdout, buildinfo.String("failrec"))
-		return 0
-	}
-	cfg, _, err := config.Load(*path)
+	cfg, err := fs.Load(stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "failrec: %v\n", err)
-		return 1
+		return cli.ExitConfig
 	}
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: cfg.Redis.Addrs, SelectDB: cfg.Redis.DbIndex,
 		Password: cfg.Redis.Password, DisableCache: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "failrec: redis %s: %v\n", cfg.Redis.Addr, err)
-		return 3
+		return cli.ExitFailed
 	}
 	defer c.Close()
 	cutoff := time.Time{}
@@ -83,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "failrec: %v\n", err)
-		return 3
+		return cli.ExitFailed
 	}
 	enc := json.NewEncoder(stdout)
 	if !*asJSON {
@@ -110,15 +82,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			r.LogID, r.Topic, r.SubID, r.JobID, r.RetryTimes, r.Final, r.Error)
 	}
 	if !*resend {
-		return 0
+		return cli.ExitOK
 	}
 	pool, err := connpool.New(ctx, connpool.Config{Addrs: cfg.QueueServers})
 	if err != nil {
 		fmt.Fprintf(stderr, "failrec: %v\n", err)
-		return 3
+		return cli.ExitFailed
 	}
 	defer pool.Close()
-	code, sent := 0, 0
+	code, sent := cli.ExitOK, 0
 	seen := map[uint64]bool{}
 	for _, r := range recs {
 		if r.Final != failures.GivenUp || seen[r.LogID] {
@@ -127,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		seen[r.LogID] = true
 		if err := failures.Resend(ctx, pool, r, cfg.PrefixOfChannelQueue); err != nil {
 			fmt.Fprintf(stderr, "failrec: %v\n", err)
-			code = 3
+			code = cli.ExitFailed
 			continue
 		}
 		sent++
