@@ -98,13 +98,7 @@ func (p *Pool) Close() error {
 	if p.closed.Swap(true) {
 		return nil
 	}
-	p.mu.Lock()
-	cs := make([]*Consumer, 0, len(p.consumers))
-	for c := range p.consumers {
-		cs = append(cs, c)
-	}
-	p.mu.Unlock()
-	for _, c := range cs {
+	for _, c := range p.consumerList() {
 		c.closeLinks()
 	}
 	for _, s := range p.servers {
@@ -114,6 +108,18 @@ func (p *Pool) Close() error {
 	}
 	p.wg.Wait()
 	return nil
+}
+
+// consumerList returns the live consumers (a copy: callers act on them
+// without holding p.mu).
+func (p *Pool) consumerList() []*Consumer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cs := make([]*Consumer, 0, len(p.consumers))
+	for c := range p.consumers {
+		cs = append(cs, c)
+	}
+	return cs
 }
 
 // Servers returns Config.Addrs.
@@ -132,13 +138,7 @@ func (p *Pool) Stats() []LinkStats {
 			out = append(out, l.stats())
 		}
 	}
-	p.mu.Lock()
-	cs := make([]*Consumer, 0, len(p.consumers))
-	for c := range p.consumers {
-		cs = append(cs, c)
-	}
-	p.mu.Unlock()
-	for _, c := range cs {
+	for _, c := range p.consumerList() {
 		for _, l := range c.links {
 			out = append(out, l.stats())
 		}

@@ -80,7 +80,7 @@ func start(tb testing.TB, kind Kind, opts []Option) *Server {
 	// A free port can be taken by someone else between our probe and the
 	// server's bind; try a few ports before giving up.
 	for attempt := 0; attempt < 5; attempt++ {
-		s.Port, err = freePort()
+		s.Port, err = FreePort()
 		if err != nil {
 			break
 		}
@@ -107,7 +107,9 @@ func requireBinary(tb testing.TB, kind Kind) {
 	}
 }
 
-func freePort() (int, error) {
+// FreePort returns a free loopback port (for anything that starts a server
+// of its own, such as the bench orchestrator).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("probe free port: %w", err)
