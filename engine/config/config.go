@@ -12,6 +12,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"runtime"
 	"time"
@@ -111,9 +112,13 @@ type Config struct {
 
 	// ---- network endpoints ("" = disabled) ----
 
-	// ListenAddr is the control interface. Non-loopback is allowed but it has
-	// no authentication yet: see ListenAddrExposed.
+	// ListenAddr is the admin HTTP API and status page. Beyond loopback it
+	// is served only with an AdminToken (see AdminAPIRefused).
 	ListenAddr string
+	// AdminToken is the bearer token the admin API asks for; "" = none,
+	// allowed only while ListenAddr is a loopback address. When empty, the
+	// environment variable MEDISPATCHER_ADMIN_TOKEN is used.
+	AdminToken string
 	// DebugAddr serves pprof.
 	DebugAddr string
 	// StatisticApiAddr serves push statistics as JSON.
@@ -198,8 +203,8 @@ type Config struct {
 	SubscriptionFile string `toml:"-"`
 	// SubscriptionFromRedis is true when SubscriptionSource is "redis".
 	SubscriptionFromRedis bool `toml:"-"`
-	// ListenAddrExposed is true when the control interface listens beyond
-	// loopback; it has no authentication yet.
+	// ListenAddrExposed is true when the admin API listens beyond loopback
+	// (it then requires AdminToken).
 	ListenAddrExposed bool `toml:"-"`
 }
 
@@ -222,11 +227,17 @@ type RedisConfig struct {
 }
 
 // AlerterConfig is one alert gateway section ([AlerterEmail], [AlerterSms],
-// [AlarmPlatform]). The gateway gets an HTTP form POST whose field names come
-// from PostFieldsMap; sendmail:// sends mail through the local sendmail.
+// [AlarmPlatform]). An http(s) gateway gets a POST (form or JSON, see
+// Format) whose field names come from PostFieldsMap; smtp:// and smtps://
+// send mail through that server; sendmail:// (or sendmail:///path/to/it)
+// pipes the mail to the local sendmail.
 type AlerterConfig struct {
-	// Gateway is an http(s):// URL or sendmail://; "" disables this alerter.
-	Gateway  string
+	// Gateway is an http(s):// URL, smtp://host:port, smtps://host:port or
+	// sendmail://[/path]; "" disables this alerter.
+	Gateway string
+	// Format of an http(s) gateway's body: "form" (the old daemon's) or
+	// "json"; "" = form.
+	Format   string
 	User     string
 	Password string
 	// From is the sender of an email alert.
@@ -320,6 +331,16 @@ func (c *Config) CmdConnsPerServer() int {
 		return c.QueueServerPoolCmdConnCount
 	}
 	return max(2, runtime.NumCPU())
+}
+
+// AdminAPIRefused reports why the admin API must not be served, or "": a
+// non-loopback ListenAddr without AdminToken would let anyone on the
+// network change subscriptions and delete queues.
+func (c *Config) AdminAPIRefused() string {
+	if c.ListenAddr != "" && c.ListenAddrExposed && c.AdminToken == "" {
+		return fmt.Sprintf("ListenAddr %q is not a loopback address and AdminToken is empty", c.ListenAddr)
+	}
+	return ""
 }
 
 // ListenConnsPerServer is the number of reserve connections to open per

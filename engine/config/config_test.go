@@ -323,6 +323,25 @@ TemplateRootPath = "templates/sms"
 	assert.Equal(t, filepath.Join(filepath.Dir(c.Path), "templates/sms"), c.AlerterSms.TemplateRootPath)
 }
 
+func TestAdminToken(t *testing.T) {
+	c, warns, err := Load(writeConfig(t, "ListenAddr = \"0.0.0.0:5601\"\nAdminToken = \"0123456789abcdef\""))
+	require.NoError(t, err)
+	require.Len(t, warns, 1)
+	assert.Contains(t, warns[0].Msg, "AdminToken protects it")
+	assert.Empty(t, c.AdminAPIRefused(), "a token opens the exposed admin API")
+
+	_, _, err = Load(writeConfig(t, `AdminToken = "short"`))
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), "at least 16 characters")
+	assert.NotContains(t, err.Error(), "short", "the token is never printed")
+
+	t.Setenv("MEDISPATCHER_ADMIN_TOKEN", "fedcba9876543210")
+	c, _, err = Load(writeConfig(t, `ListenAddr = "0.0.0.0:5601"`))
+	require.NoError(t, err)
+	assert.Equal(t, "fedcba9876543210", c.AdminToken)
+	assert.Empty(t, c.AdminAPIRefused())
+}
+
 func TestExposedAddresses(t *testing.T) {
 	for _, tc := range []struct {
 		addr    string
@@ -345,7 +364,8 @@ func TestExposedAddresses(t *testing.T) {
 			if tc.exposed {
 				require.Len(t, warns, 1)
 				assert.Equal(t, "ListenAddr", warns[0].Key)
-				assert.Contains(t, warns[0].Msg, "no authentication")
+				assert.Contains(t, warns[0].Msg, "admin API will not be served")
+				assert.NotEmpty(t, c.AdminAPIRefused(), "no token: the admin API stays closed")
 			} else {
 				assert.Empty(t, warns)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -158,13 +159,23 @@ func (c *Config) check() (warns []Warning, errs []error) {
 	c.DataLogFsync = strings.ToLower(strings.TrimSpace(c.DataLogFsync))
 	oneOf(bad, "DataLogFsync", c.DataLogFsync, FsyncNever, FsyncInterval, FsyncAlways)
 
-	// Network endpoints.
+	// Network endpoints. An old file with ListenAddr = "0.0.0.0:5601" must
+	// still load and run the dispatcher; what it does not get is an open
+	// admin API: the daemon leaves ListenAddr closed until a token is set
+	// (AdminAPIRefused).
+	if c.AdminToken == "" {
+		c.AdminToken = os.Getenv("MEDISPATCHER_ADMIN_TOKEN")
+	}
+	adminWhat := "the admin API is reachable from the network (AdminToken protects it)"
+	if c.AdminToken == "" {
+		adminWhat = "AdminToken is empty, so the admin API will not be served"
+	}
 	c.ListenAddrExposed = false
 	for _, ep := range []struct {
 		key, val, what string
 		exposed        *bool
 	}{
-		{"ListenAddr", c.ListenAddr, "the control interface has no authentication yet", &c.ListenAddrExposed},
+		{"ListenAddr", c.ListenAddr, adminWhat, &c.ListenAddrExposed},
 		{"DebugAddr", c.DebugAddr, "pprof exposes memory contents and can stall the process", nil},
 		{"StatisticApiAddr", c.StatisticApiAddr, "statistics name every topic and subscription", nil},
 		{"PrometheusApiAddr", c.PrometheusApiAddr, "metrics name every topic and subscription", nil},
@@ -183,6 +194,9 @@ func (c *Config) check() (warns []Warning, errs []error) {
 			}
 			warn(ep.key, "%s %q is not a loopback address: %s", ep.key, ep.val, ep.what)
 		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		bad("AdminToken", "(hidden)", "a token of at least 16 characters", fmt.Sprintf("it has %d", len(c.AdminToken)))
 	}
 	atLeast("ShutdownTimeout", c.ShutdownTimeout, 0)
 
@@ -205,8 +219,13 @@ func (c *Config) check() (warns []Warning, errs []error) {
 		cfg *AlerterConfig
 	}{{"AlerterEmail", &c.AlerterEmail}, {"AlerterSms", &c.AlerterSms}, {"AlarmPlatform", &c.AlarmPlatform}} {
 		if d := gatewayProblem(a.cfg.Gateway); d != "" {
-			bad(a.key+".Gateway", a.cfg.Gateway, `an http(s):// URL, sendmail:// or "" (off)`, d)
+			bad(a.key+".Gateway", a.cfg.Gateway, `an http(s):// URL, smtp(s)://host:port, sendmail:// or "" (off)`, d)
 		}
+		a.cfg.Format = strings.ToLower(strings.TrimSpace(a.cfg.Format))
+		if a.cfg.Format == "" {
+			a.cfg.Format = "form"
+		}
+		oneOf(bad, a.key+".Format", a.cfg.Format, "form", "json")
 		if a.cfg.TemplateRootPath != "" {
 			if p, err := absPath(base, a.cfg.TemplateRootPath); err != nil {
 				bad(a.key+".TemplateRootPath", a.cfg.TemplateRootPath, "a directory", err.Error())
@@ -333,6 +352,11 @@ func gatewayProblem(gw string) string {
 	}
 	switch u.Scheme {
 	case "http", "https":
+		if u.Host == "" {
+			return "no host"
+		}
+		return ""
+	case "smtp", "smtps":
 		if u.Host == "" {
 			return "no host"
 		}

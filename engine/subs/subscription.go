@@ -70,6 +70,13 @@ type Subscription struct {
 	AlertEmails   string `toml:"alert_emails" json:"alert_emails"`
 	AlertPhones   string `toml:"alert_phones" json:"alert_phones"`
 	AlertReceiver string `toml:"alert_receiver" json:"alert_receiver"`
+	// Alert thresholds of this subscription (spec section 9); 0 means the
+	// daemon's default of the same meaning.
+	AlertIntervalS        int `toml:"alert_interval_s" json:"alert_interval_s"`               // AlarmInterval
+	AlertFailureWindowS   int `toml:"alert_failure_window_s" json:"alert_failure_window_s"`   // IntervalOfErrorMonitorAlert
+	AlertFailureThreshold int `toml:"alert_failure_threshold" json:"alert_failure_threshold"` // SubscriptionTotalFailureAlertThreshold
+	AlertRetryThreshold   int `toml:"alert_retry_threshold" json:"alert_retry_threshold"`     // MessageFailureAlertThreshold
+	AlertBacklogThreshold int `toml:"alert_backlog_threshold" json:"alert_backlog_threshold"` // MessageBlockedAlertThreshold
 
 	// urls is the parsed URL, set by NewSet on its own copy.
 	urls *URLSet
@@ -184,6 +191,11 @@ func (s *Subscription) Validate(lim Limits) error {
 	}
 	checkCount("burst", s.Burst, 0)
 	checkCount("drop_threshold", s.DropThreshold, 0)
+	checkCount("alert_interval_s", s.AlertIntervalS, 0)
+	checkCount("alert_failure_window_s", s.AlertFailureWindowS, 0)
+	checkCount("alert_failure_threshold", s.AlertFailureThreshold, 0)
+	checkCount("alert_retry_threshold", s.AlertRetryThreshold, 0)
+	checkCount("alert_backlog_threshold", s.AlertBacklogThreshold, 0)
 	if s.DropAction < DropKeep || s.DropAction > DropDrop {
 		bad("drop_action", s.DropAction, "must be 0 (keep), 1 (log) or 2 (drop)")
 	}

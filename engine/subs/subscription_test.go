@@ -52,6 +52,8 @@ func TestValidate(t *testing.T) {
 		{"infinite rate", func(s *Subscription) { s.Rate = math.Inf(1) }, nil, "rate", "finite"},
 		{"negative burst", func(s *Subscription) { s.Burst = -1 }, nil, "burst", ">= 0"},
 		{"negative drop threshold", func(s *Subscription) { s.DropThreshold = -1 }, nil, "drop_threshold", ">= 0"},
+		{"negative alert backlog threshold", func(s *Subscription) { s.AlertBacklogThreshold = -1 }, nil, "alert_backlog_threshold", ">= 0"},
+		{"negative alert interval", func(s *Subscription) { s.AlertIntervalS = -5 }, nil, "alert_interval_s", ">= 0"},
 		{"drop action 3", func(s *Subscription) { s.DropAction = 3 }, nil, "drop_action", "0 (keep)"},
 	}
 	for _, tt := range tests {
