@@ -114,6 +114,23 @@ type DataLog interface {
 	Drop(topic string, subID int64, job []byte, reason string) error
 }
 
+// Observer hears of every push, for statistics and alerts. Sub is called
+// once when a subscription's runner starts (not per message); the
+// SubObserver it returns is called from push workers and must not block.
+type Observer interface {
+	Sub(s *subs.Subscription) SubObserver
+}
+
+// SubObserver is one subscription's view of its pushes.
+type SubObserver interface {
+	// Pushed reports one push: s holds the subscription's current
+	// settings; retriesDone counts this message's retries including this
+	// push when it is one (0 for a first push, 1 for the first retry).
+	Pushed(s *subs.Subscription, ok, retry bool, retriesDone int)
+	// Stopped is called once when the subscription is cancelled.
+	Stopped()
+}
+
 // Deps are the engine's collaborators, built by the daemon.
 type Deps struct {
 	Pool     *connpool.Pool
@@ -123,6 +140,7 @@ type Deps struct {
 	IDs      *failures.IDs
 	Data     DataLog
 	Log      *slog.Logger
+	Observer Observer // optional
 }
 
 // Engine is the dispatcher. Create it with New, run it with Run.
@@ -140,8 +158,9 @@ type Engine struct {
 
 	quit     chan struct{} // closed when the graceful stop begins
 	stopping atomic.Bool
-	runners  sync.WaitGroup // lanes' workers
-	applied  chan struct{}  // closed after the first Apply
+	runners  sync.WaitGroup                // lanes' workers
+	applied  chan struct{}                 // closed after the first Apply
+	changed  atomic.Pointer[chan struct{}] // closed (and replaced) by every Apply
 	firstSet sync.Once
 
 	metrics *engineMetrics
@@ -180,8 +199,33 @@ func New(opts Options, deps Deps) (*Engine, error) {
 		metrics: newEngineMetrics(),
 	}
 	e.state.Store(&state{set: subs.NewSet(nil), runners: map[int64]*runner{}})
+	ch := make(chan struct{})
+	e.changed.Store(&ch)
 	return e, nil
 }
+
+// Subscriptions returns the live subscription set.
+func (e *Engine) Subscriptions() *subs.Set { return e.state.Load().set }
+
+// Totals are engine-wide counts since start (cancelled subscriptions'
+// pushes included only while they ran).
+type Totals struct {
+	Redistributed, DecodeErrors, GivenUp uint64
+}
+
+// Totals sums the engine's counters; it walks the subscriptions, so it is
+// for an API call, not a hot path.
+func (e *Engine) Totals() Totals {
+	t := Totals{Redistributed: e.metrics.redistributed.Get(), DecodeErrors: e.metrics.decodeErr.Get()}
+	for _, r := range e.state.Load().runners {
+		t.GivenUp += r.m.givenUp.Get()
+	}
+	return t
+}
+
+// Changed returns a channel closed when the next subscription set has been
+// applied (the admin API waits on it to show a change in effect).
+func (e *Engine) Changed() <-chan struct{} { return *e.changed.Load() }
 
 // Applied is closed once the first subscription set has been applied.
 func (e *Engine) Applied() <-chan struct{} { return e.applied }
@@ -322,6 +366,8 @@ func (e *Engine) Apply(set *subs.Set) {
 		e.log.Info("subscriptions applied", "total", len(next.runners), "added", added, "changed", changed, "removed", removed)
 	}
 	e.firstSet.Do(func() { close(e.applied) })
+	ch := make(chan struct{})
+	close(*e.changed.Swap(&ch))
 }
 
 // onJobOpError reports asynchronous delete/release/bury failures. A failed

@@ -189,6 +189,67 @@ func TestRetrySucceedsAndRecordsSuccess(t *testing.T) {
 	require.Len(t, s.Hits(), 2, "nothing pushed after the success")
 }
 
+// observed records what an Observer hears.
+type observed struct {
+	mu      sync.Mutex
+	started []int64
+	pushes  []string // "sub ok retry retriesDone"
+	stopped []int64
+}
+
+func (o *observed) Sub(s *subs.Subscription) SubObserver {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.started = append(o.started, s.ID)
+	return &subObserved{o: o, id: s.ID}
+}
+
+type subObserved struct {
+	o  *observed
+	id int64
+}
+
+func (s *subObserved) Pushed(sub *subs.Subscription, ok, retry bool, retriesDone int) {
+	s.o.mu.Lock()
+	defer s.o.mu.Unlock()
+	s.o.pushes = append(s.o.pushes, fmt.Sprintf("%d %v %v %d", sub.ID, ok, retry, retriesDone))
+}
+
+func (s *subObserved) Stopped() {
+	s.o.mu.Lock()
+	defer s.o.mu.Unlock()
+	s.o.stopped = append(s.o.stopped, s.id)
+}
+
+func TestObserverHearsEveryPush(t *testing.T) {
+	s := testsrv.NewSubscriber(t)
+	var calls atomic.Int32
+	s.SetAnswer(func(hit) (int, string, time.Duration) {
+		if calls.Add(1) <= 2 {
+			return 500, "no", 0
+		}
+		return 200, `{"status":"1"}`, 0
+	})
+	obs := &observed{}
+	r := newRigWith(t, testsrv.StartBeanstalkd(t), Options{RetryCoe: 10 * time.Millisecond}, nil, obs, sub(4, "t", s.URL))
+	r.produce("t", msgpackBody("a", 1), "")
+	s.WaitFor(15*time.Second, "first push, a failed retry, a good one", func(h []testsrv.Hit) bool { return len(h) >= 3 })
+	changed := r.eng.Changed()
+	r.src.set(t) // cancel the subscription
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the empty set was not applied")
+	}
+	require.Zero(t, r.eng.Subscriptions().Len())
+	r.stop()
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Equal(t, []int64{4}, obs.started)
+	require.Equal(t, []string{"4 false false 0", "4 false true 1", "4 true true 2"}, obs.pushes)
+	require.Equal(t, []int64{4}, obs.stopped)
+}
+
 func TestReceptionEnvSelectsTaggedURLs(t *testing.T) {
 	s := testsrv.NewSubscriber(t)
 	r := newRig(t, Options{ReceptionEnv: "staging"},

@@ -117,6 +117,11 @@ func recordsTo(f func(*failures.Record)) *failures.Store {
 
 func newRigOn(t *testing.T, bs *testsrv.Server, opts Options, store *failures.Store, first ...*subs.Subscription) *rig {
 	t.Helper()
+	return newRigWith(t, bs, opts, store, nil, first...)
+}
+
+func newRigWith(t *testing.T, bs *testsrv.Server, opts Options, store *failures.Store, obs Observer, first ...*subs.Subscription) *rig {
+	t.Helper()
 	ctx := context.Background()
 	pool, err := connpool.New(ctx, connpool.Config{Addrs: []string{bs.Addr}, OpTimeout: 2 * time.Second})
 	require.NoError(t, err)
@@ -137,6 +142,7 @@ func newRigOn(t *testing.T, bs *testsrv.Server, opts Options, store *failures.St
 	}
 	r.eng, err = New(opts, Deps{
 		Pool: pool, Push: push.NewClient(push.Config{}), Source: r.src, Data: r.data, Log: log, Failures: store,
+		Observer: obs,
 	})
 	require.NoError(t, err)
 	rctx, cancel := context.WithCancel(ctx)

@@ -30,6 +30,7 @@ type runner struct {
 	main    *lane
 	retry   *lane
 	m       *subMetrics
+	obs     SubObserver // nil without an Observer
 	sampler backlogSampler
 }
 
@@ -73,6 +74,9 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 		bucket:    bucket.New(s.Rate, s.EffectiveBurst()),
 		m:         newSubMetrics(s.ID, s.Topic),
 	}
+	if e.deps.Observer != nil {
+		r.obs = e.deps.Observer.Sub(s)
+	}
 	p := e.resolve(s)
 	r.params.Store(p)
 	r.main = newLane(r, false, r.tube, p.concurrency)
@@ -108,6 +112,9 @@ func (r *runner) stop() {
 	r.retry.gate.close()
 	r.main.resize(0)
 	r.retry.resize(0)
+	if r.obs != nil {
+		r.obs.Stopped()
+	}
 	go func() {
 		r.main.wg.Wait()
 		r.retry.wg.Wait()
@@ -299,6 +306,13 @@ func (w *worker) process(j *connpool.Job) {
 	w.push = push.Push{URL: url, Msg: &w.msg, SubID: r.id, RetryTimes: retryTimes, Timeout: p.timeout}
 	e.deps.Push.Push(context.Background(), &w.push, &w.res)
 	r.m.observe(&w.res, l.retry)
+	if r.obs != nil {
+		done := 0
+		if l.retry {
+			done = w.msg.RetryTimes + 1
+		}
+		r.obs.Pushed(p.sub, w.res.OK, l.retry, done)
+	}
 	if e.opts.SentLog {
 		w.sentLog(url)
 	}
