@@ -124,12 +124,16 @@ func (w *Watcher) pause(ctx context.Context, d time.Duration) {
 
 // scan returns the recover lists that exist now, sorted.
 func (w *Watcher) scan(ctx context.Context) ([]string, error) {
+	return scanLists(ctx, w.redis, w.cfg.Prefix)
+}
+
+func scanLists(ctx context.Context, c rueidis.Client, prefix string) ([]string, error) {
 	var keys []string
 	cursor := uint64(0)
 	for {
-		e, err := w.redis.Do(ctx, w.redis.B().Scan().Cursor(cursor).Match(w.cfg.Prefix+"*").Count(1000).Type("list").Build()).AsScanEntry()
+		e, err := c.Do(ctx, c.B().Scan().Cursor(cursor).Match(prefix+"*").Count(1000).Type("list").Build()).AsScanEntry()
 		if err != nil {
-			return nil, fmt.Errorf("scan %s*: %w", w.cfg.Prefix, err)
+			return nil, fmt.Errorf("scan %s*: %w", prefix, err)
 		}
 		keys = append(keys, e.Elements...)
 		if cursor = e.Cursor; cursor == 0 {
@@ -138,6 +142,35 @@ func (w *Watcher) scan(ctx context.Context) ([]string, error) {
 	}
 	sort.Strings(keys)
 	return keys, nil
+}
+
+// ListStatus is one recover list and the entries waiting in it.
+type ListStatus struct {
+	Key    string `json:"key"`
+	Length int64  `json:"length"`
+}
+
+// Status lists the recover lists under prefix with their lengths (SCAN,
+// then one pipelined LLEN per list), for the admin API and the
+// recover-list gauge. A list emptied meanwhile shows length 0.
+func Status(ctx context.Context, c rueidis.Client, prefix string) ([]ListStatus, error) {
+	keys, err := scanLists(ctx, c, prefix)
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = c.B().Llen().Key(k).Build()
+	}
+	out := make([]ListStatus, len(keys))
+	for i, r := range c.DoMulti(ctx, cmds...) {
+		n, err := r.AsInt64()
+		if err != nil {
+			return nil, fmt.Errorf("llen %s: %w", keys[i], err)
+		}
+		out[i] = ListStatus{Key: keys[i], Length: n}
+	}
+	return out, nil
 }
 
 // pop takes one entry from any of lists, waiting up to Wait; raw is nil

@@ -168,3 +168,23 @@ func TestBeanstalkdDownEntriesWaitInTheListAndArriveLater(t *testing.T) {
 	}, 15*time.Second, 20*time.Millisecond, "every entry delivered once beanstalkd is back")
 	require.Zero(t, e.listLen(prefix+"down"))
 }
+
+func TestStatusListsLengthsOfRecoverListsOnly(t *testing.T) {
+	rd := testsrv.StartRedis(t)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{rd.Addr}, DisableCache: true})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	ctx := context.Background()
+	st, err := Status(ctx, c, prefix)
+	require.NoError(t, err)
+	require.Empty(t, st)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, c.Do(ctx, c.B().Lpush().Key(prefix+"b").Element("x").Build()).Error())
+	}
+	require.NoError(t, c.Do(ctx, c.B().Lpush().Key(prefix+"a").Element("x").Build()).Error())
+	require.NoError(t, c.Do(ctx, c.B().Set().Key(prefix+"not-a-list").Value("x").Build()).Error())
+	require.NoError(t, c.Do(ctx, c.B().Lpush().Key("other:list").Element("x").Build()).Error())
+	st, err = Status(ctx, c, prefix)
+	require.NoError(t, err)
+	require.Equal(t, []ListStatus{{Key: prefix + "a", Length: 1}, {Key: prefix + "b", Length: 3}}, st)
+}
