@@ -57,3 +57,10 @@ run: build deps
 clean:
 	rm -rf $(BIN)
 	$(GO) clean -testcache
+
+# The fault tests of the daemon in their full-length variants (outages of
+# 30 s, a subscriber failing for 60 s); `make test` runs the short ones.
+# See RELIABILITY.md.
+.PHONY: reliability
+reliability:
+	MEDISPATCHER_LONG=1 $(GO) test -race -count=1 -timeout 30m -v -run 'Fleet|Kill9|SIGTERM|RedisDown|OneOfTwo|Subscriber500|DiskFull' ./engine/daemon/

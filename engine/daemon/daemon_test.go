@@ -129,8 +129,15 @@ type daemon struct {
 
 func (w *world) start() *daemon {
 	w.t.Helper()
-	cmd := exec.Command(binary, "-c", w.cfg)
-	cmd.Stdout, cmd.Stderr = w.logs, w.logs
+	return w.startWith(w.cfg, w.logs)
+}
+
+// startWith runs a daemon on the config file cfg, its output going to logs
+// (a fleet runs several daemons in one world).
+func (w *world) startWith(cfg string, logs *lockedBuffer) *daemon {
+	w.t.Helper()
+	cmd := exec.Command(binary, "-c", cfg)
+	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(w.t, cmd.Start())
 	d := &daemon{cmd: cmd, exited: make(chan struct{})}
@@ -267,98 +274,6 @@ func TestRecoverListEntriesAreDelivered(t *testing.T) {
 	}
 	hits := w.sub.WaitFor(30*time.Second, "3 recovered messages", func(h []testsrv.Hit) bool { return len(h) == 3 })
 	require.Equal(t, `"hi"`, hits[0].Message)
-	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
-	<-d.exited
-	require.NoError(t, d.err)
-}
-
-// Redis down: pushes go on, a failure record that cannot be written is in
-// the DATA log (FAILREC), and recover-list entries pushed after Redis is
-// back are delivered.
-func TestRedisDownPushesGoOn(t *testing.T) {
-	w := newWorld(t,
-		&subs.Subscription{ID: 1, Topic: "ok", URL: "/ok", AlertEnabled: true},
-		&subs.Subscription{ID: 2, Topic: "fails", URL: "/fails", AlertEnabled: true},
-	)
-	w.sub.SetAnswer(func(h testsrv.Hit) (int, string, time.Duration) {
-		if h.Path == "/fails" {
-			return 500, "down", 0
-		}
-		return 200, `{"status":1}`, 0
-	})
-	d := w.start()
-	w.produce("ok", 5)
-	w.sub.WaitFor(20*time.Second, "5 pushes with Redis up", func(h []testsrv.Hit) bool { return len(h) >= 5 })
-
-	w.redis.Kill()
-	w.produce("ok", 5)
-	w.produce("fails", 1)
-	w.sub.WaitFor(20*time.Second, "pushes with Redis down", func(h []testsrv.Hit) bool {
-		n := 0
-		for _, x := range h {
-			if x.Path == "/ok" {
-				n++
-			}
-		}
-		return n >= 10
-	})
-	// The failure record of /fails could not reach Redis: it is in the DATA log.
-	require.Eventually(t, func() bool {
-		files, _ := filepath.Glob(filepath.Join(w.dir, "logs", "DATA.*.log"))
-		for _, f := range files {
-			if b, err := os.ReadFile(f); err == nil && bytes.Contains(b, []byte(" FAILREC ")) {
-				return true
-			}
-		}
-		return false
-	}, 20*time.Second, 50*time.Millisecond, "a FAILREC line in the DATA log:\n%s", w.logs)
-
-	w.redis.Restart(t)
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{w.redisAddr}, DisableCache: true})
-	require.NoError(t, err)
-	defer c.Close()
-	m := message.Message{Topic: []byte("ok"), Body: []byte{0xa3, 'r', 'e', 'c'}, Time: 1}
-	require.NoError(t, c.Do(context.Background(),
-		c.B().Lpush().Key("event_center_message_in_failure_log:x").Element(string(message.AppendMainJob(nil, &m))).Build()).Error())
-	w.sub.WaitFor(30*time.Second, "the recover-list entry after Redis came back", func(h []testsrv.Hit) bool {
-		for _, x := range h {
-			if x.Message == `"rec"` {
-				return true
-			}
-		}
-		return false
-	})
-	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
-	<-d.exited
-	require.NoError(t, d.err)
-}
-
-// One of two beanstalkd servers dies: the other's messages keep flowing;
-// the dead one's (kept in its binlog) are delivered once it is back.
-func TestOneOfTwoServersDownOthersFlow(t *testing.T) {
-	a, b := testsrv.StartBeanstalkd(t, testsrv.WithBinlog()), testsrv.StartBeanstalkd(t, testsrv.WithBinlog())
-	w := newWorldOn(t, []*testsrv.Server{a, b}, &subs.Subscription{ID: 1, Topic: "two", URL: "/hook", AlertEnabled: true})
-	bcB, err := beanstalk.Dial("tcp", b.Addr)
-	require.NoError(t, err)
-	putB := func(n int) {
-		for i := 0; i < n; i++ {
-			m := message.Message{Topic: []byte("two"), Body: []byte{0xa1, 'b'}, Time: 2}
-			_, err := beanstalk.NewTube(bcB, "event_center_messages").Put(message.AppendMainJob(nil, &m), 1024, 0, time.Minute)
-			require.NoError(t, err)
-		}
-	}
-	// Messages waiting on b before the daemon starts, and b dies at once.
-	putB(20)
-	_ = bcB.Close()
-	b.Kill()
-	d := w.start()
-	w.produce("two", 50) // to a
-	w.sub.WaitFor(30*time.Second, "a's 50 messages while b is down", func(h []testsrv.Hit) bool { return len(h) >= 50 })
-	b.Restart(t)
-	w.sub.WaitFor(60*time.Second, "b's 20 messages after it returned", func(h []testsrv.Hit) bool { return len(h) >= 70 })
-	seen, dups := distinct(w.sub.Hits())
-	require.Len(t, seen, 70)
-	require.Zero(t, dups)
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	<-d.exited
 	require.NoError(t, d.err)
