@@ -50,9 +50,12 @@ type Options struct {
 	RetryCoe   time.Duration // CoeOfIntervalForRetrySendingMsg as a duration (1 s per unit; 0: no delay)
 	MaxRetries int           // MaxRetryTimesOfSendingMessage
 
-	SentLog      bool   // EnableMsgSentLog
-	ReceptionEnv string // RECEPTION_ENV
-	RunAtBench   bool   // RunAtBench
+	SentLog bool // EnableMsgSentLog
+	// NoPushMetrics skips the per-push counters and latency histogram
+	// (Observability = false, to measure their cost).
+	NoPushMetrics bool
+	ReceptionEnv  string // RECEPTION_ENV
+	RunAtBench    bool   // RunAtBench
 
 	Priority uint32
 	TTR      time.Duration

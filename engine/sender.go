@@ -305,7 +305,9 @@ func (w *worker) process(j *connpool.Job) {
 	}
 	w.push = push.Push{URL: url, Msg: &w.msg, SubID: r.id, RetryTimes: retryTimes, Timeout: p.timeout}
 	e.deps.Push.Push(context.Background(), &w.push, &w.res)
-	r.m.observe(&w.res, l.retry)
+	if !e.opts.NoPushMetrics {
+		r.m.observe(&w.res, l.retry)
+	}
 	if r.obs != nil {
 		done := 0
 		if l.retry {

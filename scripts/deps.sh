@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the servers medispatcher's tests and demo run against (beanstalkd,
-# redis-server) when they are missing. Idempotent and quiet when present.
+# redis-server) and the headless browser the status page's test drives
+# (chromium) when they are missing. Idempotent and quiet when present.
 set -euo pipefail
 
 need=()
 command -v beanstalkd >/dev/null 2>&1 || need+=(beanstalkd)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -19,12 +21,12 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # A package marked installed whose binary was removed needs a reinstall.
-for b in beanstalkd redis-server; do
+for b in beanstalkd redis-server chromium; do
   command -v "$b" >/dev/null 2>&1 || $sudo apt-get install -y -qq --reinstall "$b" >/dev/null
 done
 # Debian's packages may start system-wide services on the default ports;
 # tests never use them (every test starts its own servers on free ports).
-command -v beanstalkd >/dev/null && command -v redis-server >/dev/null || {
-  echo "deps: beanstalkd or redis-server still missing after apt-get" >&2
+command -v beanstalkd >/dev/null && command -v redis-server >/dev/null && command -v chromium >/dev/null || {
+  echo "deps: beanstalkd, redis-server or chromium still missing after apt-get" >&2
   exit 1
 }

@@ -111,6 +111,10 @@ func New(pool *connpool.Pool, opts Options) *Sampler {
 	}
 }
 
+// SetOnSweep sets Options.OnSweep; call it before Run (the callback may
+// need the sampler itself).
+func (s *Sampler) SetOnSweep(f func()) { s.opts.OnSweep = f }
+
 // Get returns the last sample of tube; ok is false before its first.
 func (s *Sampler) Get(tube string) (Sample, bool) {
 	s.mu.RLock()
@@ -129,8 +133,10 @@ func (s *Sampler) Sweeps() (uint64, time.Time) {
 	return s.sweeps, s.last
 }
 
-// Run sweeps until ctx ends.
+// Run sweeps until ctx ends; then the gauges go (a later sampler in the
+// same process registers its own).
 func (s *Sampler) Run(ctx context.Context) {
+	defer s.forget(nil)
 	for {
 		start := time.Now()
 		s.sweep(ctx)

@@ -125,6 +125,12 @@ type Config struct {
 	StatisticApiAddr string
 	// PrometheusApiAddr serves /metrics in the Prometheus text format.
 	PrometheusApiAddr string
+	// Observability: false turns off push statistics, backlog sampling,
+	// alerts and the per-push metrics, to measure what they cost.
+	Observability bool
+	// BacklogSampleRate bounds the stats-tube requests per second the
+	// backlog sampler sends over all servers.
+	BacklogSampleRate int
 
 	// ShutdownTimeout bounds a graceful stop, in ms; 0 = MaxMessageProcessTime
 	// + 5000. See ShutdownGrace.
@@ -312,6 +318,8 @@ func Default() *Config {
 		DebugAddr:         "127.0.0.1:9898",
 		StatisticApiAddr:  "127.0.0.1:5606",
 		PrometheusApiAddr: "127.0.0.1:25606",
+		Observability:     true,
+		BacklogSampleRate: 1000,
 
 		IntervalOfErrorMonitorAlert:            180,
 		SubscriptionTotalFailureAlertThreshold: 120,

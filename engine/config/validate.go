@@ -199,6 +199,7 @@ func (c *Config) check() (warns []Warning, errs []error) {
 		bad("AdminToken", "(hidden)", "a token of at least 16 characters", fmt.Sprintf("it has %d", len(c.AdminToken)))
 	}
 	atLeast("ShutdownTimeout", c.ShutdownTimeout, 0)
+	atLeast("BacklogSampleRate", c.BacklogSampleRate, 1)
 
 	// Alerts.
 	atLeast("IntervalOfErrorMonitorAlert", c.IntervalOfErrorMonitorAlert, 1)

@@ -27,12 +27,16 @@ import (
 
 	"medispatcher/connpool"
 	"medispatcher/engine"
+	"medispatcher/engine/admin"
+	"medispatcher/engine/alert"
+	"medispatcher/engine/backlog"
 	"medispatcher/engine/buildinfo"
 	"medispatcher/engine/config"
 	"medispatcher/engine/datalog"
 	"medispatcher/engine/failures"
 	"medispatcher/engine/push"
 	"medispatcher/engine/recoverlist"
+	"medispatcher/engine/stats"
 	"medispatcher/engine/subs"
 )
 
@@ -144,6 +148,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		source, reload = fs, fs.Reload
 	}
 
+	// Observability: statistics and alerts hear every push; the backlog
+	// sampler measures the tubes in the background.
+	st := stats.New()
+	alerts, err := alert.New(cfg, log)
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	var obs engine.Observer
+	if cfg.Observability {
+		obs = &observer{stats: st, alerts: alerts}
+	}
+
 	eng, err := engine.New(engine.Options{
 		MainTube:                cfg.NameOfMainQueue,
 		ChannelPrefix:           cfg.PrefixOfChannelQueue,
@@ -159,6 +175,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ReceptionEnv:            cfg.ReceptionEnv,
 		RunAtBench:              cfg.RunAtBench,
 		ShutdownTimeout:         cfg.ShutdownGrace(),
+		NoPushMetrics:           !cfg.Observability,
 	}, engine.Deps{
 		Pool:     pool,
 		Push:     push.NewClient(push.Config{}),
@@ -166,25 +183,82 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Failures: fstore,
 		Data:     dataLogs{Writer: data, drops: drops},
 		Log:      log,
+		Observer: obs,
 	})
 	if err != nil {
 		return err
 	}
 
+	sampler := backlog.New(pool, backlog.Options{Rate: cfg.BacklogSampleRate, Tubes: backlogTubes(cfg, eng), Log: log})
+	sampler.SetOnSweep(backlogAlerts(cfg, eng, sampler, alerts))
+	octx, ocancel := context.WithCancel(ctx)
+	var observing sync.WaitGroup
+	defer func() { ocancel(); observing.Wait() }()
+	if cfg.Observability {
+		observing.Add(3)
+		go func() { defer observing.Done(); alerts.Run(octx) }()
+		go func() { defer observing.Done(); sampler.Run(octx) }()
+		go func() {
+			defer observing.Done()
+			redis.onConnect(octx, func(c rueidis.Client) {
+				(&recoverGauge{}).run(octx, c, cfg.MsgQueueFaultToleranceListNamePrefix, 10*time.Second, log)
+			})
+		}()
+	}
+
 	var servers []*fasthttp.Server
-	if cfg.DebugAddr != "" {
-		s, err := serve(cfg.DebugAddr, debugHandler, log)
+	listen := func(addr string, h fasthttp.RequestHandler) error {
+		s, err := serve(addr, h, log)
 		if err != nil {
 			return err
 		}
 		servers = append(servers, s)
+		return nil
+	}
+	defer func() {
+		// Bounded: an idle browser connection must not hold the exit.
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, s := range servers {
+			_ = s.ShutdownWithContext(sctx)
+		}
+	}()
+	debug := debugHandler(pool)
+	if cfg.DebugAddr != "" {
+		if err := listen(cfg.DebugAddr, debug); err != nil {
+			return err
+		}
 	}
 	if cfg.PrometheusApiAddr != "" && cfg.PrometheusApiAddr != cfg.DebugAddr {
-		s, err := serve(cfg.PrometheusApiAddr, debugHandler, log)
-		if err != nil {
+		if err := listen(cfg.PrometheusApiAddr, debug); err != nil {
 			return err
 		}
-		servers = append(servers, s)
+	}
+	if cfg.StatisticApiAddr != "" {
+		if err := listen(cfg.StatisticApiAddr, st.Handler()); err != nil {
+			return err
+		}
+	}
+	if why := cfg.AdminAPIRefused(); why != "" {
+		log.Error("admin API not served: set AdminToken (or MEDISPATCHER_ADMIN_TOKEN) or a loopback ListenAddr", "why", why)
+	} else if cfg.ListenAddr != "" {
+		api := admin.New(admin.Deps{
+			Config: cfg, Started: start, Engine: eng, Pool: pool, Stats: st, Alerts: alerts, Backlog: sampler,
+			Redis: redis.client, Drop: drops.Drop,
+			KickFail: func(server, tube string, id uint64, reason string) { _ = data.KickFail(server, tube, id, reason) },
+			Log:      log,
+		})
+		ln, err := net.Listen("tcp", cfg.ListenAddr)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.ListenAddr, err)
+		}
+		srv := api.Server()
+		servers = append(servers, srv)
+		go func() {
+			if err := srv.Serve(ln); err != nil {
+				log.Error("admin API stopped", "addr", cfg.ListenAddr, "err", err)
+			}
+		}()
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -209,9 +283,6 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		"debug", cfg.DebugAddr, "took", time.Since(start).Round(time.Millisecond))
 	runErr := eng.Run(ctx)
 
-	for _, s := range servers {
-		_ = s.ShutdownWithContext(context.Background())
-	}
 	fctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	fstore.Close(fctx)
 	cancel()
@@ -235,15 +306,20 @@ func (d dataLogs) Drop(topic string, subID int64, job []byte, reason string) err
 
 var pprofRoute = pprofhandler.PprofHandler
 
-func debugHandler(ctx *fasthttp.RequestCtx) {
-	switch path := string(ctx.Path()); {
-	case path == "/metrics":
-		ctx.SetContentType("text/plain; version=0.0.4")
-		metrics.WritePrometheus(ctx, true)
-	case len(path) >= len("/debug/pprof") && path[:len("/debug/pprof")] == "/debug/pprof":
-		pprofRoute(ctx)
-	default:
-		ctx.Error("not found: try /metrics or /debug/pprof/", fasthttp.StatusNotFound)
+// debugHandler serves /metrics (the registry, Go runtime, and the pool's
+// link gauges) and pprof.
+func debugHandler(pool *connpool.Pool) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		switch path := string(ctx.Path()); {
+		case path == "/metrics":
+			ctx.SetContentType("text/plain; version=0.0.4")
+			metrics.WritePrometheus(ctx, true)
+			writePoolMetrics(ctx, pool)
+		case len(path) >= len("/debug/pprof") && path[:len("/debug/pprof")] == "/debug/pprof":
+			pprofRoute(ctx)
+		default:
+			ctx.Error("not found: try /metrics or /debug/pprof/", fasthttp.StatusNotFound)
+		}
 	}
 }
 
@@ -309,6 +385,22 @@ func (rc *redisConn) onConnect(ctx context.Context, f func(rueidis.Client)) {
 	case <-rc.ready:
 		f(rc.c)
 	case <-ctx.Done():
+	}
+}
+
+// client returns the client once connected, waiting at most until ctx
+// ends (nil then).
+func (rc *redisConn) client(ctx context.Context) rueidis.Client {
+	select {
+	case <-rc.ready:
+		return rc.c
+	default:
+	}
+	select {
+	case <-rc.ready:
+		return rc.c
+	case <-ctx.Done():
+		return nil
 	}
 }
 

@@ -293,7 +293,7 @@ func (r *RedisSource) decode(field, value string) (*Subscription, error) {
 	if err != nil || id <= 0 {
 		return nil, fmt.Errorf("hash field %q is not a subscription id: %w", field, ErrInvalid)
 	}
-	s, unknown, err := decodeJSON([]byte(value))
+	s, unknown, err := DecodeJSON([]byte(value))
 	if err != nil {
 		return nil, fmt.Errorf("subscription %d: %w", id, err)
 	}
@@ -324,9 +324,10 @@ var jsonKeys = func() map[string]bool {
 	return keys
 }()
 
-// decodeJSON decodes the JSON form onto the defaults of absent keys and
-// names the keys it does not know.
-func decodeJSON(data []byte) (*Subscription, []string, error) {
+// DecodeJSON decodes the JSON form of a subscription (as stored in Redis
+// and sent to the admin API) onto the defaults of absent keys and names the
+// keys it does not know. It does not validate.
+func DecodeJSON(data []byte) (*Subscription, []string, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, nil, fmt.Errorf("decode JSON: %w", errors.Join(ErrInvalid, err))
