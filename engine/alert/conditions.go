@@ -17,8 +17,6 @@ const (
 	nSubKinds
 )
 
-var subKindNames = [nSubKinds]string{KindSubFailures, KindMessageRetries, KindChannelBacklog}
-
 // subState is one subscription's alert state, keyed by its ID (a
 // subscription keeps its state across changes of its settings, which
 // replace the *subs.Subscription).
