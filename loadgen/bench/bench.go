@@ -55,6 +55,7 @@ type Result struct {
 	Failures  []string     `json:"failures,omitempty"` // quick mode's verdict
 	Notes     []string     `json:"notes,omitempty"`
 	Profile   string       `json:"cpu_profile,omitempty"`
+	Compare   *Comparison  `json:"compare,omitempty"` // kind compare only
 }
 
 // Summary is everything a bench run produced.
@@ -199,7 +200,8 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 	// Every run gets servers and a daemon of its own: jobs a run leaves in
 	// flight must not be counted by the next one.
 	n := 0
-	run := func(label string, rate float64, classes []loadgen.Class, profile bool) *RunResult {
+	profileKeys := s.Daemon
+	run := func(label string, rate float64, classes []loadgen.Class, keys map[string]any, profile bool) *RunResult {
 		n++
 		rdir := filepath.Join(dir, fmt.Sprintf("run%d-%s", n, sanitize(label)))
 		rr := &RunResult{Label: label, Rate: rate}
@@ -208,7 +210,7 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 			rr.Err = err.Error()
 			return rr
 		}
-		env, err := StartEnv(ctx, rdir, o.Daemon, s.Servers, s.Source, s.Daemon)
+		env, err := StartEnv(ctx, rdir, o.Daemon, s.Servers, s.Source, keys)
 		if err != nil {
 			rr.Err = err.Error()
 			return rr
@@ -228,7 +230,7 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 	}
 	switch s.Kind {
 	case KindFixed:
-		res.Main = run("", s.Rate, s.classes(nil), false)
+		res.Main = run("", s.Rate, s.classes(nil), s.Daemon, false)
 	case KindThroughput:
 		maxRate := s.MaxRate
 		if maxRate <= 0 {
@@ -237,7 +239,7 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 		steps := 0
 		failedAt := 0.0
 		for rate := s.Rate; rate <= maxRate && ctx.Err() == nil; rate *= s.Step {
-			rr := run(fmt.Sprintf("step %d", steps+1), rate, s.classes(nil), false)
+			rr := run(fmt.Sprintf("step %d", steps+1), rate, s.classes(nil), s.Daemon, false)
 			steps++
 			if !rr.Sustained {
 				failedAt = rate
@@ -252,7 +254,7 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 		// rate and the first that was not narrows the answer.
 		if res.Main != nil && failedAt > 0 && !o.Quick && ctx.Err() == nil {
 			mid := math.Round(math.Sqrt(res.Main.Rate * failedAt))
-			if rr := run("refine", mid, s.classes(nil), false); rr.Sustained {
+			if rr := run("refine", mid, s.classes(nil), s.Daemon, false); rr.Sustained {
 				res.Main = rr
 			}
 		}
@@ -268,7 +270,7 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 			return res
 		}
 		rate := math.Round(of.Main.Rate * s.Fraction)
-		res.Main = run(fmt.Sprintf("%.0f%% of %s", s.Fraction*100, s.Of), rate, s.classes(nil), false)
+		res.Main = run(fmt.Sprintf("%.0f%% of %s", s.Fraction*100, s.Of), rate, s.classes(nil), s.Daemon, false)
 	case KindIsolation:
 		all := s.classes(nil)
 		base := s.classes(s.Baseline)
@@ -280,8 +282,8 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 			at += c.Topics
 		}
 		// The same rate per topic in both runs.
-		b := run("baseline", s.Rate*float64(bt)/float64(at), base, false)
-		res.Main = run("", s.Rate, all, false)
+		b := run("baseline", s.Rate*float64(bt)/float64(at), base, s.Daemon, false)
+		res.Main = run("", s.Rate, all, s.Daemon, false)
 		if b.Report != nil && res.Main.Report != nil && !b.Report.Void && !res.Main.Report.Void {
 			bp, mp := classP99(b.Report, s.Baseline), classP99(res.Main.Report, s.Baseline)
 			ratio := mp / bp
@@ -293,12 +295,50 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 			res.Notes = append(res.Notes, fmt.Sprintf("p99 of classes %v: %.2f ms without the slow subscriber, %.2f ms with it (%.2f×, %s 2×)",
 				s.Baseline, bp, mp, ratio, verdict))
 		}
+	case KindCompare:
+		of := done[s.Of]
+		if of == nil || of.Main == nil || !of.Main.Sustained {
+			res.Err = fmt.Sprintf("no sustained rate from %q", s.Of)
+			res.Failures = append(res.Failures, res.Err)
+			return res
+		}
+		rate := math.Round(of.Main.Rate * s.Fraction)
+		onKeys, offKeys := s.variantKeys(s.On), s.variantKeys(s.Off)
+		profileKeys = onKeys
+		// Interleaved, so that what else the machine does falls on both.
+		var on, off []*RunResult
+		for i := 1; i <= s.Repeat && ctx.Err() == nil; i++ {
+			on = append(on, run(fmt.Sprintf("on %d", i), rate, s.classes(nil), onKeys, false))
+			off = append(off, run(fmt.Sprintf("off %d", i), rate, s.classes(nil), offKeys, false))
+		}
+		c := compareRuns(on, off, s.Goal)
+		res.Compare = &c
+		res.Main = medianRun(on)
+		res.Notes = append(res.Notes, fmt.Sprintf("%.0f/s offered (%.0f%% of %s's %.0f/s)", rate, s.Fraction*100, s.Of, of.Main.Rate),
+			c.Note(), c.RunsNote())
+		// An undrained overload run still balances (the backlog counts as
+		// in flight), but its CPU per message then misses the drain.
+		for _, rr := range res.Runs {
+			if valid(rr) && !rr.Report.Drained {
+				res.Notes = append(res.Notes, fmt.Sprintf("%s: backlog not drained within %s; raise drain", rr.Label, s.Drain.D()))
+			}
+		}
 	}
 	// The CPU profile is taken in a run of its own at the quoted run's
 	// rate: profiling disturbs the latencies it would otherwise spoil.
 	if s.Pprof && o.Pprof > 0 && res.Main != nil && res.Main.Report != nil && ctx.Err() == nil {
-		run("profile", res.Main.Rate, s.classes(nil), true)
+		run("profile", res.Main.Rate, s.classes(nil), profileKeys, true)
 	}
+	res.judge(s)
+	return res
+}
+
+// judge adds the failures of res's runs: errors, void runs (except a
+// throughput step past the max), lost or duplicated messages in a
+// fault-free scenario, pushes faster than a token bucket. A run that did
+// not keep up with its offer is no failure: throughput and compare
+// scenarios overload on purpose.
+func (res *Result) judge(s *Scenario) {
 	for _, rr := range res.Runs {
 		switch {
 		case rr.Err != "":
@@ -319,7 +359,6 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 			}
 		}
 	}
-	return res
 }
 
 func classP99(r *loadgen.Report, names []string) float64 {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -138,4 +139,216 @@ func TestWritePlots(t *testing.T) {
 		require.NoError(t, err, f)
 		assert.Contains(t, string(b), "<svg")
 	}
+}
+
+func writeScenario(t *testing.T, dir, file, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	require.NoError(t, os.WriteFile(p, []byte(text), 0o644))
+	return p
+}
+
+const compareText = `kind = "compare"
+of = "tp"
+[daemon]
+LogLevel = "info"
+Observability = true
+[on]
+[off]
+Observability = false
+[[class]]
+name = "a"
+topics = 1
+`
+
+func TestCompareScenario(t *testing.T) {
+	s, err := LoadScenario(writeScenario(t, t.TempDir(), "obs.toml", compareText))
+	require.NoError(t, err)
+	assert.Equal(t, KindCompare, s.Kind)
+	assert.Equal(t, 1.3, s.Fraction, "compare overloads by default")
+	assert.Equal(t, 3, s.Repeat)
+	assert.Zero(t, s.Goal)
+	assert.Equal(t, map[string]any{"LogLevel": "info", "Observability": true}, s.variantKeys(s.On), "an empty [on] is [daemon] as it is")
+	assert.Equal(t, map[string]any{"LogLevel": "info", "Observability": false}, s.variantKeys(s.Off), "[off] over [daemon]")
+	assert.Equal(t, true, s.Daemon["Observability"], "merging leaves [daemon] alone")
+
+	lat, err := LoadScenario(writeScenario(t, t.TempDir(), "lat.toml", "kind = \"latency\"\nof = \"tp\"\n[[class]]\nname = \"a\"\ntopics = 1\n"))
+	require.NoError(t, err)
+	assert.Equal(t, 0.5, lat.Fraction, "latency keeps its own default")
+
+	cases := map[string]string{
+		"no of":          strings.Replace(compareText, "of = \"tp\"\n", "", 1),
+		"same variants":  strings.Replace(compareText, "Observability = false", "", 1),
+		"no variants":    "kind = \"compare\"\nof = \"tp\"\n[[class]]\nname = \"a\"\ntopics = 1\n",
+		"negative":       strings.Replace(compareText, "of = \"tp\"\n", "of = \"tp\"\nrepeat = -1\n", 1),
+		"bad goal":       strings.Replace(compareText, "of = \"tp\"\n", "of = \"tp\"\ngoal = -0.5\n", 1),
+		"neg fraction":   strings.Replace(compareText, "of = \"tp\"\n", "of = \"tp\"\nfraction = -1.0\n", 1),
+		"on in fixed":    "kind = \"fixed\"\nrate = 1\n[on]\nX = 1\n[[class]]\nname = \"a\"\ntopics = 1\n",
+		"repeat in iso":  "kind = \"isolation\"\nrate = 1\nbaseline = [\"a\"]\nrepeat = 2\n[[class]]\nname = \"a\"\ntopics = 1\n",
+		"unknown in cmp": strings.Replace(compareText, "of = \"tp\"\n", "of = \"tp\"\nrepeats = 2\n", 1),
+	}
+	for name, text := range cases {
+		_, err := LoadScenario(writeScenario(t, t.TempDir(), "s.toml", text))
+		assert.Error(t, err, name)
+	}
+}
+
+func TestCompareNeedsEarlierThroughput(t *testing.T) {
+	tp := "name = \"tp\"\nkind = \"throughput\"\nrate = 100\n[[class]]\nname = \"a\"\ntopics = 1\n"
+	fixed := "name = \"tp\"\nkind = \"fixed\"\nrate = 100\n[[class]]\nname = \"a\"\ntopics = 1\n"
+	for name, c := range map[string]struct {
+		files map[string]string
+		ok    bool
+	}{
+		"after throughput": {map[string]string{"10-tp.toml": tp, "60-obs.toml": compareText}, true},
+		"before it":        {map[string]string{"70-tp.toml": tp, "60-obs.toml": compareText}, false},
+		"of a fixed one":   {map[string]string{"10-tp.toml": fixed, "60-obs.toml": compareText}, false},
+		"of nothing":       {map[string]string{"60-obs.toml": compareText}, false},
+	} {
+		dir := t.TempDir()
+		for f, text := range c.files {
+			writeScenario(t, dir, f, text)
+		}
+		_, err := LoadScenarios(dir)
+		if c.ok {
+			assert.NoError(t, err, name)
+		} else {
+			assert.Error(t, err, name)
+		}
+	}
+}
+
+func TestShippedObservabilityScenario(t *testing.T) {
+	scs, err := LoadScenarios("../../bench/scenarios")
+	require.NoError(t, err)
+	var obs, tp *Scenario
+	for _, s := range scs {
+		switch s.Name {
+		case "observability":
+			obs = s
+		case "throughput-500":
+			tp = s
+		}
+	}
+	require.NotNil(t, obs)
+	require.NotNil(t, tp)
+	assert.Equal(t, KindCompare, obs.Kind)
+	assert.Equal(t, "throughput-500", obs.Of)
+	assert.Equal(t, tp.Class, obs.Class, "the same load as the scenario whose max it starts from")
+	assert.Equal(t, tp.Size, obs.Size)
+	assert.Equal(t, false, obs.variantKeys(obs.Off)["Observability"])
+	assert.Equal(t, true, obs.variantKeys(obs.On)["Observability"])
+	perRun := obs.Warmup.D() + obs.Duration.D()
+	assert.LessOrEqual(t, (perRun * time.Duration(2*obs.Repeat)).Seconds(), 60.0, "six runs in about two minutes with drain and start-up")
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{7}, 7},
+		{[]float64{3, 1, 2}, 2},
+		{[]float64{4, 1, 3, 2}, 2.5},
+		{[]float64{6300, 6120, 6500}, 6300},
+	} {
+		in := append([]float64(nil), c.in...)
+		assert.Equal(t, c.want, median(c.in), "%v", c.in)
+		assert.Equal(t, in, c.in, "the input keeps its order")
+	}
+}
+
+func compareRun(label string, delivered, cpu float64) *RunResult {
+	return &RunResult{Label: label, Rate: 8000, CPUPer1k: cpu, Report: &loadgen.Report{Rate: 8000, DeliveredRate: delivered, Drained: true}}
+}
+
+func TestCompareRuns(t *testing.T) {
+	on := []*RunResult{compareRun("on 1", 6100, 0.12), compareRun("on 2", 6200, 0.13), compareRun("on 3", 5900, 0.11)}
+	off := []*RunResult{compareRun("off 1", 6400, 0.10), compareRun("off 2", 6000, 0.12), compareRun("off 3", 6500, 0.11)}
+	c := compareRuns(on, off, 0.95)
+	assert.Equal(t, 3, c.Pairs)
+	assert.Equal(t, 6100.0, c.On.MedDelivered)
+	assert.Equal(t, 6400.0, c.Off.MedDelivered)
+	assert.InDelta(t, 6100.0/6400.0, c.Ratio, 1e-12)
+	assert.InDelta(t, 0.12, c.On.MedCPUPer1k, 1e-12)
+	assert.InDelta(t, 0.11, c.Off.MedCPUPer1k, 1e-12)
+	assert.True(t, c.Met(), "0.953 ≥ 0.95")
+	assert.Equal(t, "on/off: delivered 6100 vs 6400 msgs/s (medians of 3 pairs), ratio 0.953 (goal ≥ 0.95, met); daemon CPU 0.120 vs 0.110 s per 1k msgs", c.Note())
+	assert.Equal(t, "delivered msgs/s per run: on 6100, 6200, 5900; off 6400, 6000, 6500", c.RunsNote())
+	assert.Same(t, on[0], medianRun(on), "the quoted run is the median one")
+
+	// A void run and a failed one are left out of the medians.
+	off[2].Report.Void = true
+	on[1] = &RunResult{Label: "on 2", Err: "daemon exited at start"}
+	on[2].Report.DeliveredRate = 5500
+	c = compareRuns(on, off, 0.95)
+	assert.Equal(t, 2, c.On.Runs)
+	assert.Equal(t, 2, c.Off.Runs)
+	assert.Equal(t, 5800.0, c.On.MedDelivered)
+	assert.Equal(t, 6200.0, c.Off.MedDelivered)
+	assert.InDelta(t, 5800.0/6200.0, c.Ratio, 1e-12)
+	assert.False(t, c.Met())
+	assert.Contains(t, c.Note(), "medians of 2 on and 2 off valid runs of 3 pairs")
+	assert.Contains(t, c.Note(), "goal not met")
+	assert.Same(t, on[2], medianRun(on), "lower middle of an even count")
+
+	for _, rr := range off {
+		rr.Report.Void = true
+	}
+	c = compareRuns(on, off, 0.95)
+	assert.Zero(t, c.Ratio, "no ratio without a valid off run")
+	assert.False(t, c.Met())
+	assert.Contains(t, c.Note(), "no ratio")
+	assert.Equal(t, "delivered msgs/s per run: on 6100, 5500; off none valid", c.RunsNote())
+	assert.Same(t, off[2], medianRun(off), "without a valid run the last one is quoted, so its failure shows")
+	assert.Nil(t, medianRun(nil))
+
+	c = compareRuns([]*RunResult{compareRun("on 1", 900, 0.2)}, []*RunResult{compareRun("off 1", 1000, 0.2)}, 0)
+	assert.NotContains(t, c.Note(), "goal", "no goal, no verdict")
+	assert.NotContains(t, c.Note(), "kept up")
+
+	kept := compareRun("off 1", 8000, 0.2)
+	kept.Sustained = true
+	c = compareRuns([]*RunResult{compareRun("on 1", 7000, 0.2)}, []*RunResult{kept}, 0.95)
+	assert.Equal(t, 1, c.Off.KeptUp)
+	assert.Contains(t, c.Note(), "; 1 of 2 runs kept up with the offer (no overload", "a ratio from runs that were no overload is flagged")
+}
+
+func TestMarkdownCompare(t *testing.T) {
+	on := []*RunResult{compareRun("on 1", 6100, 0.12), compareRun("on 2", 6200, 0.13), compareRun("on 3", 5900, 0.11)}
+	off := []*RunResult{compareRun("off 1", 6400, 0.10), compareRun("off 2", 6000, 0.12), compareRun("off 3", 6500, 0.11)}
+	for _, rr := range append(append([]*RunResult{}, on...), off...) {
+		rr.Report.Topics, rr.Report.Subs = 500, 500
+	}
+	c := compareRuns(on, off, 0.95)
+	r := &Result{Name: "observability", S: &Scenario{Kind: KindCompare, File: "o.toml", Text: "x\n"}, Compare: &c,
+		Runs: append(append([]*RunResult{}, on...), off...), Main: medianRun(on), Notes: []string{c.Note()}}
+	sum := &Summary{Machine: Machine{CPU: "cpu", Cores: 2}, Ceiling: ceiling.Result{CycleRate: 15000}, Results: []*Result{r}}
+	md := RenderMarkdown(sum, Options{Out: "bench/out", Markdown: "BENCHMARKS.md"})
+	assert.Contains(t, md, "| observability | 500 × 1 | 8000 | 6100 |", "the median on run is the quoted one")
+	assert.Contains(t, md, "- **observability**: on/off: delivered 6100 vs 6400 msgs/s")
+	assert.Contains(t, md, "- observability on ÷ off, delivered rate ≥ 0.95 (500 topics, 8000/s offered, 3 interleaved pairs): 6100 vs 6400 msgs/s (medians), ratio 0.953; daemon CPU 0.120 vs 0.110 s per 1k msgs — **met**")
+	assert.NotContains(t, md, "**failed**", "unsustained overload runs are not failures")
+}
+
+func TestJudgeCompare(t *testing.T) {
+	s := &Scenario{Kind: KindCompare}
+	over := compareRun("on 1", 6000, 0.1) // 8000 offered: not sustained
+	res := &Result{Runs: []*RunResult{over, compareRun("off 1", 6200, 0.1)}}
+	res.judge(s)
+	assert.Empty(t, res.Failures, "an overload run is not a failure for not keeping up")
+
+	lost := compareRun("off 2", 6100, 0.1)
+	lost.Report.Ledger.Lost = 3
+	void := compareRun("on 2", 6100, 0.1)
+	void.Report.Void, void.Report.VoidReasons = true, []string{"producer fell 2s behind its schedule (bound 1s)"}
+	res = &Result{Runs: []*RunResult{over, lost, void}}
+	res.judge(s)
+	assert.Equal(t, []string{"off 2 lost 3, duplicated 0", "on 2 void: [producer fell 2s behind its schedule (bound 1s)]"}, res.Failures)
+
+	no := false
+	res = &Result{Runs: []*RunResult{lost}}
+	res.judge(&Scenario{Kind: KindCompare, FaultFree: &no})
+	assert.Empty(t, res.Failures, "losses are expected where the scenario says so")
 }

@@ -171,7 +171,7 @@ func RenderMarkdown(sum *Summary, o Options) string {
 		}
 	}
 
-	b.WriteString("\n### Goals (issue 5), as measured\n\n")
+	b.WriteString("\n### Goals (issues 5 and 7), as measured\n\n")
 	for _, g := range goals(sum) {
 		fmt.Fprintf(&b, "- %s\n", g)
 	}
@@ -264,7 +264,35 @@ func goals(sum *Summary) []string {
 	}
 	out = append(out, fmt.Sprintf("0 lost, 0 duplicated in fault-free runs: %d lost, %d duplicated over %d valid runs — %s", lost, dup, n, met(lost == 0 && dup == 0 && n > 0)))
 	out = append(out, fmt.Sprintf("daemon peak RSS < 256 MB: %.0f MB at most — %s", rss, met(rss > 0 && rss < 256)))
+	for _, r := range sum.Results {
+		if r.Compare != nil {
+			out = append(out, compareGoal(r, met))
+		}
+	}
 	return out
+}
+
+// compareGoal is a compare scenario's line among the goals: the delivered
+// rates of both variants at the same overload, their ratio, and the CPU.
+func compareGoal(r *Result, met func(bool) string) string {
+	c := r.Compare
+	head := fmt.Sprintf("%s on ÷ off, delivered rate", r.Name)
+	if c.Goal > 0 {
+		head += fmt.Sprintf(" ≥ %.2f", c.Goal)
+	}
+	if r.Main != nil && r.Main.Report != nil {
+		head += fmt.Sprintf(" (%d topics, %.0f/s offered, %d interleaved pairs)", r.Main.Report.Topics, r.Main.Rate, c.Pairs)
+	}
+	if c.Ratio == 0 {
+		return head + fmt.Sprintf(": no ratio (%d valid on runs, %d valid off runs)", c.On.Runs, c.Off.Runs)
+	}
+	line := fmt.Sprintf("%s: %.0f vs %.0f msgs/s (medians), ratio %.3f; daemon CPU %.3f vs %.3f s per 1k msgs",
+		head, c.On.MedDelivered, c.Off.MedDelivered, c.Ratio, c.On.MedCPUPer1k, c.Off.MedCPUPer1k)
+	line += c.keptUpText()
+	if c.Goal > 0 {
+		line += " — " + met(c.Met())
+	}
+	return line
 }
 
 func pprofTop(bin, prof string) string {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -27,6 +28,14 @@ const (
 	KindThroughput = "throughput" // step the rate up until the backlog grows
 	KindLatency    = "latency"    // one run at Fraction of another scenario's max
 	KindIsolation  = "isolation"  // a baseline run of the Baseline classes, then all classes
+	KindCompare    = "compare"    // Repeat pairs of runs, daemon keys On vs Off, at Fraction of another scenario's max
+)
+
+// Defaults of the fields that depend on the kind.
+const (
+	defaultLatencyFraction = 0.5 // latency: half load, where latency is quoted
+	defaultCompareFraction = 1.3 // compare: an overload, so delivery measures capacity
+	defaultRepeat          = 3
 )
 
 // Scenario is one TOML file of bench/scenarios: the reproduction record.
@@ -40,9 +49,13 @@ type Scenario struct {
 	Rate        float64         `toml:"rate"`     // fixed rate, first step, or isolation rate
 	Step        float64         `toml:"step"`     // throughput: rate multiplier per step; default 1.5
 	MaxRate     float64         `toml:"max_rate"` // throughput: stop there
-	Of          string          `toml:"of"`       // latency: the throughput scenario
-	Fraction    float64         `toml:"fraction"` // latency: share of its max; default 0.5
+	Of          string          `toml:"of"`       // latency, compare: the throughput scenario
+	Fraction    float64         `toml:"fraction"` // latency, compare: multiple of its max; default 0.5 (latency), 1.3 (compare)
 	Baseline    []string        `toml:"baseline"` // isolation: classes of the baseline run
+	Repeat      int             `toml:"repeat"`   // compare: pairs of runs (on, off, on, off, ...); default 3
+	Goal        float64         `toml:"goal"`     // compare: on ÷ off delivered rate aimed at; 0: none. Reported, never enforced
+	On          map[string]any  `toml:"on"`       // compare: daemon keys of the "on" runs, over [daemon]
+	Off         map[string]any  `toml:"off"`      // compare: daemon keys of the "off" runs, over [daemon]
 	Warmup      farm.Duration   `toml:"warmup"`
 	Duration    farm.Duration   `toml:"duration"`
 	Drain       farm.Duration   `toml:"drain"`
@@ -67,6 +80,7 @@ func LoadScenarios(dir string) ([]*Scenario, error) {
 	sort.Strings(files)
 	var out []*Scenario
 	names := map[string]bool{}
+	kinds := map[string]string{}
 	for _, f := range files {
 		s, err := LoadScenario(f)
 		if err != nil {
@@ -76,9 +90,15 @@ func LoadScenarios(dir string) ([]*Scenario, error) {
 			return nil, fmt.Errorf("scenario %s: name %q used twice", f, s.Name)
 		}
 		names[s.Name] = true
-		if s.Kind == KindLatency && !names[s.Of] {
+		if (s.Kind == KindLatency || s.Kind == KindCompare) && !names[s.Of] {
 			return nil, fmt.Errorf("scenario %s: of = %q must name an earlier scenario", f, s.Of)
 		}
+		if s.Kind == KindCompare {
+			if k := kinds[s.Of]; k != KindThroughput {
+				return nil, fmt.Errorf("scenario %s: of = %q is a %s scenario; compare starts from a throughput one", f, s.Of, k)
+			}
+		}
+		kinds[s.Name] = s.Kind
 		out = append(out, s)
 	}
 	if len(out) == 0 {
@@ -100,7 +120,7 @@ func LoadScenario(path string) (*Scenario, error) {
 	}
 	var unknown []string
 	for _, k := range md.Undecoded() {
-		if len(k) > 0 && k[0] != "daemon" {
+		if len(k) > 0 && k[0] != "daemon" && k[0] != "on" && k[0] != "off" {
 			unknown = append(unknown, k.String())
 		}
 	}
@@ -116,9 +136,6 @@ func LoadScenario(path string) (*Scenario, error) {
 	if s.Step <= 1 {
 		s.Step = 1.5
 	}
-	if s.Fraction <= 0 {
-		s.Fraction = 0.5
-	}
 	if len(s.Class) == 0 {
 		return nil, fmt.Errorf("scenario %s: no [[class]]", path)
 	}
@@ -127,12 +144,37 @@ func LoadScenario(path string) (*Scenario, error) {
 		if s.Rate <= 0 {
 			return nil, fmt.Errorf("scenario %s: rate must be > 0", path)
 		}
-	case KindLatency:
+	case KindLatency, KindCompare:
 		if s.Of == "" {
-			return nil, fmt.Errorf("scenario %s: latency needs of = \"<throughput scenario>\"", path)
+			return nil, fmt.Errorf("scenario %s: %s needs of = \"<throughput scenario>\"", path, s.Kind)
+		}
+		if s.Fraction < 0 {
+			return nil, fmt.Errorf("scenario %s: fraction must be > 0", path)
 		}
 	default:
-		return nil, fmt.Errorf("scenario %s: kind %q (fixed, throughput, latency, isolation)", path, s.Kind)
+		return nil, fmt.Errorf("scenario %s: kind %q (fixed, throughput, latency, isolation, compare)", path, s.Kind)
+	}
+	if s.Fraction <= 0 {
+		s.Fraction = defaultLatencyFraction
+		if s.Kind == KindCompare {
+			s.Fraction = defaultCompareFraction
+		}
+	}
+	if s.Kind == KindCompare {
+		if s.Repeat < 0 || s.Goal < 0 {
+			return nil, fmt.Errorf("scenario %s: repeat and goal must not be negative", path)
+		}
+		if s.Repeat == 0 {
+			s.Repeat = defaultRepeat
+		}
+		// Two variants that set the same keys would measure noise only.
+		if reflect.DeepEqual(s.On, s.Off) || len(s.On)+len(s.Off) == 0 {
+			return nil, fmt.Errorf("scenario %s: compare needs [on] and [off] tables that differ", path)
+		}
+	} else if s.Repeat != 0 || s.Goal != 0 || s.On != nil || s.Off != nil {
+		// Silently ignored daemon keys would make a scenario measure
+		// something other than it says.
+		return nil, fmt.Errorf("scenario %s: repeat, goal, [on] and [off] are for kind compare only", path)
 	}
 	if s.Kind == KindIsolation && len(s.Baseline) == 0 {
 		return nil, fmt.Errorf("scenario %s: isolation needs baseline = [\"<class>\", ...]", path)
@@ -147,6 +189,19 @@ func (s *Scenario) classes(keep []string) []loadgen.Class {
 		if len(keep) == 0 || contains(keep, c.Name) {
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// variantKeys returns the scenario's [daemon] keys with over's keys on
+// top: the configuration of one variant of a compare scenario.
+func (s *Scenario) variantKeys(over map[string]any) map[string]any {
+	out := make(map[string]any, len(s.Daemon)+len(over))
+	for k, v := range s.Daemon {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
 	}
 	return out
 }
