@@ -3,6 +3,7 @@ package daemon
 import (
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -156,7 +157,15 @@ func TestFleetSharesLoadDeliversOnce(t *testing.T) {
 // less time than the TTR for the rest to be delivered.
 func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
 	f := newFleet(t, fleetSubscriptions()...)
-	f.w.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) { return 200, `{"status":1}`, 25 * time.Millisecond })
+	// Slow answers until the kill, so that a busy machine cannot finish
+	// the load before it; fast ones after.
+	var killedFlag atomic.Bool
+	f.w.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) {
+		if killedFlag.Load() {
+			return 200, `{"status":1}`, 5 * time.Millisecond
+		}
+		return 200, `{"status":1}`, 100 * time.Millisecond
+	})
 	f.start()
 	total := f.produce(200, fleetTopics())
 
@@ -166,6 +175,7 @@ func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
 	survivorBefore := f.pushed(1)
 	require.NoError(t, f.d[0].cmd.Process.Signal(syscall.SIGKILL))
 	<-f.d[0].exited
+	killedFlag.Store(true)
 	killed := time.Now()
 	before := len(f.w.sub.Hits())
 	require.Less(t, before, total, "the kill came under load")
