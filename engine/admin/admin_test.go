@@ -26,6 +26,7 @@ import (
 	"medispatcher/engine/config"
 	"medispatcher/engine/daemon"
 	"medispatcher/engine/message"
+	"medispatcher/engine/subs"
 	"medispatcher/engine/testsrv"
 )
 
@@ -72,9 +73,15 @@ func freeAddr(t *testing.T) string {
 // base with a Redis subscription source.
 func start(t *testing.T, extra string) *rig {
 	t.Helper()
+	return startOn(t, freeAddr(t), token, extra)
+}
+
+// startOn is start with the admin API's address and token given.
+func startOn(t *testing.T, listen, tok, extra string) *rig {
+	t.Helper()
 	bs, rd := testsrv.StartBeanstalkd(t), testsrv.StartRedis(t)
 	r := &rig{t: t, sub: testsrv.NewSubscriber(t), logs: &syncBuffer{}}
-	listen, prom, stat := freeAddr(t), freeAddr(t), freeAddr(t)
+	prom, stat := freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "medispatcher.toml")
 	if !strings.Contains(extra, "SubscriptionSource") {
@@ -98,7 +105,7 @@ LogLevel = "info"
 %s
 [Redis]
 Addr = %q
-`, bs.Addr, listen, token, stat, prom, extra, rd.Addr)), 0o644))
+`, bs.Addr, listen, tok, stat, prom, extra, rd.Addr)), 0o644))
 	cfg, _, err := config.Load(path)
 	require.NoError(t, err)
 	r.cfg = cfg
@@ -249,6 +256,21 @@ func TestAuth(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, 200, resp.StatusCode)
 	assert.Contains(t, resp.Header.Get("Content-Type"), "text/html")
+}
+
+// TestExposedWithoutTokenIsNotServed: a non-loopback ListenAddr without a
+// token (an old 2.x file) runs the dispatcher but not the admin API. The
+// address is TEST-NET-1, which no interface here has: had the daemon tried
+// to listen, Run would fail, and nothing is ever exposed.
+func TestExposedWithoutTokenIsNotServed(t *testing.T) {
+	r := startOn(t, "192.0.2.1:5601", "", "")
+	require.NotEmpty(t, r.cfg.AdminAPIRefused())
+	require.Eventually(t, func() bool { return strings.Contains(r.logs.String(), "admin API not served") }, 10*time.Second, 20*time.Millisecond)
+	// Dispatching goes on: a subscription written to Redis is served.
+	require.NoError(t, subs.RedisPut(context.Background(), r.redis, r.cfg.Redis.KeyPrefix,
+		&subs.Subscription{ID: 1, Topic: "t", URL: r.sub.URL + "/x", AlertEnabled: true}))
+	r.produce("t", 3)
+	r.sub.WaitFor(10*time.Second, "3 pushes", func(h []testsrv.Hit) bool { return len(h) >= 3 })
 }
 
 func TestSubscriptionLifecycleAndValidation(t *testing.T) {
