@@ -26,6 +26,7 @@ type Env struct {
 	DebugAddr  string
 	PromAddr   string
 	StatAddr   string
+	AdminAddr  string // ListenAddr: admin API and status page
 	MainTube   string
 }
 
@@ -67,6 +68,7 @@ func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, 
 	e.DebugAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
 	e.PromAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
 	e.StatAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	e.AdminAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
 	src := "file:" + e.SubsFile
 	if source == "redis" {
 		src = "redis"
@@ -79,7 +81,7 @@ func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, 
 		"LOG_DIR":                         filepath.Join(dir, "logs"),
 		"EnableMsgSentLog":                false,
 		"LogLevel":                        "warn",
-		"ListenAddr":                      fmt.Sprintf("127.0.0.1:%d", ports[0]),
+		"ListenAddr":                      e.AdminAddr,
 		"DebugAddr":                       e.DebugAddr,
 		"StatisticApiAddr":                e.StatAddr,
 		"PrometheusApiAddr":               e.PromAddr,

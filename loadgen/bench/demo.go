@@ -82,12 +82,15 @@ func Demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	_ = rep.WriteText(stdout)
 	fmt.Fprintf(stdout, `
 Where to look next:
+  status page:              http://%s/
+  the admin API:            bin/medictl --addr %s status   (or: info, subs, failures, alerts; --json)
+  push statistics (JSON):   http://%s/
   Prometheus metrics:       http://%s/metrics
   pprof:                    http://%s/debug/pprof/   (go tool pprof http://%s/debug/pprof/profile?seconds=10)
   daemon log and config:    %s
   the figures this machine reaches, and how they were measured: BENCHMARKS.md (make bench)
   a run of your own:        bin/loadgen --help
-`, env.PromAddr, env.DebugAddr, env.DebugAddr, env.Dir)
+`, env.AdminAddr, env.AdminAddr, env.StatAddr, env.PromAddr, env.DebugAddr, env.DebugAddr, env.Dir)
 	if isTerminal(os.Stdin) {
 		fmt.Fprintln(stdout, "\nThe daemon and servers keep running: press Enter (or Ctrl-C) to stop them.")
 		line := make(chan struct{})
