@@ -63,19 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, r := range recs {
 		if *asJSON {
-			_ = enc.Encode(struct {
-				LogID      uint64    `json:"log_id"`
-				JobID      string    `json:"jobid"`
-				Topic      string    `json:"topic"`
-				Sub        int64     `json:"sub"`
-				Subscriber int64     `json:"subscriber"`
-				URL        string    `json:"url"`
-				Error      string    `json:"error"`
-				RetryTimes int       `json:"retry_times"`
-				Final      string    `json:"final"`
-				Time       time.Time `json:"time"`
-				HasJob     bool      `json:"has_job"`
-			}{r.LogID, r.JobID, r.Topic, r.SubID, r.SubscriberID, r.URL, r.Error, r.RetryTimes, r.Final, r.Time, len(r.Job) > 0})
+			_ = enc.Encode(r.View())
 			continue
 		}
 		fmt.Fprintf(stdout, "%-20s %-10d %-24s %6d %-30s %7d %-9s %s\n", r.Time.Format("2006-01-02 15:04:05"),

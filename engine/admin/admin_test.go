@@ -43,24 +43,7 @@ type rig struct {
 	sub     *testsrv.Subscriber
 	bc      *beanstalk.Conn
 	redis   rueidis.Client
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs    *testsrv.LogBuffer
 }
 
 func freeAddr(t *testing.T) string {
@@ -80,7 +63,7 @@ func start(t *testing.T, extra string) *rig {
 func startOn(t *testing.T, listen, tok, extra string) *rig {
 	t.Helper()
 	bs, rd := testsrv.StartBeanstalkd(t), testsrv.StartRedis(t)
-	r := &rig{t: t, sub: testsrv.NewSubscriber(t), logs: &syncBuffer{}}
+	r := &rig{t: t, sub: testsrv.NewSubscriber(t), logs: &testsrv.LogBuffer{}}
 	prom, stat := freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "medispatcher.toml")

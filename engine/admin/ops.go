@@ -111,27 +111,7 @@ func (a *API) kick(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 }
 
 // FailureView is a failure record as the API shows it.
-type FailureView struct {
-	LogID      uint64    `json:"log_id"`
-	JobID      string    `json:"jobid"`
-	Topic      string    `json:"topic"`
-	Sub        int64     `json:"sub"`
-	Subscriber int64     `json:"subscriber"`
-	URL        string    `json:"url"`
-	Error      string    `json:"error"`
-	RetryTimes int       `json:"retry_times"`
-	Final      string    `json:"final"`
-	Time       time.Time `json:"time"`
-	HasJob     bool      `json:"has_job"`
-}
-
-func failureView(r *failures.Record) FailureView {
-	final := r.Final
-	if final == failures.Retrying {
-		final = "retrying"
-	}
-	return FailureView{r.LogID, r.JobID, r.Topic, r.SubID, r.SubscriberID, r.URL, r.Error, r.RetryTimes, final, r.Time, len(r.Job) > 0}
-}
+type FailureView = failures.View
 
 // failureFilter is the query of GET /failures.
 type failureFilter struct {
@@ -206,7 +186,7 @@ func (a *API) listFailures(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 		Records []FailureView `json:"records"`
 	}{Records: make([]FailureView, 0, len(recs))}
 	for _, r := range recs {
-		out.Records = append(out.Records, failureView(r))
+		out.Records = append(out.Records, r.View())
 	}
 	return out, nil
 }

@@ -125,6 +125,20 @@ func (r *runner) call(ctx context.Context, method, path string, query url.Values
 	return c.Do(ctx, method, path, query, body, out)
 }
 
+// get is what every reading command does: one GET, then the API's JSON as
+// it came (--json) or the human form of the answer.
+func get[T any](ctx context.Context, r *runner, path string, query url.Values, human func(*T) error) error {
+	var v T
+	raw, err := r.call(ctx, "GET", path, query, nil, &v)
+	if err != nil {
+		return err
+	}
+	if r.g.json {
+		return r.printRaw(raw)
+	}
+	return human(&v)
+}
+
 // printRaw prints the API's answer as it came (--json).
 func (r *runner) printRaw(raw []byte) error {
 	if _, err := r.env.Stdout.Write(raw); err != nil {

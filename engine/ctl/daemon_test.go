@@ -1,7 +1,6 @@
 package ctl
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -62,14 +60,14 @@ type daemon struct {
 	bc     *beanstalk.Conn
 	redis  rueidis.Client
 	sub    *testsrv.Subscriber
-	logs   *lockedBuffer
+	logs   *testsrv.LogBuffer
 	exited chan struct{}
 }
 
 func startDaemon(t *testing.T) *daemon {
 	t.Helper()
 	require.NoError(t, buildErr)
-	d := &daemon{t: t, bs: testsrv.StartBeanstalkd(t), sub: testsrv.NewSubscriber(t), logs: &lockedBuffer{}, exited: make(chan struct{})}
+	d := &daemon{t: t, bs: testsrv.StartBeanstalkd(t), sub: testsrv.NewSubscriber(t), logs: &testsrv.LogBuffer{}, exited: make(chan struct{})}
 	rd := testsrv.StartRedis(t)
 	port, err := testsrv.FreePort()
 	require.NoError(t, err)
@@ -167,23 +165,6 @@ func (d *daemon) tubeStat(tube, key string) int {
 	}
 	n, _ := strconv.Atoi(st[key])
 	return n
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestAgainstDaemon runs the commands in order against one daemon: the

@@ -21,15 +21,9 @@ func infoCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				var in admin.Info
-				raw, err := r.call(ctx, "GET", "/api/v1/info", nil, nil, &in)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printInfo(r, &in)
+				return get(ctx, r, "/api/v1/info", nil, func(in *admin.Info) error {
+					return printInfo(r, in)
+				})
 			}
 		},
 	}
@@ -76,15 +70,9 @@ R_READY, R_DELAYED the retry tube's, as last sampled.`,
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				var o admin.Overview
-				raw, err := r.call(ctx, "GET", "/api/v1/overview", nil, nil, &o)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printStatus(r, &o)
+				return get(ctx, r, "/api/v1/overview", nil, func(o *admin.Overview) error {
+					return printStatus(r, o)
+				})
 			}
 		},
 	}
@@ -135,17 +123,11 @@ func defaultsCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				var d admin.Defaults
-				raw, err := r.call(ctx, "GET", "/api/v1/defaults", nil, nil, &d)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				t := newTable(r.env.Stdout, "KEY", "VALUE")
-				eachField(&d, func(key string, v reflect.Value) { t.row(key, fmt.Sprint(v.Interface())) })
-				return t.flush()
+				return get(ctx, r, "/api/v1/defaults", nil, func(d *admin.Defaults) error {
+					t := newTable(r.env.Stdout, "KEY", "VALUE")
+					eachField(d, func(key string, v reflect.Value) { t.row(key, fmt.Sprint(v.Interface())) })
+					return t.flush()
+				})
 			}
 		},
 	}

@@ -230,28 +230,22 @@ func failuresCommand() *command {
 					}
 					q.Set("limit", strconv.FormatInt(*limit, 10))
 				}
-				var l failureList
-				raw, err := r.call(ctx, "GET", "/api/v1/failures", q, nil, &l)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				if len(l.Records) == 0 {
-					fmt.Fprintln(r.env.Stdout, "(no failure records)")
-					return nil
-				}
-				t := newTable(r.env.Stdout, "TIME", "LOG_ID", "TOPIC", "SUB", "JOBID", "RETRIES", "FINAL", "JOB", "ERROR")
-				for _, f := range l.Records {
-					job := "-"
-					if f.HasJob {
-						job = "kept"
+				return get(ctx, r, "/api/v1/failures", q, func(l *failureList) error {
+					if len(l.Records) == 0 {
+						fmt.Fprintln(r.env.Stdout, "(no failure records)")
+						return nil
 					}
-					t.row(stamp(f.Time), strconv.FormatUint(f.LogID, 10), f.Topic, itoa(f.Sub), f.JobID,
-						strconv.Itoa(f.RetryTimes), f.Final, job, f.Error)
-				}
-				return t.flush()
+					t := newTable(r.env.Stdout, "TIME", "LOG_ID", "TOPIC", "SUB", "JOBID", "RETRIES", "FINAL", "JOB", "ERROR")
+					for _, f := range l.Records {
+						job := "-"
+						if f.HasJob {
+							job = "kept"
+						}
+						t.row(stamp(f.Time), strconv.FormatUint(f.LogID, 10), f.Topic, itoa(f.Sub), f.JobID,
+							strconv.Itoa(f.RetryTimes), f.Final, job, f.Error)
+					}
+					return t.flush()
+				})
 			}
 		},
 	}
@@ -337,23 +331,17 @@ func recoverCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				var st admin.RecoverStatus
-				raw, err := r.call(ctx, "GET", "/api/v1/recover", nil, nil, &st)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				fmt.Fprintf(r.env.Stdout, "%d entries waiting in %d recover lists (%s*)\n", st.Total, len(st.Lists), st.Prefix)
-				if len(st.Lists) == 0 {
-					return nil
-				}
-				t := newTable(r.env.Stdout, "LIST", "LENGTH")
-				for _, l := range st.Lists {
-					t.row(l.Key, itoa(l.Length))
-				}
-				return t.flush()
+				return get(ctx, r, "/api/v1/recover", nil, func(st *admin.RecoverStatus) error {
+					fmt.Fprintf(r.env.Stdout, "%d entries waiting in %d recover lists (%s*)\n", st.Total, len(st.Lists), st.Prefix)
+					if len(st.Lists) == 0 {
+						return nil
+					}
+					t := newTable(r.env.Stdout, "LIST", "LENGTH")
+					for _, l := range st.Lists {
+						t.row(l.Key, itoa(l.Length))
+					}
+					return t.flush()
+				})
 			}
 		},
 	}
@@ -381,19 +369,13 @@ func alertsCommand() *command {
 					}
 					q.Set("limit", strconv.Itoa(*limit))
 				}
-				var l alertList
-				raw, err := r.call(ctx, "GET", "/api/v1/alerts", q, nil, &l)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				if len(l.Alerts) == 0 {
-					fmt.Fprintln(r.env.Stdout, "(no alerts)")
-					return nil
-				}
-				return printAlerts(r, l.Alerts)
+				return get(ctx, r, "/api/v1/alerts", q, func(l *alertList) error {
+					if len(l.Alerts) == 0 {
+						fmt.Fprintln(r.env.Stdout, "(no alerts)")
+						return nil
+					}
+					return printAlerts(r, l.Alerts)
+				})
 			}
 		},
 	}
@@ -408,15 +390,9 @@ func alertSettingsCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				var s admin.AlertSettings
-				raw, err := r.call(ctx, "GET", "/api/v1/alerts/settings", nil, nil, &s)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printAlertSettings(r, &s)
+				return get(ctx, r, "/api/v1/alerts/settings", nil, func(s *admin.AlertSettings) error {
+					return printAlertSettings(r, s)
+				})
 			}
 		},
 	}

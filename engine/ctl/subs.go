@@ -32,15 +32,9 @@ retry tubes' ready jobs as last sampled ("-" before the first sample).`,
 				if *topic != "" {
 					q.Set("topic", *topic)
 				}
-				var l admin.SubList
-				raw, err := r.call(ctx, "GET", "/api/v1/subscriptions", q, nil, &l)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printSubList(r.env.Stdout, &l)
+				return get(ctx, r, "/api/v1/subscriptions", q, func(l *admin.SubList) error {
+					return printSubList(r.env.Stdout, l)
+				})
 			}
 		},
 	}
@@ -90,15 +84,9 @@ func subGetCommand() *command {
 				if err != nil {
 					return err
 				}
-				var v admin.SubView
-				raw, err := r.call(ctx, "GET", subPath(id), nil, nil, &v)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printSubView(r.env.Stdout, &v)
+				return get(ctx, r, subPath(id), nil, func(v *admin.SubView) error {
+					return printSubView(r.env.Stdout, v)
+				})
 			}
 		},
 	}

@@ -1,14 +1,12 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,7 +49,7 @@ type world struct {
 	sub       *testsrv.Subscriber
 	cfg       string
 	bc        *beanstalk.Conn
-	logs      *lockedBuffer
+	logs      *testsrv.LogBuffer
 	redisAddr string
 	redis     *testsrv.Server
 	dir       string
@@ -65,7 +63,7 @@ func newWorld(t *testing.T, subscriptions ...*subs.Subscription) *world {
 
 func newWorldOn(t *testing.T, servers []*testsrv.Server, subscriptions ...*subs.Subscription) *world {
 	t.Helper()
-	w := &world{t: t, bs: servers[0], sub: testsrv.NewSubscriber(t), logs: &lockedBuffer{}}
+	w := &world{t: t, bs: servers[0], sub: testsrv.NewSubscriber(t), logs: &testsrv.LogBuffer{}}
 	addrs := servers[0].Addr
 	if len(servers) > 1 {
 		w.bs2 = servers[1]
@@ -103,23 +101,6 @@ Addr = %q
 	return w
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // daemon is a running medispatcher process.
 type daemon struct {
 	cmd    *exec.Cmd
@@ -134,7 +115,7 @@ func (w *world) start() *daemon {
 
 // startWith runs a daemon on the config file cfg, its output going to logs
 // (a fleet runs several daemons in one world).
-func (w *world) startWith(cfg string, logs *lockedBuffer) *daemon {
+func (w *world) startWith(cfg string, logs *testsrv.LogBuffer) *daemon {
 	w.t.Helper()
 	cmd := exec.Command(binary, "-c", cfg)
 	cmd.Stdout, cmd.Stderr = logs, logs

@@ -25,7 +25,7 @@ type fleet struct {
 	prod    [2]*producer // one per beanstalkd server
 	cfgs    [2]string
 	metrics [2]string
-	logs    [2]*lockedBuffer
+	logs    [2]*testsrv.LogBuffer
 	d       [2]*daemon
 }
 
@@ -35,7 +35,7 @@ func newFleet(t *testing.T, subscriptions ...*subs.Subscription) *fleet {
 	f.w = newWorldOn(t, f.servers[:], subscriptions...)
 	for i := range f.d {
 		f.metrics[i] = freeAddr(t)
-		f.logs[i] = &lockedBuffer{}
+		f.logs[i] = &testsrv.LogBuffer{}
 		f.cfgs[i] = f.w.configVariant(fmt.Sprintf("fleet-%d.toml", i), map[string]string{
 			"LOG_DIR":           strconv.Quote(fmt.Sprintf("logs-%d", i)),
 			"PrometheusApiAddr": strconv.Quote(f.metrics[i]),

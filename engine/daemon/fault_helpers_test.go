@@ -132,7 +132,7 @@ next:
 // waitMetrics waits until a daemon's /metrics answers: its endpoint is up
 // once the engine is built, the moment the daemon starts reserving. Only
 // the port tells, so it is polled.
-func waitMetrics(t *testing.T, addr string, logs *lockedBuffer) {
+func waitMetrics(t *testing.T, addr string, logs *testsrv.LogBuffer) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		_, ok := scrape(addr, "medispatcher_redistributed_total")

@@ -54,6 +54,31 @@ type Record struct {
 	Job []byte
 }
 
+// View is a record as operators' tools show it (the admin API, failrec
+// --json): the job itself is left out, HasJob says whether it is kept.
+type View struct {
+	LogID      uint64    `json:"log_id"`
+	JobID      string    `json:"jobid"`
+	Topic      string    `json:"topic"`
+	Sub        int64     `json:"sub"`
+	Subscriber int64     `json:"subscriber"`
+	URL        string    `json:"url"`
+	Error      string    `json:"error"`
+	RetryTimes int       `json:"retry_times"`
+	Final      string    `json:"final"` // retrying, success or given_up
+	Time       time.Time `json:"time"`
+	HasJob     bool      `json:"has_job"`
+}
+
+// View returns the record as tools show it.
+func (r *Record) View() View {
+	final := r.Final
+	if final == Retrying {
+		final = "retrying"
+	}
+	return View{r.LogID, r.JobID, r.Topic, r.SubID, r.SubscriberID, r.URL, r.Error, r.RetryTimes, final, r.Time, len(r.Job) > 0}
+}
+
 // IDs makes failure-record ids unique across daemons without asking Redis:
 // milliseconds since the Unix epoch (41 bits), a random node number fixed
 // at start (10 bits) and a per-millisecond sequence (12 bits). An id is
