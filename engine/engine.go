@@ -51,6 +51,12 @@ type Options struct {
 	MaxRetries int           // MaxRetryTimesOfSendingMessage
 
 	SentLog bool // EnableMsgSentLog
+	// LazyRetryWatch watches a retry tube only while it may hold jobs: from
+	// this daemon's own retry put, or a backlog sample (RetrySampled) that
+	// found some, until a sample finds it empty. Every watched tube costs
+	// beanstalkd work on every event; retry tubes are empty most of the
+	// time. Without RetrySampled calls it must stay false.
+	LazyRetryWatch bool
 	// NoPushMetrics skips the per-push counters and latency histogram
 	// (Observability = false, to measure their cost).
 	NoPushMetrics bool
@@ -224,6 +230,20 @@ func (e *Engine) Totals() Totals {
 		t.GivenUp += r.m.givenUp.Get()
 	}
 	return t
+}
+
+// RetrySampled reports a sample of subscription id's retry tube: jobs
+// (ready, delayed and reserved, over every server) as counted by stats-tube
+// requests sent at asked or later. With LazyRetryWatch, jobs > 0 watches
+// the tube; an empty sample ignores it, unless this daemon put a retry job
+// that the sample may not have seen.
+func (e *Engine) RetrySampled(id int64, jobs int64, asked time.Time) {
+	if !e.opts.LazyRetryWatch {
+		return
+	}
+	if r := e.state.Load().runners[id]; r != nil {
+		r.retrySampled(jobs, asked)
+	}
 }
 
 // Changed returns a channel closed when the next subscription set has been

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -614,4 +615,52 @@ func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
 	require.Len(t, s.Hits(), good, "nothing pushed twice")
 	ready, delayed, reserved, buried := r.tubeCounts(mainTube)
 	require.Zero(t, ready+delayed+reserved+buried)
+}
+
+// TestLazyRetryWatch: with LazyRetryWatch a retry tube is reserved from
+// only while it may hold jobs. A retry put of its own watches it at once;
+// a job another daemon left there waits for a sample that finds it.
+func TestLazyRetryWatch(t *testing.T) {
+	s := testsrv.NewSubscriber(t)
+	var calls atomic.Int32
+	s.SetAnswer(func(hit) (int, string, time.Duration) {
+		if calls.Add(1) == 1 {
+			return 500, "no", 0
+		}
+		return 200, `{"status":1}`, 0
+	})
+	r := newRigOn(t, testsrv.StartBeanstalkd(t), Options{RetryCoe: 10 * time.Millisecond, LazyRetryWatch: true}, nil, sub(6, "lazy", s.URL))
+	retryTube := "lazy/sub-queue/6/FAIL"
+	watching := func() int {
+		st, err := beanstalk.NewTube(r.bc, retryTube).Stats()
+		if err != nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(st["current-watching"])
+		return n
+	}
+	require.Zero(t, watching(), "an idle retry tube is not watched")
+
+	// Our own failed push puts a retry job: the tube is watched and the
+	// retry delivered without any sample.
+	r.produce("lazy", msgpackBody("a", 1), "")
+	s.WaitFor(10*time.Second, "the push and its retry", func(h []testsrv.Hit) bool { return len(h) >= 2 })
+	require.Positive(t, watching())
+
+	// An empty sample asked before our put changes nothing; one asked
+	// after it makes the tube idle.
+	r.eng.RetrySampled(6, 0, time.Now().Add(-time.Hour))
+	require.Positive(t, watching())
+	r.eng.RetrySampled(6, 0, time.Now())
+	require.Eventually(t, func() bool { return watching() == 0 }, 5*time.Second, 10*time.Millisecond)
+
+	// A retry job another daemon left: not reserved while idle...
+	m := message.Message{Topic: []byte("lazy"), Body: msgpackBody("b", 2), Time: 1, RetryTimes: 1, SubscriptionID: 6}
+	_, err := beanstalk.NewTube(r.bc, retryTube).Put(message.AppendRetryJob(nil, &m), 1024, 0, time.Minute)
+	require.NoError(t, err)
+	ready, _, _, _ := r.tubeCounts(retryTube)
+	require.Equal(t, 1, ready)
+	// ...until a sample finds it.
+	r.eng.RetrySampled(6, 1, time.Now())
+	s.WaitFor(10*time.Second, "the other daemon's retry job", func(h []testsrv.Hit) bool { return len(h) >= 3 })
 }

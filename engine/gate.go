@@ -17,8 +17,11 @@ type gate struct {
 	high, low int
 
 	mu      sync.Mutex
-	watched bool
-	closed  bool
+	opened  bool // open was called
+	closed  bool // close was called: never watched again
+	full    bool // the queue reached high and has not come down to low
+	idle    bool // nothing to reserve (a retry tube known to be empty)
+	watched bool // what the consumer was last told
 }
 
 func newGate(c *connpool.Consumer, tube string, high, low int) *gate {
@@ -31,14 +34,26 @@ func newGate(c *connpool.Consumer, tube string, high, low int) *gate {
 	return &gate{c: c, tube: tube, high: high, low: low}
 }
 
+// apply tells the consumer when the decision changed. Callers hold mu.
+func (g *gate) apply() {
+	want := g.opened && !g.closed && !g.full && !g.idle
+	if want == g.watched {
+		return
+	}
+	g.watched = want
+	if want {
+		g.c.Watch(g.tube)
+	} else {
+		g.c.Ignore(g.tube)
+	}
+}
+
 // open starts reserving from the tube.
 func (g *gate) open() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.watched && !g.closed {
-		g.watched = true
-		g.c.Watch(g.tube)
-	}
+	g.opened = true
+	g.apply()
 }
 
 // close stops reserving for good.
@@ -46,10 +61,16 @@ func (g *gate) close() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
-	if g.watched {
-		g.watched = false
-		g.c.Ignore(g.tube)
-	}
+	g.apply()
+}
+
+// setIdle ignores (true) or watches again (false) a tube with nothing to
+// reserve: every watched tube costs beanstalkd work on every event.
+func (g *gate) setIdle(idle bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.idle = idle
+	g.apply()
 }
 
 // setLimits changes the watermarks (live concurrency changes).
@@ -70,12 +91,12 @@ func (g *gate) observe(n int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
-	case g.closed:
-	case g.watched && n >= g.high:
-		g.watched = false
-		g.c.Ignore(g.tube)
-	case !g.watched && n <= g.low:
-		g.watched = true
-		g.c.Watch(g.tube)
+	case !g.full && n >= g.high:
+		g.full = true
+	case g.full && n <= g.low:
+		g.full = false
+	default:
+		return
 	}
+	g.apply()
 }

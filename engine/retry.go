@@ -46,7 +46,10 @@ func (w *worker) retryOrGiveUp(j *connpool.Job, url string, p *params) {
 	// Exactly the old daemon's retry job (11 keys): operators' tools and
 	// old daemons read retry tubes; it is routed by its tube name.
 	w.buf = message.AppendRetryJob(w.buf[:0], &w.msg)
-	_, err := e.deps.Pool.Put(context.Background(), j.Server, r.retryTube, w.buf, e.opts.Priority, delay, e.opts.TTR)
+	err := r.retryPut(func() error {
+		_, err := e.deps.Pool.Put(context.Background(), j.Server, r.retryTube, w.buf, e.opts.Priority, delay, e.opts.TTR)
+		return err
+	})
 	if err != nil {
 		// No server takes the retry job now: keep the message where it is
 		// and try again after the same delay (at least once; duplicates

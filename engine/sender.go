@@ -32,6 +32,14 @@ type runner struct {
 	m       *subMetrics
 	obs     SubObserver // nil without an Observer
 	sampler backlogSampler
+
+	// LazyRetryWatch state: retryMu orders the decisions to ignore and to
+	// watch the retry tube again; retryPuts counts this daemon's retry puts
+	// in flight and retryPutDone is when the last one ended (unix ns).
+	retryMu      sync.Mutex
+	retryIdle    atomic.Bool
+	retryPuts    atomic.Int32
+	retryPutDone atomic.Int64
 }
 
 // params are a subscription's effective settings.
@@ -81,7 +89,51 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 	r.params.Store(p)
 	r.main = newLane(r, false, r.tube, p.concurrency)
 	r.retry = newLane(r, true, r.retryTube, p.retryConc)
+	if e.opts.LazyRetryWatch {
+		// Not watched until a retry put or a sample says it holds jobs.
+		r.retryIdle.Store(true)
+		r.retry.gate.idle = true
+	}
 	return r
+}
+
+// retryPut wraps this daemon's put into the retry tube: the tube is
+// watched again once it holds a job, and a sample taken meanwhile cannot
+// make it idle.
+func (r *runner) retryPut(put func() error) error {
+	r.retryPuts.Add(1)
+	err := put()
+	r.retryPutDone.Store(time.Now().UnixNano())
+	r.retryPuts.Add(-1)
+	if err == nil && r.retryIdle.Load() {
+		r.retryMu.Lock()
+		if r.retryIdle.Load() {
+			r.retryIdle.Store(false)
+			r.retry.gate.setIdle(false)
+		}
+		r.retryMu.Unlock()
+	}
+	return err
+}
+
+// retrySampled applies a sample of the retry tube (see Engine.RetrySampled).
+func (r *runner) retrySampled(jobs int64, asked time.Time) {
+	r.retryMu.Lock()
+	defer r.retryMu.Unlock()
+	if jobs > 0 {
+		if r.retryIdle.Load() {
+			r.retryIdle.Store(false)
+			r.retry.gate.setIdle(false)
+		}
+		return
+	}
+	// Empty: ignore the tube unless a put of ours may have come after the
+	// sample's request, or jobs reserved from it are still queued here.
+	if r.retryIdle.Load() || r.retryPuts.Load() > 0 || r.retryPutDone.Load() >= asked.UnixNano() || len(r.retry.q) > 0 {
+		return
+	}
+	r.retryIdle.Store(true)
+	r.retry.gate.setIdle(true)
 }
 
 func (r *runner) start() {

@@ -41,7 +41,8 @@ func (c *Counts) add(o Counts) {
 type Sample struct {
 	Sum       Counts    // over all servers that answered
 	PerServer []Counts  // by server index
-	Time      time.Time // when the last server of this tube was asked
+	Time      time.Time // when the last server of this tube answered
+	Asked     time.Time // when the first request for it was sent: the counts include every change beanstalkd had applied by then
 	Missing   int       // servers that did not answer in the last sweep
 }
 
@@ -176,12 +177,19 @@ func (s *Sampler) sweep(ctx context.Context) {
 	}
 	results := make([][]Counts, len(tubes))
 	answered := make([][]bool, len(tubes))
+	asked := make([]time.Time, len(tubes))
 	for i := range tubes {
 		results[i] = make([]Counts, nsrv)
 		answered[i] = make([]bool, nsrv)
 	}
 	var batch []job
 	flush := func() {
+		now := time.Now()
+		for _, j := range batch {
+			if asked[j.tube].IsZero() {
+				asked[j.tube] = now
+			}
+		}
 		var wg sync.WaitGroup
 		for _, j := range batch {
 			wg.Add(1)
@@ -198,7 +206,7 @@ func (s *Sampler) sweep(ctx context.Context) {
 		// A tube is complete once its last server was asked.
 		for _, j := range batch {
 			if j.server == nsrv-1 {
-				s.store(tubes[j.tube], results[j.tube], answered[j.tube])
+				s.store(tubes[j.tube], results[j.tube], answered[j.tube], asked[j.tube])
 			}
 		}
 		batch = batch[:0]
@@ -240,8 +248,8 @@ func (s *Sampler) statsTube(ctx context.Context, server int, tube string) (Count
 	return Counts{Ready: st.Ready, Delayed: st.Delayed, Reserved: st.Reserved, Buried: st.Buried}, nil
 }
 
-func (s *Sampler) store(t Tube, per []Counts, answered []bool) {
-	smp := &Sample{PerServer: append([]Counts(nil), per...), Time: time.Now()}
+func (s *Sampler) store(t Tube, per []Counts, answered []bool, asked time.Time) {
+	smp := &Sample{PerServer: append([]Counts(nil), per...), Time: time.Now(), Asked: asked}
 	for i, c := range per {
 		if answered[i] {
 			smp.Sum.add(c)

@@ -176,6 +176,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		RunAtBench:              cfg.RunAtBench,
 		ShutdownTimeout:         cfg.ShutdownGrace(),
 		NoPushMetrics:           !cfg.Observability,
+		// The backlog sampler runs with observability and tells the engine
+		// which retry tubes hold jobs.
+		LazyRetryWatch: cfg.Observability,
 	}, engine.Deps{
 		Pool:     pool,
 		Push:     push.NewClient(push.Config{}),
@@ -190,7 +193,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 
 	sampler := backlog.New(pool, backlog.Options{Rate: cfg.BacklogSampleRate, Tubes: backlogTubes(cfg, eng), Log: log})
-	sampler.SetOnSweep(backlogAlerts(cfg, eng, sampler, alerts))
+	sampler.SetOnSweep(afterSweep(cfg, eng, sampler, alerts))
 	octx, ocancel := context.WithCancel(ctx)
 	var observing sync.WaitGroup
 	defer func() { ocancel(); observing.Wait() }()

@@ -65,8 +65,9 @@ func backlogTubes(cfg *config.Config, eng *engine.Engine) func() []backlog.Tube 
 	}
 }
 
-// backlogAlerts checks the backlog conditions after each sweep.
-func backlogAlerts(cfg *config.Config, eng *engine.Engine, smp *backlog.Sampler, alerts *alert.Monitor) func() {
+// afterSweep checks the backlog alert conditions and tells the engine
+// which retry tubes hold jobs (LazyRetryWatch) after each sweep.
+func afterSweep(cfg *config.Config, eng *engine.Engine, smp *backlog.Sampler, alerts *alert.Monitor) func() {
 	return func() {
 		total := 0
 		for _, s := range eng.Subscriptions().All() {
@@ -76,6 +77,11 @@ func backlogAlerts(cfg *config.Config, eng *engine.Engine, smp *backlog.Sampler,
 			}
 			if c, ok := smp.Get(s.RetryTube(cfg.PrefixOfChannelQueue)); ok {
 				ready += int(c.Sum.Ready)
+				jobs := c.Sum.Ready + c.Sum.Delayed + c.Sum.Reserved
+				if c.Missing > 0 {
+					jobs = 1 // a server did not answer: it may hold some
+				}
+				eng.RetrySampled(s.ID, jobs, c.Asked)
 			}
 			total += ready
 			alerts.ChannelBacklog(s, ready)
