@@ -252,6 +252,9 @@ func TestExposedWithoutTokenIsNotServed(t *testing.T) {
 	// Dispatching goes on: a subscription written to Redis is served.
 	require.NoError(t, subs.RedisPut(context.Background(), r.redis, r.cfg.Redis.KeyPrefix,
 		&subs.Subscription{ID: 1, Topic: "t", URL: r.sub.URL + "/x", AlertEnabled: true}))
+	// Messages of a topic nobody subscribes to are deleted: produce only
+	// once the daemon runs the subscription (its log says so).
+	require.Eventually(t, func() bool { return strings.Contains(r.logs.String(), "added=1") }, 10*time.Second, 20*time.Millisecond)
 	r.produce("t", 3)
 	r.sub.WaitFor(10*time.Second, "3 pushes", func(h []testsrv.Hit) bool { return len(h) >= 3 })
 }

@@ -125,8 +125,9 @@ type Config struct {
 	StatisticApiAddr string
 	// PrometheusApiAddr serves /metrics in the Prometheus text format.
 	PrometheusApiAddr string
-	// Observability: false turns off push statistics, backlog sampling,
-	// alerts and the per-push metrics, to measure what they cost.
+	// Observability: false turns off push statistics, backlog gauges,
+	// alerts and the per-push metrics, to measure what they cost (the
+	// backlog sampler still runs: the engine's retry watching needs it).
 	Observability bool
 	// BacklogSampleRate bounds the stats-tube requests per second the
 	// backlog sampler sends over all servers.

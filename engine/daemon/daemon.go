@@ -176,9 +176,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		RunAtBench:              cfg.RunAtBench,
 		ShutdownTimeout:         cfg.ShutdownGrace(),
 		NoPushMetrics:           !cfg.Observability,
-		// The backlog sampler runs with observability and tells the engine
-		// which retry tubes hold jobs.
-		LazyRetryWatch: cfg.Observability,
+		// The backlog sampler tells the engine which retry tubes hold jobs.
+		LazyRetryWatch: true,
 	}, engine.Deps{
 		Pool:     pool,
 		Push:     push.NewClient(push.Config{}),
@@ -192,15 +191,23 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	sampler := backlog.New(pool, backlog.Options{Rate: cfg.BacklogSampleRate, Tubes: backlogTubes(cfg, eng), Log: log})
-	sampler.SetOnSweep(afterSweep(cfg, eng, sampler, alerts))
+	// The sampler always runs: the engine's retry watching depends on it.
+	// Without observability it exports no gauges and raises no alerts.
+	sampler := backlog.New(pool, backlog.Options{Rate: cfg.BacklogSampleRate,
+		Tubes: backlogTubes(cfg, eng, cfg.Observability), Log: log})
+	sweepAlerts := alerts
+	if !cfg.Observability {
+		sweepAlerts = nil
+	}
+	sampler.SetOnSweep(afterSweep(cfg, eng, sampler, sweepAlerts))
 	octx, ocancel := context.WithCancel(ctx)
 	var observing sync.WaitGroup
 	defer func() { ocancel(); observing.Wait() }()
+	observing.Add(1)
+	go func() { defer observing.Done(); sampler.Run(octx) }()
 	if cfg.Observability {
-		observing.Add(3)
+		observing.Add(2)
 		go func() { defer observing.Done(); alerts.Run(octx) }()
-		go func() { defer observing.Done(); sampler.Run(octx) }()
 		go func() {
 			defer observing.Done()
 			redis.onConnect(octx, func(c rueidis.Client) {

@@ -49,24 +49,33 @@ func (so *subObserver) Stopped() { so.o.stats.Remove(so.id) }
 
 // backlogTubes lists what the sampler measures: the main tube (per server)
 // and every subscription's channel and retry tubes.
-func backlogTubes(cfg *config.Config, eng *engine.Engine) func() []backlog.Tube {
+// With gauges false (Observability = false) the tubes are sampled for the
+// engine's LazyRetryWatch only and export nothing.
+func backlogTubes(cfg *config.Config, eng *engine.Engine, gauges bool) func() []backlog.Tube {
+	label := func(l string) string {
+		if gauges {
+			return l
+		}
+		return ""
+	}
 	return func() []backlog.Tube {
 		set := eng.Subscriptions()
 		out := make([]backlog.Tube, 0, 1+2*set.Len())
 		out = append(out, backlog.Tube{Name: cfg.NameOfMainQueue,
-			Labels: `tube=` + strconv.Quote(cfg.NameOfMainQueue) + `,lane="main"`, PerServer: true})
+			Labels: label(`tube=` + strconv.Quote(cfg.NameOfMainQueue) + `,lane="main"`), PerServer: true})
 		for _, s := range set.All() {
 			l := fmt.Sprintf(`sub="%d",topic=%s`, s.ID, strconv.Quote(s.Topic))
 			out = append(out,
-				backlog.Tube{Name: s.ChannelTube(cfg.PrefixOfChannelQueue), Labels: l + `,lane="channel"`},
-				backlog.Tube{Name: s.RetryTube(cfg.PrefixOfChannelQueue), Labels: l + `,lane="retry"`})
+				backlog.Tube{Name: s.ChannelTube(cfg.PrefixOfChannelQueue), Labels: label(l + `,lane="channel"`)},
+				backlog.Tube{Name: s.RetryTube(cfg.PrefixOfChannelQueue), Labels: label(l + `,lane="retry"`)})
 		}
 		return out
 	}
 }
 
-// afterSweep checks the backlog alert conditions and tells the engine
-// which retry tubes hold jobs (LazyRetryWatch) after each sweep.
+// afterSweep tells the engine which retry tubes hold jobs
+// (LazyRetryWatch) and checks the backlog alert conditions (alerts nil:
+// none) after each sweep.
 func afterSweep(cfg *config.Config, eng *engine.Engine, smp *backlog.Sampler, alerts *alert.Monitor) func() {
 	return func() {
 		total := 0
@@ -84,7 +93,12 @@ func afterSweep(cfg *config.Config, eng *engine.Engine, smp *backlog.Sampler, al
 				eng.RetrySampled(s.ID, jobs, c.Asked)
 			}
 			total += ready
-			alerts.ChannelBacklog(s, ready)
+			if alerts != nil {
+				alerts.ChannelBacklog(s, ready)
+			}
+		}
+		if alerts == nil {
+			return
 		}
 		main := 0
 		if c, ok := smp.Get(cfg.NameOfMainQueue); ok {
