@@ -317,11 +317,6 @@ func (a *API) requireRedis() (rueidis.Client, error) {
 	return c, nil
 }
 
-// opContext bounds an operation started by a request.
-func opContext(ctx *fasthttp.RequestCtx, d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
-}
-
 // subOr404 returns the live subscription id.
 func (a *API) subOr404(id int64) (*subs.Subscription, error) {
 	s := a.d.Engine.Subscriptions().ByID(id)

@@ -189,7 +189,7 @@ func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	octx, cancel := opContext(ctx, 5*time.Second)
+	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	exists, err := c.Do(octx, c.B().Hexists().Key(subs.RedisHashKey(a.d.Config.Redis.KeyPrefix)).Field(strconv.FormatInt(s.ID, 10)).Build()).AsBool()
 	if err != nil {
@@ -268,7 +268,7 @@ func (a *API) update(ctx *fasthttp.RequestCtx, id int64, s *subs.Subscription) (
 	if err := a.validate(s); err != nil {
 		return nil, err
 	}
-	octx, cancel := opContext(ctx, 5*time.Second)
+	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return a.store(octx, s)
 }

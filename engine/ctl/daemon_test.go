@@ -38,11 +38,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	daemonBinary = filepath.Join(dir, "medispatcher")
-	if out, err := exec.Command("go", "build", "-o", daemonBinary, "medispatcher/cmd/medispatcher").CombinedOutput(); err != nil {
-		// The daemon tests fail with this; the others still run.
-		buildErr = fmt.Errorf("build daemon: %v\n%s", err, out)
-	}
+	// The daemon tests fail on buildErr; the others still run.
+	daemonBinary, buildErr = testsrv.BuildBinary(dir, "medispatcher/cmd/medispatcher")
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)

@@ -30,10 +30,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "medispatcher")
-	out, err := exec.Command("go", "build", "-o", binary, "medispatcher/cmd/medispatcher").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "build daemon: %v\n%s", err, out)
+	if binary, err = testsrv.BuildBinary(dir, "medispatcher/cmd/medispatcher"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()

@@ -266,13 +266,10 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 			res.Main = res.Runs[len(res.Runs)-1]
 		}
 	case KindLatency:
-		of := done[s.Of]
-		if of == nil || of.Main == nil || !of.Main.Sustained {
-			res.Err = fmt.Sprintf("no sustained rate from %q", s.Of)
-			res.Failures = append(res.Failures, res.Err)
+		rate, ok := baseRate(s, done, res)
+		if !ok {
 			return res
 		}
-		rate := math.Round(of.Main.Rate * s.Fraction)
 		res.Main = run(fmt.Sprintf("%.0f%% of %s", s.Fraction*100, s.Of), rate, s.classes(nil), s.Daemon, false)
 	case KindIsolation:
 		all := s.classes(nil)
@@ -299,13 +296,10 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 				s.Baseline, bp, mp, ratio, verdict))
 		}
 	case KindCompare:
-		of := done[s.Of]
-		if of == nil || of.Main == nil || !of.Main.Sustained {
-			res.Err = fmt.Sprintf("no sustained rate from %q", s.Of)
-			res.Failures = append(res.Failures, res.Err)
+		rate, ok := baseRate(s, done, res)
+		if !ok {
 			return res
 		}
-		rate := math.Round(of.Main.Rate * s.Fraction)
 		onKeys, offKeys := s.variantKeys(s.On), s.variantKeys(s.Off)
 		profileKeys = onKeys
 		// Interleaved, so that what else the machine does falls on both.
@@ -317,7 +311,7 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 		c := compareRuns(on, off, s.Goal)
 		res.Compare = &c
 		res.Main = medianRun(on)
-		res.Notes = append(res.Notes, fmt.Sprintf("%.0f/s offered (%.0f%% of %s's %.0f/s)", rate, s.Fraction*100, s.Of, of.Main.Rate),
+		res.Notes = append(res.Notes, fmt.Sprintf("%.0f/s offered (%.0f%% of %s's %.0f/s)", rate, s.Fraction*100, s.Of, done[s.Of].Main.Rate),
 			c.Note(), c.RunsNote())
 		// An undrained overload run still balances (the backlog counts as
 		// in flight), but its CPU per message then misses the drain.
@@ -362,6 +356,18 @@ func (res *Result) judge(s *Scenario) {
 			}
 		}
 	}
+}
+
+// baseRate is Fraction × the sustained max of the throughput scenario s
+// builds on (latency, compare); without one it fails res.
+func baseRate(s *Scenario, done map[string]*Result, res *Result) (float64, bool) {
+	of := done[s.Of]
+	if of == nil || of.Main == nil || !of.Main.Sustained {
+		res.Err = fmt.Sprintf("no sustained rate from %q", s.Of)
+		res.Failures = append(res.Failures, res.Err)
+		return 0, false
+	}
+	return math.Round(of.Main.Rate * s.Fraction), true
 }
 
 func classP99(r *loadgen.Report, names []string) float64 {
