@@ -302,6 +302,9 @@ func TestMalformedMainJobsAreLoggedAndGoodOnesDelivered(t *testing.T) {
 		require.NoError(t, err)
 	}
 	s.WaitFor(10*time.Second, "10 good pushes", func(h []testsrv.Hit) bool { return len(h) >= 10 })
+	// The last bad job was put after the last good one: the good pushes
+	// being done does not mean it has been read yet.
+	require.Eventually(t, func() bool { return r.data.count("DECODERR") >= 10 }, 10*time.Second, 5*time.Millisecond)
 	r.stop()
 	require.Equal(t, 10, r.data.count("DECODERR"))
 	ready, delayed, reserved, buried := r.tubeCounts(mainTube)
