@@ -44,6 +44,11 @@ type Config struct {
 	PrefixOfChannelQueue string
 	// ListenersOfMainQueue scales redistribution from the main tube.
 	ListenersOfMainQueue int
+	// ChannelJobTTR is the time-to-run, in s, of the channel and retry jobs
+	// this daemon puts (2.x: 60). A fleet member that hangs (SIGSTOP, a
+	// frozen VM) keeps its reserved jobs this long before beanstalkd gives
+	// them to another; a push must finish well within it. See ChannelTTR.
+	ChannelJobTTR int
 
 	// ---- sending ----
 
@@ -78,6 +83,16 @@ type Config struct {
 	// SubscriptionSource is "file:<path>" (relative to this file's
 	// directory) or "redis". Parsed into SubscriptionFile / SubscriptionFromRedis.
 	SubscriptionSource string
+	// AllowEmptySubscriptionSet: the daemon starts dispatching (and deletes
+	// the main tube's messages as unsubscribed) even when the first set
+	// read holds no subscription. Off by default: a missing file, a typo in
+	// the path or an empty Redis hash keeps the main tube untouched until a
+	// set with at least one subscription is read.
+	AllowEmptySubscriptionSet bool
+	// LogUnsubscribed writes a DROP line (the message) to the drop log for
+	// every main-tube message whose topic has no subscription; they are
+	// always counted per topic in /metrics.
+	LogUnsubscribed bool
 
 	// ---- Redis: recover lists, failure records ----
 
@@ -106,6 +121,9 @@ type Config struct {
 	// DataLogBuffer is the number of DATA lines queued for the log writer;
 	// past it lines are dropped (and counted) rather than stalling pushes.
 	DataLogBuffer int
+	// DataLogBufferBytes bounds the bytes queued for the log writer (lines
+	// carry whole jobs); default 64 MiB.
+	DataLogBufferBytes int
 	// DataLogFsync is when DATA log files are fsynced: never, interval (once a
 	// second), always (after every line).
 	DataLogFsync string
@@ -119,12 +137,32 @@ type Config struct {
 	// allowed only while ListenAddr is a loopback address. When empty, the
 	// environment variable MEDISPATCHER_ADMIN_TOKEN is used.
 	AdminToken string
-	// DebugAddr serves pprof.
+	// AdminAllowedHosts are the names the admin API answers to in the Host
+	// header besides its own listen address and loopback names (DNS
+	// rebinding guard), e.g. ["medispatcher.internal:5601"].
+	AdminAllowedHosts []string
+	// AdminTLSCertFile and AdminTLSKeyFile serve the admin API over TLS
+	// (both or neither). Relative: against this file's directory.
+	AdminTLSCertFile string
+	AdminTLSKeyFile  string
+	// DebugAddr serves pprof (and /metrics).
 	DebugAddr string
 	// StatisticApiAddr serves push statistics as JSON.
 	StatisticApiAddr string
-	// PrometheusApiAddr serves /metrics in the Prometheus text format.
+	// PrometheusApiAddr serves /metrics in the Prometheus text format, and
+	// nothing else.
 	PrometheusApiAddr string
+	// ExposeObservability allows DebugAddr, StatisticApiAddr and
+	// PrometheusApiAddr beyond loopback; without it such an address is not
+	// served (the dispatcher runs, an ERROR line says why).
+	ExposeObservability bool
+	// PushDenyCIDRs refuses pushes to subscriber addresses in these
+	// networks (e.g. "169.254.0.0/16", "10.0.0.0/8"); empty = off, as in 2.x.
+	// A host name is checked against every address it resolves to.
+	PushDenyCIDRs []string
+	// FailureAnswerMaxBytes caps how much of a subscriber's answer a failure
+	// record (and the log) keeps; default 512.
+	FailureAnswerMaxBytes int
 	// Observability: false turns off push statistics, backlog gauges,
 	// alerts and the per-push metrics, to measure what they cost (the
 	// backlog sampler still runs: the engine's retry watching needs it).
@@ -213,6 +251,9 @@ type Config struct {
 	// ListenAddrExposed is true when the admin API listens beyond loopback
 	// (it then requires AdminToken).
 	ListenAddrExposed bool `toml:"-"`
+	// ExposedObservability lists the keys among DebugAddr, StatisticApiAddr
+	// and PrometheusApiAddr whose address is beyond loopback.
+	ExposedObservability []string `toml:"-"`
 }
 
 // RedisConfig is the [Redis] section.
@@ -228,6 +269,16 @@ type RedisConfig struct {
 	// that all such keys share one slot. Recover lists keep their own WIRE
 	// prefix (MsgQueueFaultToleranceListNamePrefix).
 	KeyPrefix string
+
+	// TLS connects to Redis over TLS; TLSCAFile (PEM) replaces the system
+	// roots, TLSCertFile/TLSKeyFile are a client certificate (both or
+	// neither), TLSServerName overrides the name checked. Relative paths:
+	// against this file's directory.
+	TLS           bool
+	TLSCAFile     string
+	TLSCertFile   string
+	TLSKeyFile    string
+	TLSServerName string
 
 	// Addrs is Addr split on commas, trimmed; derived by Validate.
 	Addrs []string `toml:"-"`
@@ -287,6 +338,7 @@ func Default() *Config {
 		NameOfMainQueue:                "event_center_messages",
 		PrefixOfChannelQueue:           "sub-queue/",
 		ListenersOfMainQueue:           10,
+		ChannelJobTTR:                  60,
 
 		SendersPerChannel:               5,
 		MaxSendersPerChannel:            10,
@@ -307,20 +359,22 @@ func Default() *Config {
 		MsgQueueFaultToleranceListNamePrefix: "event_center_message_in_failure_log:",
 		FailureRecordMaxLen:                  100000,
 
-		LogDir:           "/var/log/medispatcher",
-		SplitLog:         true,
-		EnableMsgSentLog: true,
-		LogLevel:         "info",
-		LogFormat:        LogFormatText,
-		DataLogBuffer:    65536,
-		DataLogFsync:     FsyncInterval,
+		LogDir:             "/var/log/medispatcher",
+		SplitLog:           true,
+		EnableMsgSentLog:   true,
+		LogLevel:           "info",
+		LogFormat:          LogFormatText,
+		DataLogBuffer:      65536,
+		DataLogBufferBytes: 64 << 20,
+		DataLogFsync:       FsyncInterval,
 
-		ListenAddr:        "127.0.0.1:5601",
-		DebugAddr:         "127.0.0.1:9898",
-		StatisticApiAddr:  "127.0.0.1:5606",
-		PrometheusApiAddr: "127.0.0.1:25606",
-		Observability:     true,
-		BacklogSampleRate: 1000,
+		ListenAddr:            "127.0.0.1:5601",
+		DebugAddr:             "127.0.0.1:9898",
+		StatisticApiAddr:      "127.0.0.1:5606",
+		PrometheusApiAddr:     "127.0.0.1:25606",
+		Observability:         true,
+		BacklogSampleRate:     1000,
+		FailureAnswerMaxBytes: 512,
 
 		IntervalOfErrorMonitorAlert:            180,
 		SubscriptionTotalFailureAlertThreshold: 120,
@@ -350,6 +404,26 @@ func (c *Config) AdminAPIRefused() string {
 		return fmt.Sprintf("ListenAddr %q is not a loopback address and AdminToken is empty", c.ListenAddr)
 	}
 	return ""
+}
+
+// ObservabilityRefused reports, for an address key among DebugAddr,
+// StatisticApiAddr and PrometheusApiAddr, why it must not be served, or "".
+func (c *Config) ObservabilityRefused(key string) string {
+	if c.ExposeObservability {
+		return ""
+	}
+	for _, k := range c.ExposedObservability {
+		if k == key {
+			return fmt.Sprintf("%s is not a loopback address and ExposeObservability is false", key)
+		}
+	}
+	return ""
+}
+
+// ChannelTTR is the time-to-run of the channel and retry jobs this daemon
+// puts (ChannelJobTTR seconds).
+func (c *Config) ChannelTTR() time.Duration {
+	return time.Duration(c.ChannelJobTTR) * time.Second
 }
 
 // ListenConnsPerServer is the number of reserve connections to open per

@@ -84,6 +84,7 @@ func (c *Config) check() (warns []Warning, errs []error) {
 		bad("PrefixOfChannelQueue", c.PrefixOfChannelQueue, "characters allowed in a beanstalkd tube name: A-Z a-z 0-9 - + / ; . $ _ ( )", d)
 	}
 	atLeast("ListenersOfMainQueue", c.ListenersOfMainQueue, 1)
+	atLeast("ChannelJobTTR", c.ChannelJobTTR, 1)
 
 	// Sending.
 	atLeast("SendersPerChannel", c.SendersPerChannel, 1)
@@ -135,6 +136,15 @@ func (c *Config) check() (warns []Warning, errs []error) {
 		bad("MsgQueueFaultToleranceListNamePrefix", "", "a non-empty Redis key prefix", "")
 	}
 	atLeast("FailureRecordMaxLen", c.FailureRecordMaxLen, 1)
+	if (c.Redis.TLSCertFile == "") != (c.Redis.TLSKeyFile == "") {
+		bad("Redis.TLSCertFile", c.Redis.TLSCertFile, "set together with Redis.TLSKeyFile", "")
+	}
+	if !c.Redis.TLS && c.Redis.TLSCAFile+c.Redis.TLSCertFile+c.Redis.TLSKeyFile+c.Redis.TLSServerName != "" {
+		warn("Redis.TLS", "Redis.TLS is false: the Redis.TLS* files and server name are not used")
+	}
+	c.Redis.TLSCAFile = c.resolveFile(bad, base, "Redis.TLSCAFile", c.Redis.TLSCAFile)
+	c.Redis.TLSCertFile = c.resolveFile(bad, base, "Redis.TLSCertFile", c.Redis.TLSCertFile)
+	c.Redis.TLSKeyFile = c.resolveFile(bad, base, "Redis.TLSKeyFile", c.Redis.TLSKeyFile)
 
 	// Logs.
 	if strings.TrimSpace(c.LogDir) == "" {
@@ -156,6 +166,7 @@ func (c *Config) check() (warns []Warning, errs []error) {
 	c.LogFormat = strings.ToLower(strings.TrimSpace(c.LogFormat))
 	oneOf(bad, "LogFormat", c.LogFormat, LogFormatText, LogFormatJSON)
 	atLeast("DataLogBuffer", c.DataLogBuffer, 1)
+	atLeast("DataLogBufferBytes", c.DataLogBufferBytes, 64<<10)
 	c.DataLogFsync = strings.ToLower(strings.TrimSpace(c.DataLogFsync))
 	oneOf(bad, "DataLogFsync", c.DataLogFsync, FsyncNever, FsyncInterval, FsyncAlways)
 
@@ -171,6 +182,7 @@ func (c *Config) check() (warns []Warning, errs []error) {
 		adminWhat = "AdminToken is empty, so the admin API will not be served"
 	}
 	c.ListenAddrExposed = false
+	c.ExposedObservability = nil
 	for _, ep := range []struct {
 		key, val, what string
 		exposed        *bool
@@ -191,6 +203,12 @@ func (c *Config) check() (warns []Warning, errs []error) {
 		if !isLoopback(host) {
 			if ep.exposed != nil {
 				*ep.exposed = true
+			} else {
+				c.ExposedObservability = append(c.ExposedObservability, ep.key)
+				if !c.ExposeObservability {
+					warn(ep.key, "%s %q is not a loopback address and ExposeObservability is false: it will not be served (%s)", ep.key, ep.val, ep.what)
+					continue
+				}
 			}
 			warn(ep.key, "%s %q is not a loopback address: %s", ep.key, ep.val, ep.what)
 		}
@@ -198,6 +216,28 @@ func (c *Config) check() (warns []Warning, errs []error) {
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		bad("AdminToken", "(hidden)", "a token of at least 16 characters", fmt.Sprintf("it has %d", len(c.AdminToken)))
 	}
+	if len(c.AdminAllowedHosts) == 0 {
+		c.AdminAllowedHosts = nil
+	}
+	if len(c.PushDenyCIDRs) == 0 {
+		c.PushDenyCIDRs = nil
+	}
+	for i, h := range c.AdminAllowedHosts {
+		if strings.TrimSpace(h) == "" || strings.ContainsAny(h, " /\\") {
+			bad(fmt.Sprintf("AdminAllowedHosts[%d]", i), h, "a host or host:port", "")
+		}
+	}
+	if (c.AdminTLSCertFile == "") != (c.AdminTLSKeyFile == "") {
+		bad("AdminTLSCertFile", c.AdminTLSCertFile, "set together with AdminTLSKeyFile", "")
+	}
+	c.AdminTLSCertFile = c.resolveFile(bad, base, "AdminTLSCertFile", c.AdminTLSCertFile)
+	c.AdminTLSKeyFile = c.resolveFile(bad, base, "AdminTLSKeyFile", c.AdminTLSKeyFile)
+	for i, n := range c.PushDenyCIDRs {
+		if _, _, err := net.ParseCIDR(strings.TrimSpace(n)); err != nil {
+			bad(fmt.Sprintf("PushDenyCIDRs[%d]", i), n, "a CIDR network such as 10.0.0.0/8 or fd00::/8", "")
+		}
+	}
+	atLeast("FailureAnswerMaxBytes", c.FailureAnswerMaxBytes, 0)
 	atLeast("ShutdownTimeout", c.ShutdownTimeout, 0)
 	atLeast("BacklogSampleRate", c.BacklogSampleRate, 1)
 
@@ -236,6 +276,20 @@ func (c *Config) check() (warns []Warning, errs []error) {
 		}
 	}
 	return warns, errs
+}
+
+// resolveFile makes a file key's value absolute ("" stays ""); the file
+// itself is read when the daemon starts.
+func (c *Config) resolveFile(bad func(key string, val any, want, detail string), base, key, p string) string {
+	if p == "" {
+		return ""
+	}
+	abs, err := absPath(base, p)
+	if err != nil {
+		bad(key, p, "a file path", err.Error())
+		return p
+	}
+	return abs
 }
 
 func oneOf(bad func(key string, val any, want, detail string), key, val string, allowed ...string) {
