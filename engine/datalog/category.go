@@ -71,6 +71,9 @@ var (
 	lostQueueFull  = metrics.NewCounter(`medispatcher_datalog_lost_lines_total{reason="queue_full"}`)
 	lostWriteError = metrics.NewCounter(`medispatcher_datalog_lost_lines_total{reason="write_error"}`)
 	lostClosed     = metrics.NewCounter(`medispatcher_datalog_lost_lines_total{reason="closed"}`)
+	// notDurable counts durable lines whose callers were told the line is
+	// not on disk (they keep the message instead).
+	notDurable = metrics.NewCounter(`medispatcher_datalog_not_durable_total`)
 )
 
 func (c Category) index() int {

@@ -67,8 +67,8 @@
 // # Queue and loss policy
 //
 // Callers format the line into a pooled buffer and hand it to one background
-// goroutine through a bounded queue (Config.Buffer lines). When the queue is
-// full:
+// goroutine through a queue bounded in lines (Config.Buffer) and in bytes
+// (Config.BufferBytes, 64 MiB). When the queue is full:
 //   - SENT and RESENT lines are dropped at once (they are a trace, not data);
 //   - every other category carries the only copy of a message, so the caller
 //     waits up to Config.ImportantWait (1 s by default) for room, and the
@@ -87,7 +87,23 @@
 // file stays line-clean, and the failure is logged with slog at most once per
 // 10 s. The writer keeps running and writes again as soon as the disk does.
 //
-// # Durability (Config.Fsync)
+// # Durable lines
+//
+// A line that carries a message (it has raw=) is that message's only copy
+// once the caller deletes the job, and it is that only once it is on disk.
+// Its helper (DecodeErr, RedistFail, RecovFail*, Drop, Write with raw)
+// therefore waits: it returns nil once the line is written and, unless
+// Fsync is "never", fsynced — whatever the Fsync policy says for other
+// lines. Lines queued together share one write and one fsync (group
+// commit), so a burst costs one fsync, not one each. Otherwise the helper
+// returns ErrQueueFull, ErrClosed or ErrNotDurable (write or fsync failed,
+// the writer was closed before the line, or no answer within
+// Config.DurableWait, 10 s) and the caller keeps the message: it does not
+// delete the job (medispatcher_datalog_not_durable_total counts these).
+// Lines without a message (SENT, RESENT, DELFAIL, KICKFAIL, and
+// DecodeErrKept for a job that stays buried) return once queued.
+//
+// # Durability of the other lines (Config.Fsync)
 //
 //   - "interval" (default): files written to are fsynced once per second,
 //     by a goroutine of their own so that a slow fsync never stops the

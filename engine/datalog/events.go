@@ -6,13 +6,32 @@ import (
 )
 
 // The helpers below are the only way callers should produce lines: they fix
-// the fields of each category. Each returns nil when the line was queued,
-// ErrQueueFull or ErrClosed when it was dropped (and counted); a caller that
-// still holds the message may then keep it another way.
+// the fields of each category.
+//
+// A line that carries a message (raw=: DECODERR, REDISTFAIL, RECOVFAIL*,
+// DROP, and Write with raw) is durable: the helper returns nil only once the
+// line is written and, unless Fsync is "never", fsynced; otherwise it
+// returns why not (ErrQueueFull, ErrClosed, ErrNotDurable) and the caller
+// must keep the message (not delete its job). Other lines (SENT, RESENT,
+// DELFAIL, KICKFAIL, DecodeErrKept) return once queued.
 
-// DecodeErr logs an undecodable main-tube job that is being deleted.
+// DecodeErr logs an undecodable main-tube job that is to be deleted: the
+// line is its only copy (durable).
 func (w *Writer) DecodeErr(raw []byte, reason string) error {
 	return w.rawOnly(catDecodeErr, DecodeErr, raw, reason)
+}
+
+// DecodeErrKept logs an undecodable job that stays in beanstalkd (buried):
+// the line is a trace, so it returns once queued, never waiting for a disk.
+func (w *Writer) DecodeErrKept(raw []byte, reason string) error {
+	l := w.begin(catDecodeErr, DecodeErr)
+	if l == nil {
+		return nil
+	}
+	l.b = append(l.b, " reason="...)
+	l.b = appendValue(l.b, reason)
+	l.b = appendRaw(l.b, raw)
+	return w.send(l)
 }
 
 // RecovFailBack logs a recover-list message that could be put neither into
@@ -39,7 +58,7 @@ func (w *Writer) rawOnly(idx int, cat Category, raw []byte, reason string) error
 	l.b = append(l.b, " reason="...)
 	l.b = appendValue(l.b, reason)
 	l.b = appendRaw(l.b, raw)
-	return w.send(l)
+	return w.sendDurable(l)
 }
 
 // RedistFail logs a main-tube job that could not be put into the channel of
@@ -66,7 +85,7 @@ func (w *Writer) subJob(idx int, cat Category, topic string, subID int64, job []
 	l.b = append(l.b, " reason="...)
 	l.b = appendValue(l.b, reason)
 	l.b = appendRaw(l.b, job)
-	return w.send(l)
+	return w.sendDurable(l)
 }
 
 // DelFail logs a job of tube on server that could not be deleted (it will
@@ -130,7 +149,7 @@ func (w *Writer) Sent(resent bool, topic []byte, subID int64, ok bool, code int,
 }
 
 // Write logs a line of any category with the given fields and, when raw is
-// not nil, the final raw= field. Keys and category are reduced to their
+// not nil, the final raw= field (the line is then durable). Keys and category are reduced to their
 // alphabets (see the package doc); the key "raw" is written as "raw_".
 func (w *Writer) Write(cat Category, fields []Field, raw []byte) error {
 	cat = cat.sanitize()
@@ -139,6 +158,9 @@ func (w *Writer) Write(cat Category, fields []Field, raw []byte) error {
 		return nil
 	}
 	l.b = appendFields(l.b, fields, raw)
+	if raw != nil {
+		return w.sendDurable(l)
+	}
 	return w.send(l)
 }
 

@@ -32,6 +32,10 @@ type outFile struct {
 	w       io.Writer // f, or the test hook around it
 	buf     []byte
 	pending int       // lines in buf
+	// acks are the durable lines' callers: waiting for buf to be written,
+	// then (in synced) for the fsync after it.
+	acks    []chan error
+	synced  []chan error
 	dirty   bool      // written since the last fsync
 	retryAt time.Time // next open attempt when f is nil
 }
@@ -121,6 +125,8 @@ func (w *Writer) run(fs *files) {
 			if w.cfg.Fsync == FsyncAlways {
 				fs.syncAll()
 			}
+			fs.confirm()
+			w.signalRoom()
 		case <-tick:
 			fs.tick()
 		}
@@ -146,9 +152,11 @@ func (fs *files) drain() bool {
 
 func (fs *files) add(l *line) {
 	defer putLine(l)
+	fs.w.dequeued(l)
 	if fs.w.abort.Load() {
 		fs.w.lostAfterStop.Add(1)
 		lostClosed.Inc()
+		settle(l.ack, fmt.Errorf("%w: %w", ErrNotDurable, ErrClosed))
 		return
 	}
 	of := fs.file(l)
@@ -156,10 +164,14 @@ func (fs *files) add(l *line) {
 		fs.w.lostWrite.Add(1)
 		lostWriteError.Inc()
 		fs.lostUnlogged++
+		settle(l.ack, fmt.Errorf("%w: %s cannot be opened", ErrNotDurable, of.name))
 		return
 	}
 	of.buf = append(of.buf, l.b...)
 	of.pending++
+	if l.ack != nil {
+		of.acks = append(of.acks, l.ack)
+	}
 	if len(of.buf) >= flushSize {
 		fs.flush(of)
 	}
@@ -223,11 +235,17 @@ func (fs *files) flush(of *outFile) {
 	n, err := of.w.Write(of.buf)
 	lines := uint64(of.pending)
 	of.buf, of.pending = of.buf[:0], 0
+	acks := of.acks
+	of.acks = of.acks[:0]
 	if err == nil {
 		of.dirty = true
+		of.synced = append(of.synced, acks...)
 		fs.w.written.Add(lines)
 		fs.recovered(of.name)
 		return
+	}
+	for _, a := range acks {
+		settle(a, fmt.Errorf("%w: write %s: %w", ErrNotDurable, of.name, err))
 	}
 	fs.w.lostWrite.Add(lines)
 	lostWriteError.Add(int(lines))
@@ -245,6 +263,29 @@ func (fs *files) flush(of *outFile) {
 func (fs *files) flushAll() {
 	for _, of := range fs.byKey {
 		fs.flush(of)
+	}
+}
+
+// confirm answers the durable lines written by the last flushes: after one
+// fsync per file (group commit), unless Fsync is "never".
+func (fs *files) confirm() {
+	for _, of := range fs.byKey {
+		if len(of.synced) == 0 {
+			continue
+		}
+		var err error
+		if fs.cfg.Fsync != FsyncNever && of.f != nil {
+			if err = of.f.Sync(); err != nil {
+				fs.failed("fsync", of.name, err, 0)
+				err = fmt.Errorf("%w: fsync %s: %w", ErrNotDurable, of.name, err)
+			} else {
+				of.dirty = false
+			}
+		}
+		for _, a := range of.synced {
+			settle(a, err)
+		}
+		of.synced = of.synced[:0]
 	}
 }
 
@@ -271,7 +312,7 @@ func (fs *files) tick() {
 	for k, of := range fs.byKey {
 		past := fs.cfg.Split && k.day < today
 		if past {
-			fs.flush(of)
+			fs.flush(of) // empty: every batch is flushed and confirmed
 			delete(fs.byKey, k)
 			if of == fs.last {
 				fs.last = nil
@@ -335,12 +376,22 @@ func (fs *files) finish() error {
 			fs.w.lostAfterStop.Add(uint64(of.pending))
 			lostClosed.Add(of.pending)
 			of.buf, of.pending = of.buf[:0], 0
+			for _, a := range of.acks {
+				settle(a, fmt.Errorf("%w: %w", ErrNotDurable, ErrClosed))
+			}
+			of.acks = nil
 		} else {
 			fs.flush(of)
 		}
-		if err := fs.closeFile(of); err != nil {
+		err := fs.closeFile(of)
+		if err != nil {
 			errs = append(errs, err)
+			err = fmt.Errorf("%w: %w", ErrNotDurable, err)
 		}
+		for _, a := range of.synced {
+			settle(a, err)
+		}
+		of.synced = nil
 	}
 	if fs.lostUnlogged > 0 {
 		fs.log.Warn("datalog lost lines at close", "dir", fs.cfg.Dir, "lost", fs.lostUnlogged)

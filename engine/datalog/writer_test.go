@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -283,7 +284,7 @@ func TestQueueFullPolicy(t *testing.T) {
 
 	require.NoError(t, w.Close(context.Background()))
 	st := w.Stats()
-	assert.Equal(t, Stats{Lines: 6, Written: 4, LostQueueFull: 2}, st)
+	assert.Equal(t, Stats{Lines: 6, Written: 4, Durable: 1, NotDurable: 1, LostQueueFull: 2}, st)
 	assert.Equal(t, uint64(2), w.Dropped())
 	assert.Len(t, parseFile(t, filepath.Join(dir, "DATA.SENT.log")), 3)
 	assert.Len(t, parseFile(t, filepath.Join(dir, "DATA.DECODERR.log")), 1)
@@ -357,13 +358,12 @@ func TestWriteErrorCountedLoggedOnceAndRecovers(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, w.RedistFail("t", 1, []byte("before"), "r"))
-	settled(t, w)
 
 	fl.fail.Store(true)
 	const failing = 20
 	for i := range failing {
-		require.NoError(t, w.RedistFail("t", int64(100+i), []byte("lost"), "r"))
-		settled(t, w) // one write (and one failure) per line
+		// A durable line's caller hears of the failure: it keeps its job.
+		require.ErrorIs(t, w.RedistFail("t", int64(100+i), []byte("lost"), "r"), ErrNotDurable)
 	}
 	st := w.Stats()
 	assert.Equal(t, uint64(failing), st.LostWriteError)
@@ -381,6 +381,8 @@ func TestWriteErrorCountedLoggedOnceAndRecovers(t *testing.T) {
 	assert.Equal(t, []byte("after"), es[1].Raw)
 	st = w.Stats()
 	assert.Equal(t, uint64(2), st.Written)
+	assert.Equal(t, uint64(2), st.Durable)
+	assert.Equal(t, uint64(failing), st.NotDurable)
 	assert.Equal(t, uint64(failing), w.Dropped())
 }
 
@@ -397,20 +399,37 @@ func TestFullDisk(t *testing.T) {
 		Now: func() time.Time { return fixedTime }})
 	require.NoError(t, err)
 	job := make([]byte, 3000)
-	for i := 0; w.Stats().LostWriteError == 0; i++ {
+	// Every line whose caller was told nil must be in the file; the first
+	// one that does not fit is refused to its caller, none is lost unheard.
+	var confirmed []string
+	refused := 0
+	for i := 0; refused < 3; i++ {
 		require.Less(t, i, 100, "64 KiB must fill up")
-		require.NoError(t, w.RedistFail("t", int64(i), job, "r"))
-		settled(t, w)
+		sub := strconv.Itoa(i)
+		if err := w.RedistFail("t", int64(i), job, "r"); err != nil {
+			require.ErrorIs(t, err, ErrNotDurable)
+			refused++
+			continue
+		}
+		require.Zero(t, refused, "no line is confirmed once the disk is full")
+		confirmed = append(confirmed, sub)
 	}
 	require.NoError(t, exec.Command("mount", "-o", "remount,size=1m", dir).Run())
 	require.NoError(t, w.RedistFail("t", 1000, job, "after"))
+	confirmed = append(confirmed, "1000")
 	require.NoError(t, w.Close(context.Background()))
 
 	st := w.Stats()
 	es := parseFile(t, filepath.Join(dir, "DATA.2026-11-25.log"))
-	assert.Len(t, es, int(st.Written))
+	var subs []string
+	for _, e := range es {
+		subs = append(subs, field(t, e, "sub"))
+	}
+	assert.Equal(t, confirmed, subs, "exactly the confirmed lines are on disk")
 	assert.Equal(t, "after", field(t, es[len(es)-1], "reason"))
 	assert.Equal(t, st.Lines, st.Written+st.LostWriteError)
+	assert.Equal(t, uint64(len(confirmed)), st.Durable)
+	assert.Equal(t, uint64(refused), st.NotDurable)
 	assert.Contains(t, rec.levels(), slog.LevelError)
 }
 
@@ -434,9 +453,11 @@ func TestCloseBoundedByContext(t *testing.T) {
 	g := newGate()
 	w, err := Open(Config{Dir: dir, wrap: g.wrap})
 	require.NoError(t, err)
-	require.NoError(t, w.DecodeErr([]byte{1}, "r"))
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() { first <- w.DecodeErr([]byte{1}, "r") }()
 	<-g.entered
-	require.NoError(t, w.DecodeErr([]byte{2}, "r"))
+	go func() { second <- w.DecodeErr([]byte{2}, "r") }()
+	require.Eventually(t, func() bool { return w.Stats().Lines == 2 }, 5*time.Second, time.Millisecond)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -444,9 +465,11 @@ func TestCloseBoundedByContext(t *testing.T) {
 	close(g.release)
 	// The background writer finishes on its own; a second Close waits for it.
 	require.NoError(t, w.Close(context.Background()))
+	require.NoError(t, <-first, "the line inside the stuck write got out")
+	require.ErrorIs(t, <-second, ErrNotDurable, "the queued line's caller is told it was not written")
 	st := w.Stats()
 	assert.Equal(t, st.Lines, st.Written+st.LostClosed)
-	assert.Equal(t, uint64(1), st.Written, "the line inside the stuck write got out")
+	assert.Equal(t, uint64(1), st.Written)
 }
 
 func TestNilAndDiscardWriters(t *testing.T) {
@@ -545,4 +568,30 @@ func TestOpenFailureCountedAndRetried(t *testing.T) {
 	require.Len(t, es, 1)
 	assert.Equal(t, "99", field(t, es[0], "job"))
 	assert.Equal(t, []slog.Level{slog.LevelError, slog.LevelInfo}, rec.levels())
+}
+
+func TestQueueBoundedInBytes(t *testing.T) {
+	const wait = time.Second
+	dir := t.TempDir()
+	g := newGate()
+	w, err := Open(Config{Dir: dir, BufferBytes: 64 << 10, ImportantWait: wait, Now: func() time.Time { return fixedTime },
+		wrap: g.wrap})
+	require.NoError(t, err)
+	big := make([]byte, 30<<10) // ~40 KiB once base64
+	require.NoError(t, w.Sent(false, []byte("t"), 1, true, 200, 0, "u", nil))
+	<-g.entered // the writer is stuck in its first write
+
+	require.NoError(t, w.KickFail("s", "t", 1, string(big[:20<<10])), "the first big line fits")
+	require.ErrorIs(t, w.KickFail("s", "t", 2, string(big[:20<<10])), ErrQueueFull, "past the byte bound after ImportantWait")
+	lines := w.Stats().Lines
+	done := make(chan error, 1)
+	go func() { done <- w.RedistFail("t", 3, big, "r") }()
+	require.Eventually(t, func() bool { return w.Stats().Lines == lines+1 }, 5*time.Second, time.Millisecond)
+	close(g.release) // the queue drains: the waiting durable line gets in and is written
+	require.NoError(t, <-done)
+	require.NoError(t, w.Close(context.Background()))
+	st := w.Stats()
+	assert.Equal(t, uint64(1), st.LostQueueFull)
+	assert.Equal(t, uint64(1), st.Durable)
+	assert.Len(t, parseFile(t, filepath.Join(dir, "DATA.REDISTFAIL.log")), 1)
 }
