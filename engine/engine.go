@@ -11,6 +11,14 @@
 // slow subscriber slows only itself. The engine never drops a job it cannot
 // handle: undecodable jobs go to the DATA log (main tube) or are buried
 // (channel tubes), and whatever it will not push at shutdown is released.
+//
+// A DATA-log line that is a message's only copy (DECODERR, REDISTFAIL,
+// DROP) must be on disk before the job it copies is deleted: the engine
+// waits for it, and when it cannot be written the job is released with
+// KeepDelay instead (counted, alerted). The main tube is not reserved while
+// the live subscription set is empty, unless AllowEmptySet says that is
+// meant: a missing subscriptions file or an empty Redis hash must never turn
+// into every message deleted as unsubscribed.
 package engine
 
 import (
@@ -63,6 +71,19 @@ type Options struct {
 	ReceptionEnv  string // RECEPTION_ENV
 	RunAtBench    bool   // RunAtBench
 
+	// AllowEmptySet reserves the main tube even while the subscription set
+	// is empty (its messages are then deleted as unsubscribed).
+	AllowEmptySet bool
+	// LogUnsubscribed writes a DROP line for every message whose topic has
+	// no subscription before it is deleted.
+	LogUnsubscribed bool
+	// KeepDelay is the release delay of a job kept because its DATA-log
+	// line could not be written (default 10 s, at least 1 s).
+	KeepDelay time.Duration
+	// LegacyRouters bound the goroutines routing channel jobs of the old
+	// format (no subscription id) by their tube name (default 4).
+	LegacyRouters int
+
 	Priority uint32
 	TTR      time.Duration
 
@@ -108,15 +129,26 @@ func (o *Options) defaults() {
 	if o.TTR <= 0 {
 		o.TTR = DefaultTTR
 	}
+	if o.KeepDelay <= 0 {
+		o.KeepDelay = 10 * time.Second
+	}
+	o.KeepDelay = max(o.KeepDelay, time.Second) // beanstalkd delays are whole seconds
+	if o.LegacyRouters <= 0 {
+		o.LegacyRouters = 4
+	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = o.MaxTimeout + 5*time.Second
 	}
 }
 
 // DataLog receives the events operators' scripts read from the DATA log.
-// Its errors are counted by the log itself; the engine goes on.
+// DecodeErr, RedistFail and Drop carry a message's only copy: they return
+// nil only once the line is on disk, and the engine deletes the job only
+// then. The other methods' errors are counted by the log itself.
 type DataLog interface {
 	DecodeErr(raw []byte, reason string) error
+	// DecodeErrKept logs a job that stays buried: a trace, never waited for.
+	DecodeErrKept(raw []byte, reason string) error
 	RedistFail(topic string, subID int64, job []byte, reason string) error
 	DelFail(server string, tube string, id uint64, reason string) error
 	Sent(resent bool, topic []byte, subID int64, ok bool, code int, elapsed time.Duration, url string, jsonBody []byte) error
@@ -150,7 +182,16 @@ type Deps struct {
 	Data     DataLog
 	Log      *slog.Logger
 	Observer Observer // optional
+	// Alert, when set, raises an operator alert of a kind (rate-limited by
+	// the receiver); it must not block.
+	Alert func(kind, what string)
 }
+
+// Alert kinds the engine raises through Deps.Alert.
+const (
+	AlertDataLog         = "datalog_unwritable" // a job was kept: its only-copy line could not be written
+	AlertNoSubscriptions = "no_subscriptions"   // the main tube is not reserved: no subscription loaded
+)
 
 // Engine is the dispatcher. Create it with New, run it with Run.
 type Engine struct {
@@ -167,7 +208,10 @@ type Engine struct {
 
 	quit     chan struct{} // closed when the graceful stop begins
 	stopping atomic.Bool
-	runners  sync.WaitGroup                // lanes' workers
+	runners  sync.WaitGroup                // lanes' workers and stopped runners' drains
+	legacyQ  chan *connpool.Job            // old-format channel jobs to route by tube name
+	helpers  sync.WaitGroup                // legacy routers
+	paused   atomic.Pointer[string]        // why the main tube is not reserved; "" = it is
 	applied  chan struct{}                 // closed after the first Apply
 	changed  atomic.Pointer[chan struct{}] // closed (and replaced) by every Apply
 	firstSet sync.Once
@@ -208,6 +252,8 @@ func New(opts Options, deps Deps) (*Engine, error) {
 		metrics: newEngineMetrics(),
 	}
 	e.state.Store(&state{set: subs.NewSet(nil), runners: map[int64]*runner{}})
+	e.setPaused("no subscription set has been read yet")
+	liveEngine.Store(e)
 	ch := make(chan struct{})
 	e.changed.Store(&ch)
 	return e, nil
@@ -246,6 +292,35 @@ func (e *Engine) RetrySampled(id int64, jobs int64, asked time.Time) {
 	}
 }
 
+// Paused returns why the main tube is not being reserved ("" when it is):
+// no subscription set read yet, or an empty one without AllowEmptySet. The
+// source's own problem (a missing file, an empty hash) is added when it
+// reports one (subs.Problemer).
+func (e *Engine) Paused() string {
+	why := *e.paused.Load()
+	if why == "" {
+		return ""
+	}
+	if p, ok := e.deps.Source.(subs.Problemer); ok {
+		if sp := p.Problem(); sp != "" {
+			return why + ": " + sp
+		}
+	}
+	return why
+}
+
+func (e *Engine) setPaused(why string) { e.paused.Store(&why) }
+
+// ChannelSampled reports a sample of subscription id's channel tube: its
+// jobs (ready and reserved, over every server), for the drop_threshold
+// guard, which reads nothing else (the sampler keeps to its request
+// budget; the guard never asks beanstalkd itself).
+func (e *Engine) ChannelSampled(id int64, jobs int64) {
+	if r := e.state.Load().runners[id]; r != nil {
+		r.channelBacklog.Store(jobs)
+	}
+}
+
 // Changed returns a channel closed when the next subscription set has been
 // applied (the admin API waits on it to show a change in effect).
 func (e *Engine) Changed() <-chan struct{} { return *e.changed.Load() }
@@ -268,6 +343,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		Links: o.ChannelLinks, Batch: o.Batch, TTR: o.TTR, OnError: e.onJobOpError, Shard: true,
 	}, e.onChannelJob)
 	e.mainGate = newGate(e.mainC, o.MainTube, cap(e.redistQ)-128, cap(e.redistQ)/4)
+	// Not watched before a set with subscriptions is applied (see Apply).
+	e.mainGate.idle = true
+
+	e.legacyQ = make(chan *connpool.Job, 64*o.LegacyRouters)
+	for i := 0; i < o.LegacyRouters; i++ {
+		e.helpers.Add(1)
+		go func() {
+			defer e.helpers.Done()
+			e.legacyRouter()
+		}()
+	}
 
 	var redist sync.WaitGroup
 	for i := 0; i < o.RedistWorkers; i++ {
@@ -282,20 +368,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	srcDone := make(chan error, 1)
 	go func() { srcDone <- e.deps.Source.Run(srcCtx, e.Apply) }()
 
-	// Nothing is redistributed before the first subscription set is in:
-	// with an empty set every message would look unsubscribed and be
-	// deleted.
+	// The main gate opens now, but the tube is watched only while a set
+	// with subscriptions (or AllowEmptySet) is live: Apply decides, and
+	// with no set yet nothing is reserved. With an empty set every message
+	// would look unsubscribed and be deleted.
+	e.mainGate.open()
 	var srcErr error
-	select {
-	case <-ctx.Done():
-	case srcErr = <-srcDone:
-	case <-e.applied:
-		e.mainGate.open()
-		select {
-		case <-ctx.Done():
-		case srcErr = <-srcDone:
-		}
-	}
+	e.waitSource(ctx, srcDone, &srcErr)
 	if srcErr != nil && ctx.Err() == nil {
 		e.log.Error("subscription source stopped", "err", srcErr)
 	}
@@ -305,6 +384,39 @@ func (e *Engine) Run(ctx context.Context) error {
 		return fmt.Errorf("subscription source: %w", srcErr)
 	}
 	return nil
+}
+
+// pausedLogEvery is how often a paused main tube is reported at ERROR.
+const pausedLogEvery = 10 * time.Second
+
+// waitSource waits for ctx or the source's end, reporting a paused main
+// tube at ERROR (and as an alert) every pausedLogEvery.
+func (e *Engine) waitSource(ctx context.Context, srcDone <-chan error, srcErr *error) {
+	t := time.NewTicker(pausedLogEvery)
+	defer t.Stop()
+	report := func() {
+		if why := e.Paused(); why != "" {
+			e.log.Error("main tube left untouched: no message is taken until subscriptions are loaded",
+				"why", why, "main_tube", e.opts.MainTube)
+			if e.deps.Alert != nil {
+				e.deps.Alert(AlertNoSubscriptions, "main tube "+e.opts.MainTube+" is not being dispatched: "+why)
+			}
+		}
+	}
+	first := time.NewTimer(2 * time.Second) // the first report comes soon
+	defer first.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case *srcErr = <-srcDone:
+			return
+		case <-first.C:
+			report()
+		case <-t.C:
+			report()
+		}
+	}
 }
 
 func (e *Engine) shutdown(redist *sync.WaitGroup) {
@@ -328,6 +440,18 @@ func (e *Engine) shutdown(redist *sync.WaitGroup) {
 	for {
 		select {
 		case j := <-e.redistQ:
+			j.Release(e.opts.Priority, 0)
+			released++
+			continue
+		default:
+		}
+		break
+	}
+	// Old-format jobs waiting for their route go back too.
+	e.helpers.Wait()
+	for {
+		select {
+		case j := <-e.legacyQ:
 			j.Release(e.opts.Priority, 0)
 			released++
 			continue
@@ -387,6 +511,24 @@ func (e *Engine) Apply(set *subs.Set) {
 	e.state.Store(next)
 	if added+changed+removed > 0 {
 		e.log.Info("subscriptions applied", "total", len(next.runners), "added", added, "changed", changed, "removed", removed)
+	}
+	e.metrics.subscriptions.Store(int64(len(next.runners)))
+	switch {
+	case len(next.runners) > 0 || e.opts.AllowEmptySet:
+		if *e.paused.Load() != "" {
+			e.log.Info("main tube dispatching", "subscriptions", len(next.runners))
+		}
+		e.setPaused("")
+		if e.mainGate != nil {
+			e.mainGate.setIdle(false)
+		}
+	default:
+		e.setPaused("the subscription set is empty (AllowEmptySubscriptionSet = false)")
+		if e.mainGate != nil {
+			e.mainGate.setIdle(true)
+		}
+		e.log.Error("the subscription set is empty: the main tube is left untouched until a subscription is loaded",
+			"main_tube", e.opts.MainTube)
 	}
 	e.firstSet.Do(func() { close(e.applied) })
 	ch := make(chan struct{})

@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"medispatcher/engine/datalog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -465,13 +469,12 @@ func TestDropThresholdActions(t *testing.T) {
 		b, _, br, _ := r.tubeCounts("d/sub-queue/2")
 		return a+ar > 3 && b+br > 3
 	}, 10*time.Second, 10*time.Millisecond, "backlog above the threshold")
-	// Let the samplers see it: a message whose sample is older than a
-	// second triggers a refresh, the following ones read it once it is in.
-	runners := r.eng.state.Load().runners
-	require.Eventually(t, func() bool {
-		r.produce("d", msgpackBody("i", 100), "")
-		return runners[1].sampler.ready.Load() > 3 && runners[2].sampler.ready.Load() > 3
-	}, 10*time.Second, 200*time.Millisecond)
+	// The guard reads what the daemon's backlog sampler reports; here the
+	// test is the sampler.
+	for _, id := range []int64{1, 2} {
+		ready, _, reserved, _ := r.tubeCounts(fmt.Sprintf("d/sub-queue/%d", id))
+		r.eng.ChannelSampled(id, int64(ready+reserved))
+	}
 	total := func(tube string) int {
 		ready, delayed, reserved, buried := r.tubeCounts(tube)
 		return ready + delayed + reserved + buried
@@ -564,16 +567,22 @@ func TestRetryTubeJobIsTheOldFormat(t *testing.T) {
 }
 
 // 10 000 malformed jobs mixed into a normal stream: no crash, no stall,
-// each logged once as DECODERR, every good message delivered.
+// every good message delivered once, and every malformed job, each a
+// distinct body, kept exactly once: a durable DECODERR line on disk for an
+// undecodable main-tube job, or buried in its channel tube for a body
+// nested beyond message.MaxDepth (decodable, but it can never become the
+// JSON a subscriber gets).
 func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
 	s := testsrv.NewSubscriber(t)
 	r := newRig(t, Options{}, sub(1, "good", s.URL))
 	rnd := rand.New(rand.NewPCG(1, 2))
-	deep := []byte{}
-	for i := 0; i < 5000; i++ {
-		deep = append(deep, 0x91) // [[[[…
+	// A complete body nested deeper than MaxDepth: [[[ … [1] … ]]].
+	deep := bytes.Repeat([]byte{0x91}, message.MaxDepth+10)
+	deep = append(deep, 0x01)
+	seq := func(b []byte, i int) []byte { // makes every bad job distinct
+		return append(b, byte(i>>24), byte(i>>16), byte(i>>8), byte(i))
 	}
-	bad := func(i int) []byte {
+	bad := func(i int) (job []byte, deepBody bool) {
 		switch i % 6 {
 		case 0: // random bytes, now and then a huge job
 			n := 1 + rnd.IntN(300)
@@ -585,25 +594,33 @@ func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
 				b[j] = byte(rnd.Uint32())
 			}
 			b[0] = 0xc1 // never a valid msgpack start
-			return b
+			return seq(b, i), false
 		case 1: // msgKey of the wrong type
-			return []byte{0x81, 0xa6, 'm', 's', 'g', 'K', 'e', 'y', 0xcb, 0, 0, 0, 0, 0, 0, 0, 0}
+			return seq([]byte{0x81, 0xa6, 'm', 's', 'g', 'K', 'e', 'y', 0xcb, 0, 0, 0, 0, 0, 0, 0, 0}, i), false
 		case 2: // no msgKey at all
-			return []byte{0x81, 0xa4, 'b', 'o', 'd', 'y', 0xc0}
+			return seq([]byte{0x81, 0xa4, 'b', 'o', 'd', 'y', 0xc0}, i), false
 		case 3: // truncated map
-			return []byte{0x83, 0xa6, 'm', 's', 'g', 'K', 'e', 'y'}
-		case 4: // a deeply nested body that is cut off
-			return append([]byte{0x82, 0xa6, 'm', 's', 'g', 'K', 'e', 'y', 0xa1, 'g', 0xa4, 'b', 'o', 'd', 'y'}, deep...)
+			return seq([]byte{0x83, 0xa6, 'm', 's', 'g', 'K', 'e', 'y'}, i), false
+		case 4: // a complete message whose body nests too deeply
+			m := message.Message{Topic: []byte("good"), Body: deep, Time: float64(i)}
+			return message.AppendMainJob(nil, &m), true
 		default: // not a map
-			return []byte{0x93, 1, 2, 3}
+			return seq([]byte{0x93, 1, 2}, i), false
 		}
 	}
 	pool := r.pool
 	ctx := context.Background()
-	good := 0
+	good, deepN := 0, 0
+	undecodable := map[string]bool{}
 	for i := 0; i < 10000; i++ {
-		_, err := pool.Put(ctx, 0, mainTube, bad(i), 1024, 0, time.Minute)
+		job, isDeep := bad(i)
+		_, err := pool.Put(ctx, 0, mainTube, job, 1024, 0, time.Minute)
 		require.NoError(t, err)
+		if isDeep {
+			deepN++
+		} else {
+			undecodable[string(job)] = true
+		}
 		if i%20 == 0 {
 			m := message.Message{Topic: []byte("good"), Body: msgpackBody("i", i, "name", "na\xffme"), Time: 1}
 			_, err := pool.Put(ctx, 0, mainTube, message.AppendMainJob(nil, &m), 1024, 0, time.Minute)
@@ -611,11 +628,35 @@ func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
 			good++
 		}
 	}
+	require.Len(t, undecodable, 10000-deepN, "every malformed job is distinct")
 	s.WaitFor(60*time.Second, "every good message", func(h []testsrv.Hit) bool { return len(h) >= good })
-	require.Eventually(t, func() bool { return r.data.count("DECODERR") == 10000 }, 30*time.Second, 20*time.Millisecond,
-		"each malformed job logged once")
+	require.Eventually(t, func() bool {
+		_, _, _, buried := r.tubeCounts("good/sub-queue/1")
+		return len(r.data.decodeErrRaws()) == len(undecodable) && buried == deepN
+	}, 30*time.Second, 20*time.Millisecond, "each malformed job logged or buried")
 	r.stop()
 	require.Len(t, s.Hits(), good, "nothing pushed twice")
+	logged := r.data.decodeErrRaws()
+	for raw, n := range logged {
+		require.True(t, undecodable[raw], "a DECODERR line for a job that was put")
+		require.Equal(t, 1, n, "each malformed job logged once")
+	}
+	// The lines are on disk, not only confirmed: read the files back.
+	onDisk := map[string]int{}
+	files, err := filepath.Glob(filepath.Join(r.dataDir, "*.log"))
+	require.NoError(t, err)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			e, err := datalog.ParseLine(line)
+			require.NoError(t, err)
+			if e.Category == datalog.DecodeErr && undecodable[string(e.Raw)] {
+				onDisk[string(e.Raw)]++
+			}
+		}
+	}
+	require.Len(t, onDisk, len(undecodable), "every undecodable job has its line in the DATA log files")
 	ready, delayed, reserved, buried := r.tubeCounts(mainTube)
 	require.Zero(t, ready+delayed+reserved+buried)
 }

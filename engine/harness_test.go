@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"medispatcher/engine/datalog"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,35 +54,84 @@ func (s *staticSource) set(t *testing.T, list ...*subs.Subscription) {
 	s.sets <- subs.NewSet(list)
 }
 
-// recordingLog is the engine's DataLog kept in memory for assertions.
+// recordingLog is the engine's DataLog: a real DATA log (w, in a test's
+// temporary directory; nil: memory only) and, for assertions, the events
+// it confirmed. An event is recorded only when the real line was durable,
+// as the engine sees it.
 type recordingLog struct {
+	w *datalog.Writer
+	// fail makes every durable line fail as a full disk would.
+	fail   atomic.Bool
 	mu     sync.Mutex
 	events []string
+	raws   map[string]int // raw bodies of confirmed DECODERR lines
 }
 
-func (l *recordingLog) add(s string) error {
+func (l *recordingLog) add(err error, s string) error {
+	if err != nil {
+		return err
+	}
 	l.mu.Lock()
 	l.events = append(l.events, s)
 	l.mu.Unlock()
 	return nil
 }
-func (l *recordingLog) DecodeErr(raw []byte, reason string) error { return l.add("DECODERR " + reason) }
+
+func (l *recordingLog) failing() error {
+	if l.fail.Load() {
+		return fmt.Errorf("%w: test: disk full", datalog.ErrNotDurable)
+	}
+	return nil
+}
+
+func (l *recordingLog) DecodeErr(raw []byte, reason string) error {
+	if err := l.failing(); err != nil {
+		return err
+	}
+	if err := l.w.DecodeErr(raw, reason); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if l.raws == nil {
+		l.raws = map[string]int{}
+	}
+	l.raws[string(raw)]++
+	l.mu.Unlock()
+	return l.add(nil, "DECODERR "+reason)
+}
+func (l *recordingLog) DecodeErrKept(raw []byte, reason string) error {
+	return l.add(l.w.DecodeErrKept(raw, reason), "DECODERR(kept) "+reason)
+}
 func (l *recordingLog) RedistFail(topic string, subID int64, job []byte, reason string) error {
-	return l.add(fmt.Sprintf("REDISTFAIL %s %d", topic, subID))
+	if err := l.failing(); err != nil {
+		return err
+	}
+	return l.add(l.w.RedistFail(topic, subID, job, reason), fmt.Sprintf("REDISTFAIL %s %d", topic, subID))
 }
 func (l *recordingLog) DelFail(server, tube string, id uint64, reason string) error {
-	return l.add(fmt.Sprintf("DELFAIL %d", id))
+	return l.add(l.w.DelFail(server, tube, id, reason), fmt.Sprintf("DELFAIL %d", id))
 }
 func (l *recordingLog) Sent(resent bool, topic []byte, subID int64, ok bool, code int, elapsed time.Duration, url string, body []byte) error {
 	cat := "SENT"
 	if resent {
 		cat = "RESENT"
 	}
-	return l.add(fmt.Sprintf("%s %s %d %v %s", cat, topic, subID, ok, body))
+	return l.add(l.w.Sent(resent, topic, subID, ok, code, elapsed, url, body), fmt.Sprintf("%s %s %d %v %s", cat, topic, subID, ok, body))
 }
 func (l *recordingLog) Drop(topic string, subID int64, job []byte, reason string) error {
-	return l.add(fmt.Sprintf("DROP %s %d", topic, subID))
+	if err := l.failing(); err != nil {
+		return err
+	}
+	return l.add(l.w.Drop(topic, subID, job, reason), fmt.Sprintf("DROP %s %d", topic, subID))
 }
+
+// decodeErrRaws returns how many DECODERR lines each raw body got.
+func (l *recordingLog) decodeErrRaws() map[string]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.raws)
+}
+
 func (l *recordingLog) count(prefix string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -94,15 +146,17 @@ func (l *recordingLog) count(prefix string) int {
 
 // rig is one engine under test with its real beanstalkd.
 type rig struct {
-	t      *testing.T
-	bs     *testsrv.Server
-	pool   *connpool.Pool
-	src    *staticSource
-	data   *recordingLog
-	eng    *Engine
-	cancel context.CancelFunc
-	done   chan error
-	bc     *beanstalk.Conn
+	t    *testing.T
+	bs   *testsrv.Server
+	pool *connpool.Pool
+	src  *staticSource
+	data *recordingLog
+	// dataDir holds the DATA log files of data.w.
+	dataDir string
+	eng     *Engine
+	cancel  context.CancelFunc
+	done    chan error
+	bc      *beanstalk.Conn
 }
 
 func newRig(t *testing.T, opts Options, first ...*subs.Subscription) *rig {
@@ -135,7 +189,11 @@ func newRigWith(t *testing.T, bs *testsrv.Server, opts Options, store *failures.
 	if opts.ShutdownTimeout == 0 {
 		opts.ShutdownTimeout = 5 * time.Second
 	}
-	r := &rig{t: t, bs: bs, pool: pool, src: newStaticSource(), data: &recordingLog{}, done: make(chan error, 1)}
+	dataDir := t.TempDir()
+	w, err := datalog.Open(datalog.Config{Dir: dataDir})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, w.Close(context.Background())) }) // after r.stop
+	r := &rig{t: t, bs: bs, pool: pool, src: newStaticSource(), data: &recordingLog{w: w}, dataDir: dataDir, done: make(chan error, 1)}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if store == nil {
 		store = recordsTo(func(*failures.Record) {})

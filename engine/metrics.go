@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/VictoriaMetrics/metrics"
 
@@ -14,16 +16,74 @@ import (
 
 type engineMetrics struct {
 	redistributed, fanout, redistFail, decodeErr, dropped *metrics.Counter
+	// kept counts jobs not deleted because their only-copy DATA line could
+	// not be written (released with KeepDelay); tooBig counts main jobs
+	// buried because a channel job would exceed beanstalkd's job size.
+	kept, tooBig *metrics.Counter
+	// subscriptions is the size of the live set (one engine per process
+	// exports it; tests run several).
+	subscriptions atomic.Int64
+	unsub         unsubscribedCounters
 }
 
+var (
+	liveSubs   atomic.Pointer[atomic.Int64]
+	liveEngine atomic.Pointer[Engine]
+)
+
 func newEngineMetrics() *engineMetrics {
-	return &engineMetrics{
+	m := &engineMetrics{
 		redistributed: metrics.GetOrCreateCounter(`medispatcher_redistributed_total`),
 		fanout:        metrics.GetOrCreateCounter(`medispatcher_channel_puts_total`),
 		redistFail:    metrics.GetOrCreateCounter(`medispatcher_redistribute_failures_total`),
 		decodeErr:     metrics.GetOrCreateCounter(`medispatcher_decode_errors_total`),
 		dropped:       metrics.GetOrCreateCounter(`medispatcher_backlog_drops_total`),
+		kept:          metrics.GetOrCreateCounter(`medispatcher_jobs_kept_total{reason="datalog_unwritable"}`),
+		tooBig:        metrics.GetOrCreateCounter(`medispatcher_jobs_buried_total{reason="job_too_big"}`),
 	}
+	liveSubs.Store(&m.subscriptions)
+	metrics.GetOrCreateGauge(`medispatcher_subscriptions_loaded`, func() float64 {
+		return float64(liveSubs.Load().Load())
+	})
+	metrics.GetOrCreateGauge(`medispatcher_main_tube_paused`, func() float64 {
+		if e := liveEngine.Load(); e != nil && *e.paused.Load() != "" {
+			return 1
+		}
+		return 0
+	})
+	return m
+}
+
+// maxTopicSeries bounds the per-topic series of unsubscribed messages:
+// topics come from producers, so their number is not ours to trust.
+const maxTopicSeries = 1000
+
+// unsubscribedCounters counts main-tube messages whose topic has no
+// subscription, per topic for the first maxTopicSeries topics and under
+// topic="(other)" beyond.
+type unsubscribedCounters struct {
+	byTopic sync.Map // string -> *metrics.Counter
+	n       atomic.Int32
+}
+
+func (u *unsubscribedCounters) inc(topic []byte) {
+	if c, ok := u.byTopic.Load(string(topic)); ok { // no allocation: the compiler keeps the key on the stack
+		c.(*metrics.Counter).Inc()
+		return
+	}
+	t := string(topic)
+	if u.n.Load() >= maxTopicSeries {
+		t = "(other)"
+		if c, ok := u.byTopic.Load(t); ok {
+			c.(*metrics.Counter).Inc()
+			return
+		}
+	}
+	c := metrics.GetOrCreateCounter(`medispatcher_unsubscribed_messages_total{topic=` + strconv.Quote(t) + `}`)
+	if _, loaded := u.byTopic.LoadOrStore(t, c); !loaded && t != "(other)" {
+		u.n.Add(1)
+	}
+	c.Inc()
 }
 
 type subMetrics struct {

@@ -12,19 +12,24 @@ import (
 // onChannelJob routes a reserved channel or retry job to its subscription's
 // lane. It runs on a link's reader goroutine and never blocks: jobs of the
 // old daemon, which do not carry their subscription id, are routed by their
-// tube name on another goroutine.
+// tube name by a bounded pool of legacy routers (when it is full, the job
+// goes back to its tube for a later reserve).
 func (e *Engine) onChannelJob(j *connpool.Job) {
 	var m message.Message
 	if err := message.Decode(j.Body, &m); err != nil {
 		// A channel job is our own encoding (or the old daemon's): keep it
 		// buried for an operator, with the reason in the DATA log.
-		_ = e.deps.Data.DecodeErr(j.Body, err.Error())
+		_ = e.deps.Data.DecodeErrKept(j.Body, err.Error())
 		e.metrics.decodeErr.Inc()
 		j.Bury(e.opts.Priority)
 		return
 	}
 	if m.SubscriptionID == 0 {
-		go e.routeLegacy(j)
+		select {
+		case e.legacyQ <- j:
+		default:
+			j.Release(e.opts.Priority, time.Second)
+		}
 		return
 	}
 	e.route(j, m.SubscriptionID, m.LogID != 0)
@@ -42,6 +47,18 @@ func (e *Engine) route(j *connpool.Job, sid int64, retry bool) {
 		r.retry.enqueue(j)
 	} else {
 		r.main.enqueue(j)
+	}
+}
+
+// legacyRouter routes old-format jobs until the graceful stop.
+func (e *Engine) legacyRouter() {
+	for {
+		select {
+		case <-e.quit:
+			return
+		case j := <-e.legacyQ:
+			e.routeLegacy(j)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,7 +32,10 @@ type runner struct {
 	retry   *lane
 	m       *subMetrics
 	obs     SubObserver // nil without an Observer
-	sampler backlogSampler
+	// channelBacklog is the channel tube's last sampled backlog (ready +
+	// reserved over every server), for the drop-threshold guard: the
+	// daemon's budgeted backlog sampler reports it (ChannelSampled).
+	channelBacklog atomic.Int64
 
 	// LazyRetryWatch state: retryMu orders the decisions to ignore and to
 	// watch the retry tube again; retryPuts counts this daemon's retry puts
@@ -167,7 +171,10 @@ func (r *runner) stop() {
 	if r.obs != nil {
 		r.obs.Stopped()
 	}
+	// Owned like the workers: shutdown waits for the drain.
+	r.e.runners.Add(1)
 	go func() {
+		defer r.e.runners.Done()
 		r.main.wg.Wait()
 		r.retry.wg.Wait()
 		r.main.drain()
@@ -336,18 +343,23 @@ func (w *worker) process(j *connpool.Job) {
 	if err := message.Decode(j.Body, &w.msg); err != nil {
 		// Routed already, so this cannot happen unless memory is corrupt;
 		// keep the job for an operator.
-		_ = e.deps.Data.DecodeErr(j.Body, err.Error())
+		_ = e.deps.Data.DecodeErrKept(j.Body, err.Error())
 		j.Bury(e.opts.Priority)
 		return
 	}
 	p := r.params.Load()
 	url, ok := p.sub.URLs().Pick(e.opts.ReceptionEnv, uint32(w.rnd.Uint64()))
 	if !ok {
-		// Old behaviour (spec section 3): no usable URL, the message is
-		// dropped with a warning and no alert.
-		e.log.Warn("no usable URL: message dropped", "sub", r.id, "topic", r.topic,
-			"env", e.opts.ReceptionEnv, "job", j.ID)
+		// As the old daemon (spec section 3) the message is not pushed,
+		// but it is never silently gone: a DROP line keeps it (replay puts
+		// it back once the subscription has a URL for this environment).
 		r.m.noURL.Inc()
+		if err := e.deps.Data.Drop(r.topic, r.id, j.Body, "no URL for RECEPTION_ENV "+strconv.Quote(e.opts.ReceptionEnv)); err != nil {
+			e.keep(j, "DROP", err)
+			return
+		}
+		e.log.Warn("no usable URL: message written to the drop log", "sub", r.id, "topic", r.topic,
+			"env", e.opts.ReceptionEnv, "job", j.ID)
 		j.Delete()
 		return
 	}
@@ -379,7 +391,7 @@ func (w *worker) process(j *connpool.Job) {
 	case w.res.Kind == push.Encode:
 		// The body cannot become JSON (e.g. NaN): not the subscriber's
 		// fault and never deliverable; keep it buried for an operator.
-		_ = e.deps.Data.DecodeErr(j.Body, w.res.Err.Error())
+		_ = e.deps.Data.DecodeErrKept(j.Body, w.res.Err.Error())
 		j.Bury(e.opts.Priority)
 	case w.res.Kind == push.Canceled:
 		j.Release(e.opts.Priority, 0)

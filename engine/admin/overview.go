@@ -26,11 +26,14 @@ type Info struct {
 	ChannelPrefix string       `json:"channel_prefix"`
 	Source        string       `json:"subscription_source"`
 	Subscriptions int          `json:"subscriptions"`
-	Redis         RedisInfo    `json:"redis"`
-	LogDir        string       `json:"log_dir"`
-	ReceptionEnv  string       `json:"reception_env"`
-	RunAtBench    bool         `json:"run_at_bench"`
-	Endpoints     Endpoints    `json:"endpoints"`
+	// Paused says why the main tube is not being dispatched (no
+	// subscription loaded: a missing file, an empty Redis hash); "" = it is.
+	Paused       string    `json:"main_tube_paused,omitempty"`
+	Redis        RedisInfo `json:"redis"`
+	LogDir       string    `json:"log_dir"`
+	ReceptionEnv string    `json:"reception_env"`
+	RunAtBench   bool      `json:"run_at_bench"`
+	Endpoints    Endpoints `json:"endpoints"`
 }
 
 // ServerInfo is one beanstalkd server.
@@ -66,9 +69,9 @@ func (a *API) info(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 		Version: buildinfo.Version, BuildTime: buildinfo.BuildTime, GitHash: buildinfo.GitHash,
 		Started: a.d.Started, UptimeS: time.Since(a.d.Started).Seconds(), Config: c.Path,
 		MainTube: c.NameOfMainQueue, ChannelPrefix: c.PrefixOfChannelQueue, Source: c.SubscriptionSource,
-		Subscriptions: a.d.Engine.Subscriptions().Len(),
-		Redis:         RedisInfo{Addr: c.Redis.Addr, Connected: a.d.Redis(done) != nil},
-		LogDir:        c.LogDir, ReceptionEnv: c.ReceptionEnv, RunAtBench: c.RunAtBench,
+		Subscriptions: a.d.Engine.Subscriptions().Len(), Paused: a.d.Engine.Paused(),
+		Redis:  RedisInfo{Addr: c.Redis.Addr, Connected: a.d.Redis(done) != nil},
+		LogDir: c.LogDir, ReceptionEnv: c.ReceptionEnv, RunAtBench: c.RunAtBench,
 		Endpoints: Endpoints{Admin: c.ListenAddr, Statistics: c.StatisticApiAddr, Metrics: c.PrometheusApiAddr, Debug: c.DebugAddr},
 	}
 	for i, addr := range a.d.Pool.Servers() {
@@ -92,6 +95,7 @@ type Overview struct {
 	UptimeS          float64        `json:"uptime_s"`
 	NowMS            int64          `json:"now_ms"`
 	Totals           Totals         `json:"totals"`
+	Paused           string         `json:"main_tube_paused,omitempty"` // see Info.Paused
 	Main             backlog.Counts `json:"main"`
 	BacklogSampledMS int64          `json:"backlog_sampled_ms"`
 	Subscriptions    []SubOverview  `json:"subscriptions"`
@@ -147,6 +151,7 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 			Redistributed: et.Redistributed, DecodeErrors: et.DecodeErrors},
 		Subscriptions: []SubOverview{},
 		Alerts:        a.d.Alerts.Recent(20),
+		Paused:        a.d.Engine.Paused(),
 	}
 	if o.Alerts == nil {
 		o.Alerts = []alert.Alert{}

@@ -24,6 +24,10 @@ const (
 	KindChannelBacklog = "channel_backlog"
 	KindGlobalBacklog  = "global_backlog"
 	KindMainBacklog    = "main_backlog"
+	// Daemon-wide problems (Problem): a DATA line that could not be
+	// written (its job was kept), no subscription loaded.
+	KindDataLog         = "datalog_unwritable"
+	KindNoSubscriptions = "no_subscriptions"
 )
 
 // Gateway names, as they appear in Alert.Delivered/Failed, in logs and in
@@ -161,8 +165,9 @@ type Monitor struct {
 	def  defaults
 	opts options
 
-	globals     atomic.Pointer[Globals]
-	globalFired [2]fired // global_backlog, main_backlog
+	globals      atomic.Pointer[Globals]
+	globalFired  [2]fired // global_backlog, main_backlog
+	problemFired [2]fired // datalog_unwritable, no_subscriptions
 
 	states   atomic.Pointer[map[int64]*subState] // copy on write
 	statesMu sync.Mutex                          // serialises writers of states
@@ -183,7 +188,8 @@ type monitorMetrics struct {
 	unrouted *metrics.Counter
 }
 
-var kinds = []string{KindSubFailures, KindMessageRetries, KindChannelBacklog, KindGlobalBacklog, KindMainBacklog}
+var kinds = []string{KindSubFailures, KindMessageRetries, KindChannelBacklog, KindGlobalBacklog, KindMainBacklog,
+	KindDataLog, KindNoSubscriptions}
 
 func newMonitorMetrics() monitorMetrics {
 	m := monitorMetrics{
@@ -248,6 +254,9 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Monitor, error)
 	m.base = m.now()
 	empty := map[int64]*subState{}
 	m.states.Store(&empty)
+	for i := range m.problemFired {
+		m.problemFired[i].at.Store(never)
+	}
 	for i := range m.globalFired {
 		m.globalFired[i].at.Store(never)
 	}

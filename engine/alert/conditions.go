@@ -250,6 +250,27 @@ func (m *Monitor) GlobalBacklog(channelsReady, mainReady int) {
 	}
 }
 
+// Problem raises a daemon-wide alert of kind KindDataLog or
+// KindNoSubscriptions (others are ignored) to the default receiver, at
+// most once per GlobalMessageBlockedAlarmInterval per kind. It never
+// blocks, so the dispatch path may call it.
+func (m *Monitor) Problem(kind, what string) {
+	var f *fired
+	switch kind {
+	case KindDataLog:
+		f = &m.problemFired[0]
+	case KindNoSubscriptions:
+		f = &m.problemFired[1]
+	default:
+		return
+	}
+	g := m.globals.Load()
+	if !f.claim(m.offset(), int64(min(g.GlobalMessageBlockedAlarmInterval, maxSeconds))*int64(time.Second)) {
+		return
+	}
+	m.raiseGlobal(g, kind, what)
+}
+
 // raiseSub builds, keeps and routes an alert of subscription s. It runs
 // at most once per interval per (subscription, kind), so it may allocate.
 func (m *Monitor) raiseSub(s *subs.Subscription, kind, what string) {

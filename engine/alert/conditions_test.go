@@ -307,3 +307,19 @@ func TestWindowSum(t *testing.T) {
 	w.reset(2 * width)
 	assert.Equal(t, 0, w.sum(23*width, 2*width), "a new width starts afresh")
 }
+
+func TestProblemOncePerInterval(t *testing.T) {
+	cfg := config.Default()
+	cfg.GlobalMessageBlockedAlarmInterval = 3600
+	m, err := New(cfg, nil)
+	require.NoError(t, err)
+	m.Problem(KindDataLog, "disk full")
+	m.Problem(KindDataLog, "disk full again")
+	m.Problem(KindNoSubscriptions, "no subscriptions")
+	m.Problem("unknown", "ignored")
+	var got []string
+	for _, a := range m.Recent(10) {
+		got = append(got, a.Kind)
+	}
+	require.ElementsMatch(t, []string{KindDataLog, KindNoSubscriptions}, got)
+}

@@ -37,6 +37,9 @@ func printInfo(r *runner, in *admin.Info) error {
 	t.row("main tube", in.MainTube)
 	t.row("channel prefix", in.ChannelPrefix)
 	t.row("subscriptions", fmt.Sprintf("%d from %s", in.Subscriptions, in.Source))
+	if in.Paused != "" {
+		t.row("MAIN TUBE PAUSED", in.Paused)
+	}
 	redis := "not connected"
 	if in.Redis.Connected {
 		redis = "connected"
@@ -84,6 +87,9 @@ const statusAlerts = 5
 func printStatus(r *runner, o *admin.Overview) error {
 	w := r.env.Stdout
 	fmt.Fprintf(w, "medispatcher %s, up %s\n", o.Version, seconds(o.UptimeS))
+	if o.Paused != "" {
+		fmt.Fprintf(w, "MAIN TUBE PAUSED: %s\n", o.Paused)
+	}
 	tot := o.Totals
 	fmt.Fprintf(w, "totals: pushes %d, successes %d, failures %d, retries %d, given up %d, redistributed %d, decode errors %d\n",
 		tot.Pushes, tot.Successes, tot.Failures, tot.Retries, tot.GivenUp, tot.Redistributed, tot.DecodeErrors)

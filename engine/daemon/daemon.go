@@ -17,6 +17,7 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,7 +46,7 @@ import (
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	start := time.Now()
 	data, err := datalog.Open(datalog.Config{
-		Dir: cfg.LogDir, Split: cfg.SplitLog, Buffer: cfg.DataLogBuffer,
+		Dir: cfg.LogDir, Split: cfg.SplitLog, Buffer: cfg.DataLogBuffer, BufferBytes: cfg.DataLogBufferBytes,
 		Fsync: cfg.DataLogFsync, Logger: log,
 	})
 	if err != nil {
@@ -176,6 +177,8 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		RunAtBench:              cfg.RunAtBench,
 		ShutdownTimeout:         cfg.ShutdownGrace(),
 		NoPushMetrics:           !cfg.Observability,
+		AllowEmptySet:           cfg.AllowEmptySubscriptionSet,
+		LogUnsubscribed:         cfg.LogUnsubscribed,
 		// The backlog sampler tells the engine which retry tubes hold jobs.
 		LazyRetryWatch: true,
 	}, engine.Deps{
@@ -186,6 +189,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Data:     dataLogs{Writer: data, drops: drops},
 		Log:      log,
 		Observer: obs,
+		Alert:    alerts.Problem,
 	})
 	if err != nil {
 		return err
@@ -428,6 +432,15 @@ type lazyRedisSource struct {
 	prefix string
 	lim    subs.Limits
 	log    *slog.Logger
+	src    atomic.Pointer[subs.RedisSource]
+}
+
+// Problem implements subs.Problemer.
+func (s *lazyRedisSource) Problem() string {
+	if src := s.src.Load(); src != nil {
+		return src.Problem()
+	}
+	return "Redis " + s.conn.cfg.Redis.Addr + " not connected yet"
 }
 
 func (s *lazyRedisSource) Run(ctx context.Context, apply func(*subs.Set)) error {
@@ -439,5 +452,7 @@ func (s *lazyRedisSource) Run(ctx context.Context, apply func(*subs.Set)) error 
 	if s.conn.c == nil {
 		return errors.New("redis subscription source: no [Redis] Addr configured")
 	}
-	return subs.NewRedisSource(s.conn.c, s.prefix, s.lim, s.log).Run(ctx, apply)
+	src := subs.NewRedisSource(s.conn.c, s.prefix, s.lim, s.log)
+	s.src.Store(src)
+	return src.Run(ctx, apply)
 }

@@ -83,6 +83,7 @@ func afterSweep(cfg *config.Config, eng *engine.Engine, smp *backlog.Sampler, al
 			ready := 0
 			if c, ok := smp.Get(s.ChannelTube(cfg.PrefixOfChannelQueue)); ok {
 				ready += int(c.Sum.Ready)
+				eng.ChannelSampled(s.ID, c.Sum.Ready+c.Sum.Reserved)
 			}
 			if c, ok := smp.Get(s.RetryTube(cfg.PrefixOfChannelQueue)); ok {
 				ready += int(c.Sum.Ready)

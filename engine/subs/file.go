@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -32,19 +33,36 @@ const fileWatchMask = unix.IN_CLOSE_WRITE | unix.IN_MOVED_TO | unix.IN_CREATE |
 // tables and reloads it when it changes (inotify on its directory) or when
 // Reload is called.
 //
-// When the file is missing at start the set is empty (with a warning) and
-// the file is picked up when it appears. When it disappears later, the last
-// set is kept (with a warning): an accidental rm must not unsubscribe every
-// topic; an empty file removes every subscription.
+// When the file is missing or unreadable at start nothing is applied (an
+// ERROR says why, Problem reports it, and the file is read again when it
+// appears and every fileRetry): a missing file is not an empty one. When it
+// disappears later, the last set is kept (with a warning): an accidental rm
+// must not unsubscribe every topic; an empty file removes every
+// subscription.
 //
 // Only events on the file's own name in its directory are seen: when path
 // is a symlink into another directory, a change of the target needs Reload.
 type FileSource struct {
-	path   string
-	lim    Limits
-	log    *slog.Logger
-	reload chan struct{}
+	path    string
+	lim     Limits
+	log     *slog.Logger
+	reload  chan struct{}
+	problem atomic.Pointer[string]
 }
+
+// fileRetry is how often a file that could not be read is tried again
+// (besides its inotify events): a permission fixed with chmod makes none.
+const fileRetry = 5 * time.Second
+
+// Problem implements Problemer: why the last read failed, or "".
+func (f *FileSource) Problem() string {
+	if p := f.problem.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (f *FileSource) setProblem(p string) { f.problem.Store(&p) }
 
 // NewFileSource returns a source reading path. Nothing is read before Run.
 func NewFileSource(path string, lim Limits, log *slog.Logger) *FileSource {
@@ -113,6 +131,8 @@ func (f *FileSource) Run(ctx context.Context, apply func(*Set)) error {
 	debounce := time.NewTimer(time.Hour)
 	debounce.Stop()
 	defer debounce.Stop()
+	retry := time.NewTicker(fileRetry)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -123,6 +143,10 @@ func (f *FileSource) Run(ctx context.Context, apply func(*Set)) error {
 			load()
 		case <-f.reload:
 			load()
+		case <-retry.C:
+			if f.Problem() != "" {
+				load()
+			}
 		}
 	}
 }
@@ -169,19 +193,22 @@ func (f *FileSource) readEvents(watch *os.File, name string, changed chan<- stru
 func (f *FileSource) load(first bool) (set *Set, ok bool) {
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
+		f.setProblem("subscriptions file " + f.path + " does not exist")
 		if first {
-			f.log.Warn("subscriptions file does not exist; starting with no subscriptions until it appears")
-			return NewSet(nil), true
+			f.log.Error("subscriptions file does not exist: nothing is dispatched until it appears (check SubscriptionSource)")
+			return nil, false
 		}
 		f.log.Warn("subscriptions file disappeared; keeping the previous subscriptions")
 		return nil, false
 	}
 	if err != nil {
+		f.setProblem("cannot read subscriptions file: " + err.Error())
 		f.log.Error("cannot read subscriptions file; keeping the previous subscriptions", "err", err)
 		return nil, false
 	}
 	subs, err := decodeFile(data, f.lim, f.log)
 	if err != nil {
+		f.setProblem("subscriptions file " + f.path + " cannot be decoded: " + err.Error())
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			f.log.Error("subscriptions file is not valid TOML; keeping the previous subscriptions",
@@ -192,6 +219,10 @@ func (f *FileSource) load(first bool) (set *Set, ok bool) {
 		return nil, false
 	}
 	set = NewSet(subs)
+	f.setProblem("")
+	if set.Len() == 0 {
+		f.setProblem("subscriptions file " + f.path + " holds no valid subscription")
+	}
 	f.log.Info("subscriptions loaded", "count", set.Len())
 	return set, true
 }

@@ -67,15 +67,38 @@ func TestFileSourceKeepsTheLastGoodSet(t *testing.T) {
 	assert.Equal(t, []int64{1, 2}, ids(nextSet(t, sets)))
 }
 
+// A file missing at start is not an empty file: nothing is applied (an
+// empty set would let the engine delete every message as unsubscribed),
+// the problem is reported, and the file is picked up when it appears.
 func TestFileSourceMissingAtStart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "subs.toml")
 	log, logs := testLogger()
-	sets := runSource(t, NewFileSource(path, testLimits, log))
-	waitSet(t, sets, "no subscriptions", hasIDs())
-	assert.Contains(t, logs.String(), "does not exist")
+	src := NewFileSource(path, testLimits, log)
+	sets := runSource(t, src)
+	waitLog(t, logs, "does not exist")
+	assert.Contains(t, src.Problem(), "does not exist")
+	select {
+	case s := <-sets:
+		t.Fatalf("a set was applied for a missing file: %v", ids(s))
+	default:
+	}
 
 	require.NoError(t, WriteFile(path, []*Subscription{sub(8, "late")}))
-	waitSet(t, sets, "the file that appeared", hasIDs(8))
+	first := nextSet(t, sets)
+	assert.Equal(t, []int64{8}, ids(first), "the first set applied is the file that appeared")
+	assert.Empty(t, src.Problem())
+}
+
+// An empty file is a set with no subscription (applied: the engine decides
+// with AllowEmptySubscriptionSet), and the source says so.
+func TestFileSourceEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "subs.toml")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	log, _ := testLogger()
+	src := NewFileSource(path, testLimits, log)
+	sets := runSource(t, src)
+	waitSet(t, sets, "no subscriptions", hasIDs())
+	assert.Contains(t, src.Problem(), "no valid subscription")
 }
 
 func TestFileSourceLeavesOutBadEntries(t *testing.T) {

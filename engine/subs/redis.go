@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -60,7 +61,19 @@ type RedisSource struct {
 	channel string
 	lim     Limits
 	log     *slog.Logger
+	problem atomic.Pointer[string]
 }
+
+// Problem implements Problemer: why the last read failed or found no
+// subscription, or "".
+func (r *RedisSource) Problem() string {
+	if p := r.problem.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (r *RedisSource) setProblem(p string) { r.problem.Store(&p) }
 
 // NewRedisSource returns a source reading through client under keyPrefix
 // (DefaultRedisPrefix when empty). Nothing is read before Run.
@@ -160,6 +173,7 @@ func (r *RedisSource) Run(ctx context.Context, apply func(*Set)) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			r.setProblem("cannot read Redis hash " + r.hash + ": " + err.Error())
 			r.log.Error("cannot read subscriptions; keeping the previous set", "err", err, "retry_in", backoff)
 			retry.Reset(backoff)
 			backoff = min(2*backoff, redisMaxBackoff)
@@ -170,6 +184,10 @@ func (r *RedisSource) Run(ctx context.Context, apply func(*Set)) error {
 			continue
 		}
 		next := NewSet(slices.Collect(maps.Values(state)))
+		r.setProblem("")
+		if next.Len() == 0 {
+			r.setProblem("Redis hash " + r.hash + " is empty or missing (check Redis.KeyPrefix and DbIndex)")
+		}
 		if cur != nil && next.Equal(cur) {
 			continue
 		}

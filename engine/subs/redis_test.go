@@ -133,3 +133,20 @@ func TestRedisPutRejectsNoID(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 }
+
+// An empty (or missing) hash is applied as an empty set, and the source
+// says why, so the daemon can tell an operator that the key prefix or
+// database may be wrong; the first subscription written ends it.
+func TestRedisSourceReportsAnEmptyHash(t *testing.T) {
+	srv := testsrv.StartRedis(t)
+	c := newRedisClient(t, srv.Addr)
+	log, _ := testLogger()
+	src := NewRedisSource(c, "{typo}", testLimits, log)
+	sets := runSource(t, src)
+	waitSet(t, sets, "the empty hash", hasIDs())
+	require.Contains(t, src.Problem(), "{typo}:subs is empty or missing")
+
+	require.NoError(t, RedisPut(context.Background(), c, "{typo}", sub(3, "t")))
+	waitSet(t, sets, "the first subscription", hasIDs(3))
+	require.Empty(t, src.Problem())
+}

@@ -18,3 +18,10 @@ type Source interface {
 	// and empty.
 	Run(ctx context.Context, apply func(*Set)) error
 }
+
+// Problemer is implemented by sources that can say why they hold no usable
+// set ("subscriptions file /etc/x.toml does not exist", "hash … is empty"),
+// or "" when they have none to report.
+type Problemer interface {
+	Problem() string
+}

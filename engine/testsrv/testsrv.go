@@ -44,10 +44,11 @@ type Server struct {
 	// started WithBinlog, redis' working directory.
 	Dir string
 
-	binlog bool
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	binlog     bool
+	maxJobSize int
+	mu         sync.Mutex
+	cmd        *exec.Cmd
+	exited     chan struct{}
 }
 
 // Option changes how a server starts.
@@ -56,6 +57,9 @@ type Option func(*Server)
 // WithBinlog starts beanstalkd with a binlog (-b) in the server's directory,
 // so jobs survive a kill and restart.
 func WithBinlog() Option { return func(s *Server) { s.binlog = true } }
+
+// WithMaxJobSize starts beanstalkd with -z n (default 1 MiB).
+func WithMaxJobSize(n int) Option { return func(s *Server) { s.maxJobSize = n } }
 
 // StartBeanstalkd starts a beanstalkd on a free loopback port; it is killed
 // when tb's test ends.
@@ -122,7 +126,11 @@ func (s *Server) args() []string {
 	port := strconv.Itoa(s.Port)
 	switch s.Kind {
 	case Beanstalkd:
-		a := []string{"-l", "127.0.0.1", "-p", port, "-z", strconv.Itoa(1 << 20)}
+		z := 1 << 20
+		if s.maxJobSize > 0 {
+			z = s.maxJobSize
+		}
+		a := []string{"-l", "127.0.0.1", "-p", port, "-z", strconv.Itoa(z)}
 		if s.binlog {
 			a = append(a, "-b", s.Dir)
 		}
