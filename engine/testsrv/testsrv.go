@@ -223,6 +223,10 @@ func (s *Server) Pause() { s.sendOnly(syscall.SIGSTOP) }
 // Resume continues a paused server (SIGCONT).
 func (s *Server) Resume() { s.sendOnly(syscall.SIGCONT) }
 
+// Drain puts beanstalkd into draining mode (SIGUSR1): every put is refused
+// with DRAINING from then on, while reserve, delete and release still work.
+func (s *Server) Drain() { s.sendOnly(syscall.SIGUSR1) }
+
 func (s *Server) sendOnly(sig syscall.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
