@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"medispatcher/engine/datalog"
 	"net"
 	"os"
 	"sync"
@@ -132,4 +134,81 @@ func benchEndToEnd(b *testing.B, topics int) {
 	if bsCPU1, err := bs.CPUTime(); err == nil {
 		b.ReportMetric(float64(bsCPU1-bsCPU0)/float64(time.Millisecond)/float64(b.N)*1000, "beanstalkd-cpu-ms/1k")
 	}
+}
+
+// redistFailLog counts the REDISTFAIL lines confirmed durable by a real
+// DATA log and signals when it has seen want.
+type redistFailLog struct {
+	*recordingLog
+	n, want atomic.Int64
+	done    chan struct{}
+}
+
+func (l *redistFailLog) RedistFail(topic string, subID int64, job []byte, reason string) error {
+	if err := l.w.RedistFail(topic, subID, job, reason); err != nil {
+		return err
+	}
+	if l.n.Add(1) == l.want.Load() {
+		close(l.done)
+	}
+	return nil
+}
+
+// BenchmarkRedistFailPath measures the REDISTFAIL path end to end: b.N
+// messages wait in the main tube, beanstalkd refuses every channel put
+// (draining), so each message costs a failed put and a durable DATA line
+// (written and fsynced, group-committed across the redistribution
+// workers) before its delete. Run with -benchtime=5000x or more.
+func BenchmarkRedistFailPath(b *testing.B) {
+	bs := testsrv.StartBeanstalkd(b)
+	ctx := context.Background()
+	pool, err := connpool.New(ctx, connpool.Config{Addrs: []string{bs.Addr}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	var buf []byte
+	for i := 0; i < b.N; i++ {
+		m := message.Message{Topic: []byte("bench.fail"), Body: msgpackBody("seq", i, "pad", "0123456789abcdef0123456789abcdef0123456789abcdef"), Time: 1732500000}
+		buf = message.AppendMainJob(buf[:0], &m)
+		if _, err := pool.Put(ctx, 0, mainTube, buf, 1024, 0, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bs.Drain()
+	w, err := datalog.Open(datalog.Config{Dir: b.TempDir(), Split: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close(ctx)
+	data := &redistFailLog{recordingLog: &recordingLog{w: w}, done: make(chan struct{})}
+	data.want.Store(int64(b.N))
+	s := &subs.Subscription{ID: 1, Topic: "bench.fail", URL: "http://127.0.0.1:9/never", Concurrency: 10}
+	if err := s.Validate(subs.Limits{ChannelPrefix: "sub-queue/"}); err != nil {
+		b.Fatal(err)
+	}
+	src := newStaticSource()
+	src.sets <- subs.NewSet([]*subs.Subscription{s})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil)) // one ERROR line per failed put
+	eng, err := New(Options{MainTube: mainTube, RedistWorkers: 50}, Deps{
+		Pool: pool, Push: push.NewClient(push.Config{}), Source: src, Data: data, Log: log,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(rctx) }()
+	select {
+	case <-data.done:
+	case <-time.After(10 * time.Minute):
+		b.Fatalf("only %d of %d lines", data.n.Load(), b.N)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 }

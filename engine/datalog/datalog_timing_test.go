@@ -90,6 +90,36 @@ func BenchmarkRedistFail(b *testing.B) {
 	report(b, w)
 }
 
+// BenchmarkRedistFailParallel: durable lines from as many goroutines as
+// the daemon's redistribution workers (50 by default): each caller waits
+// for its line's write and fsync, but lines queued together share both
+// (group commit).
+func BenchmarkRedistFailParallel(b *testing.B) {
+	for _, fsync := range []string{FsyncInterval, FsyncNever} {
+		b.Run("fsync="+fsync, func(b *testing.B) {
+			w, err := Open(Config{Dir: b.TempDir(), Split: true, Fsync: fsync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer w.Close(context.Background())
+			job := make([]byte, 1024)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(job)))
+			b.SetParallelism(25) // × GOMAXPROCS (2) = 50 callers
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := w.RedistFail("order_paid", 17, job, "put order_paid/sub-queue/17: i/o timeout"); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+		})
+	}
+}
+
 // BenchmarkParseLine: the replay tool's side, a REDISTFAIL line with a
 // 1 KiB job.
 func BenchmarkParseLine(b *testing.B) {
