@@ -32,6 +32,7 @@ import (
 	"medispatcher/engine/failures"
 	"medispatcher/engine/push"
 	"medispatcher/engine/recoverlist"
+	"medispatcher/engine/redisopt"
 	"medispatcher/engine/stats"
 	"medispatcher/engine/subs"
 )
@@ -91,7 +92,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	redis := newRedisConn(ctx, cfg, log)
+	ropt, err := redisopt.Option(cfg)
+	if err != nil {
+		return err
+	}
+	redis := newRedisConn(ctx, cfg, ropt, log)
 	defer redis.close()
 
 	fstore := failures.New(nil, failures.Config{
@@ -278,13 +283,14 @@ func (d dataLogs) Drop(topic string, subID int64, job []byte, reason string) err
 // that is down at start delays only what needs it.
 type redisConn struct {
 	cfg   *config.Config
+	opt   rueidis.ClientOption
 	log   *slog.Logger
 	ready chan struct{}
 	c     rueidis.Client
 }
 
-func newRedisConn(ctx context.Context, cfg *config.Config, log *slog.Logger) *redisConn {
-	rc := &redisConn{cfg: cfg, log: log, ready: make(chan struct{})}
+func newRedisConn(ctx context.Context, cfg *config.Config, opt rueidis.ClientOption, log *slog.Logger) *redisConn {
+	rc := &redisConn{cfg: cfg, opt: opt, log: log, ready: make(chan struct{})}
 	if len(cfg.Redis.Addrs) == 0 {
 		return rc
 	}
@@ -295,12 +301,7 @@ func newRedisConn(ctx context.Context, cfg *config.Config, log *slog.Logger) *re
 func (rc *redisConn) connect(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for {
-		c, err := rueidis.NewClient(rueidis.ClientOption{
-			InitAddress:  rc.cfg.Redis.Addrs,
-			SelectDB:     rc.cfg.Redis.DbIndex,
-			Password:     rc.cfg.Redis.Password,
-			DisableCache: true,
-		})
+		c, err := rueidis.NewClient(rc.opt)
 		if err == nil {
 			rc.c = c
 			close(rc.ready)
