@@ -16,6 +16,7 @@ import (
 	"medispatcher/connpool"
 	"medispatcher/engine/cli"
 	"medispatcher/engine/failures"
+	"medispatcher/engine/redisopt"
 )
 
 func main() { cli.Main(run) }
@@ -38,8 +39,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return cli.ExitConfig
 	}
-	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: cfg.Redis.Addrs, SelectDB: cfg.Redis.DbIndex,
-		Password: cfg.Redis.Password, DisableCache: true})
+	opt, err := redisopt.Option(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "failrec: %v\n", err)
+		return cli.ExitConfig
+	}
+	c, err := rueidis.NewClient(opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "failrec: redis %s: %v\n", cfg.Redis.Addr, err)
 		return cli.ExitFailed

@@ -8,8 +8,10 @@
 //
 // Every /api/ route needs "Authorization: Bearer <AdminToken>" when a
 // token is configured (compared in constant time); the daemon does not
-// serve this API beyond loopback without one. Errors are JSON objects
-// {"error": {"code": "...", "message": "..."}} with stable codes. The
+// serve this API beyond loopback without one. No web page can drive it
+// from a browser (guard.go): the Host header must name the API, requests
+// from other sites are refused and writes must be JSON. Errors are JSON
+// objects {"error": {"code": "...", "message": "..."}} with stable codes. The
 // routes are described in openapi.yaml beside this file.
 //
 // Nothing here sits on the message path: handlers read snapshots the
@@ -68,6 +70,7 @@ type Deps struct {
 type API struct {
 	d     Deps
 	token []byte
+	hosts hosts
 	page  fasthttp.RequestHandler
 }
 
@@ -79,7 +82,7 @@ func New(d Deps) *API {
 	if d.Redis == nil {
 		d.Redis = func(context.Context) rueidis.Client { return nil }
 	}
-	return &API{d: d, token: []byte(d.Config.AdminToken), page: statuspage.Handler()}
+	return &API{d: d, token: []byte(d.Config.AdminToken), hosts: allowedHosts(d.Config), page: statuspage.Handler()}
 }
 
 // Server returns a fasthttp server for the API with its request limits.
@@ -144,6 +147,9 @@ func errf(status int, code, format string, args ...any) *apiError {
 // Handler routes a request.
 func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
+	if !a.guard(ctx, path) {
+		return
+	}
 	switch {
 	case path == "/" || path == "/status" || path == "/status/":
 		a.page(ctx)
@@ -158,6 +164,9 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 	if !a.authorized(ctx) {
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="medispatcher"`)
 		a.fail(ctx, errf(fasthttp.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token"))
+		return
+	}
+	if !a.jsonWrite(ctx) {
 		return
 	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(path, "/api/v1/"), "/"), "/")

@@ -155,6 +155,10 @@ func (r *rig) call(method, path, tok string, body any, out any) int {
 	if tok != "" {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
+	// Writes are JSON; a DELETE without a body goes without.
+	if method != "GET" && (method != "DELETE" || body != nil) {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(r.t, err)
 	defer resp.Body.Close()

@@ -3,6 +3,7 @@ package ctl
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,20 +58,22 @@ type Client struct {
 
 // NewClient returns a client of the admin API at addr ("host:port", or an
 // http:// or https:// URL of it) sending token as the bearer token ("" =
-// none). Each request is bounded by timeout.
-func NewClient(addr, token string, timeout time.Duration) (*Client, error) {
-	host, tls, err := splitAddr(addr)
+// none). Each request is bounded by timeout. tc (nil = the defaults: the
+// system roots) verifies an https:// API's certificate.
+func NewClient(addr, token string, timeout time.Duration, tc *tls.Config) (*Client, error) {
+	host, isTLS, err := splitAddr(addr)
 	if err != nil {
 		return nil, err
 	}
 	scheme := "http://"
-	if tls {
+	if isTLS {
 		scheme = "https://"
 	}
 	return &Client{
 		hc: &fasthttp.HostClient{
 			Addr:                   host,
-			IsTLS:                  tls,
+			IsTLS:                  isTLS,
+			TLSConfig:              tc,
 			Name:                   "medictl",
 			DisablePathNormalizing: true,
 			MaxConns:               4,
@@ -164,8 +167,12 @@ func (c *Client) roundTrip(ctx context.Context, method, uri string, payload []by
 		if c.token != "" {
 			req.Header.Set("Authorization", "Bearer "+c.token)
 		}
-		if payload != nil {
+		// The API takes writes only as JSON (a DELETE without a body may
+		// go without).
+		if payload != nil || method == fasthttp.MethodPost || method == fasthttp.MethodPut || method == fasthttp.MethodPatch {
 			req.Header.SetContentType("application/json")
+		}
+		if payload != nil {
 			req.SetBodyRaw(payload)
 		}
 		err := c.hc.DoDeadline(req, resp, deadline)

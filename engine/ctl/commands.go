@@ -66,6 +66,8 @@ Commands:
 The API's address is --addr, else ListenAddr of the -f config, else `+DefaultAddr+`.
 The token is --token, else $`+TokenEnv+`, else AdminToken of the -f config
 (prefer the variable: a flag shows in the process list).
+An API served over TLS: an https:// --addr, verified against the system's
+roots or --cacert FILE (-f with AdminTLSCertFile: https and that file).
 Global flags go before or after the command; every command takes -h.
 
 Exit codes: 0 done, 1 config error, 2 usage error, 3 something failed

@@ -12,6 +12,8 @@ package ctl
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -60,6 +62,7 @@ type globals struct {
 	json    bool
 	timeout time.Duration
 	version bool
+	cacert  string
 }
 
 // register defines the global flags on fs with their current values as
@@ -72,9 +75,10 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.BoolVar(&g.json, "json", g.json, "print the API's JSON answer as is")
 	fs.DurationVar(&g.timeout, "timeout", g.timeout, "request timeout (default 30s; 11m for clean, kick and resend)")
 	fs.BoolVar(&g.version, "v", g.version, "print the version and exit")
+	fs.StringVar(&g.cacert, "cacert", g.cacert, "PEM certificates to verify the admin API's TLS certificate with, instead of the system's; implies https (default: AdminTLSCertFile of -f, when -f gives the address)")
 }
 
-var globalNames = map[string]bool{"f": true, "addr": true, "token": true, "json": true, "timeout": true, "v": true}
+var globalNames = map[string]bool{"f": true, "addr": true, "token": true, "json": true, "timeout": true, "v": true, "cacert": true}
 
 // runner is one invocation of medictl.
 type runner struct {
@@ -275,7 +279,7 @@ func (r *runner) report(err error) int {
 
 // client resolves the address and token and returns the API client.
 func (r *runner) client() (*Client, error) {
-	addr, token := r.g.addr, r.g.token
+	addr, token, cacert := r.g.addr, r.g.token, r.g.cacert
 	if token == "" {
 		token = r.env.Getenv(TokenEnv)
 	}
@@ -289,6 +293,14 @@ func (r *runner) client() (*Client, error) {
 				return nil, &configError{fmt.Errorf("%s: ListenAddr is empty, the admin API is off; give --addr", cfg.Path)}
 			}
 			addr = dialable(cfg.ListenAddr)
+			if cfg.AdminTLSCertFile != "" {
+				// The daemon's own certificate (self-signed, or its
+				// chain) is what this host trusts it by.
+				addr = "https://" + addr
+				if cacert == "" {
+					cacert = cfg.AdminTLSCertFile
+				}
+			}
 		}
 		if token == "" {
 			token = cfg.AdminToken
@@ -304,7 +316,25 @@ func (r *runner) client() (*Client, error) {
 			timeout = LongTimeout
 		}
 	}
-	c, err := NewClient(addr, token, timeout)
+	var tc *tls.Config
+	if cacert != "" {
+		switch {
+		case strings.HasPrefix(addr, "http://"):
+			return nil, usageErrorf("--cacert is for an https:// address, not %s", addr)
+		case !strings.HasPrefix(addr, "https://"):
+			addr = "https://" + addr
+		}
+		pem, err := os.ReadFile(cacert)
+		if err != nil {
+			return nil, &configError{fmt.Errorf("--cacert: %w", err)}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, &configError{fmt.Errorf("--cacert %s holds no PEM certificate", cacert)}
+		}
+		tc = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	c, err := NewClient(addr, token, timeout, tc)
 	if err != nil {
 		return nil, usageErrorf("%v", err)
 	}

@@ -59,9 +59,17 @@ type daemon struct {
 	sub    *testsrv.Subscriber
 	logs   *testsrv.LogBuffer
 	exited chan struct{}
+	// flags are what medictl needs besides --addr and --token (--cacert).
+	flags []string
+	url   string // --addr: d.addr, or https://d.addr
 }
 
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t *testing.T) *daemon { return startDaemonTLS(t, nil) }
+
+// startDaemonTLS starts a daemon serving its admin API over TLS with f's
+// server certificate (f nil: plain HTTP); medictl then dials https:// and
+// trusts f's CA.
+func startDaemonTLS(t *testing.T, f *testsrv.TLSFiles) *daemon {
 	t.Helper()
 	require.NoError(t, buildErr)
 	d := &daemon{t: t, bs: testsrv.StartBeanstalkd(t), sub: testsrv.NewSubscriber(t), logs: &testsrv.LogBuffer{}, exited: make(chan struct{})}
@@ -69,6 +77,12 @@ func startDaemon(t *testing.T) *daemon {
 	port, err := testsrv.FreePort()
 	require.NoError(t, err)
 	d.addr = "127.0.0.1:" + strconv.Itoa(port)
+	d.url = d.addr
+	extra := ""
+	if f != nil {
+		extra = fmt.Sprintf("AdminTLSCertFile = %q\nAdminTLSKeyFile = %q", f.ServerCert, f.ServerKey)
+		d.url, d.flags = "https://"+d.addr, []string{"--cacert", f.CA}
+	}
 	dir := t.TempDir()
 	d.cfg = filepath.Join(dir, "medispatcher.toml")
 	require.NoError(t, os.WriteFile(d.cfg, []byte(fmt.Sprintf(`
@@ -86,9 +100,10 @@ MaxMessageProcessTime = 2000
 DefaultMaxMessageProcessTime = 2000
 EnableMsgSentLog = false
 LogLevel = "warn"
+%s
 [Redis]
 Addr = %q
-`, d.bs.Addr, d.addr, testToken, rd.Addr)), 0o644))
+`, d.bs.Addr, d.addr, testToken, extra, rd.Addr)), 0o644))
 
 	d.redis, err = rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{rd.Addr}, DisableCache: true})
 	require.NoError(t, err)
@@ -134,7 +149,7 @@ Addr = %q
 // ctl runs medictl against the daemon with its address and token.
 func (d *daemon) ctl(env Env, args ...string) result {
 	d.t.Helper()
-	return ctl(d.t, env, append(args, "--addr", d.addr, "--token", testToken)...)
+	return ctl(d.t, env, append(append(args, "--addr", d.url, "--token", testToken), d.flags...)...)
 }
 
 // ok runs medictl and requires success.
@@ -436,4 +451,38 @@ func TestAgainstDaemon(t *testing.T) {
 		assert.Equal(t, "medictl: not_found: no subscription 41\n", r.stderr)
 		assert.Contains(t, d.ok("subs").stdout, "(no subscriptions)")
 	})
+}
+
+// TestAdminAPIOverTLS: a daemon serving its admin API over TLS is driven
+// by medictl with --cacert (and with -f, which trusts AdminTLSCertFile);
+// without a trusted root, or over plain HTTP, nothing is exchanged.
+func TestAdminAPIOverTLS(t *testing.T) {
+	f := testsrv.NewTLSFiles(t)
+	d := startDaemonTLS(t, f)
+
+	var in admin.Info
+	decodeStrict(t, d.ok("info", "--json").stdout, &in)
+	assert.Equal(t, "redis", in.Source)
+	// A JSON write over TLS.
+	r := d.ctl(Env{Stdin: strings.NewReader(fmt.Sprintf(`{"id": 7, "topic": "tls", "url": %q}`, d.sub.URL+"/hook"))},
+		"sub", "create", "--file", "-")
+	require.Equal(t, cli.ExitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "subscription 7 created, applied by this daemon")
+	assert.Regexp(t, `(?m)^7\s+tls\s`, d.ok("subs").stdout)
+
+	// -f: the address, https and the daemon's certificate from the file.
+	r = ctl(t, Env{}, "-f", d.cfg, "info")
+	assert.Equal(t, cli.ExitOK, r.code, r.stderr)
+
+	r = ctl(t, Env{}, "info", "--addr", d.url, "--token", testToken)
+	assert.Equal(t, cli.ExitFailed, r.code)
+	assert.Contains(t, r.stderr, "certificate signed by unknown authority", "the system roots do not know the test CA")
+	r = ctl(t, Env{}, "info", "--addr", "http://"+d.addr, "--token", testToken)
+	assert.Equal(t, cli.ExitFailed, r.code, "plain HTTP to the TLS port: %s", r.stdout)
+	r = ctl(t, Env{}, "info", "--addr", "http://"+d.addr, "--token", testToken, "--cacert", f.CA)
+	assert.Equal(t, cli.ExitUsage, r.code)
+	assert.Contains(t, r.stderr, "--cacert is for an https:// address")
+	// --cacert alone turns host:port into https.
+	r = ctl(t, Env{}, "info", "--addr", d.addr, "--token", testToken, "--cacert", f.CA)
+	assert.Equal(t, cli.ExitOK, r.code, r.stderr)
 }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -21,10 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/pprofhandler"
 
 	"medispatcher/connpool"
 	"medispatcher/engine"
@@ -37,6 +33,7 @@ import (
 	"medispatcher/engine/failures"
 	"medispatcher/engine/push"
 	"medispatcher/engine/recoverlist"
+	"medispatcher/engine/redisopt"
 	"medispatcher/engine/stats"
 	"medispatcher/engine/subs"
 )
@@ -96,7 +93,11 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 
-	redis := newRedisConn(ctx, cfg, log)
+	ropt, err := redisopt.Option(cfg)
+	if err != nil {
+		return err
+	}
+	redis := newRedisConn(ctx, cfg, ropt, log)
 	defer redis.close()
 
 	fstore := failures.New(nil, failures.Config{
@@ -220,38 +221,10 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}()
 	}
 
-	var servers []*fasthttp.Server
-	listen := func(addr string, h fasthttp.RequestHandler) error {
-		s, err := serve(addr, h, log)
-		if err != nil {
-			return err
-		}
-		servers = append(servers, s)
-		return nil
-	}
-	defer func() {
-		// Bounded: an idle browser connection must not hold the exit.
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		for _, s := range servers {
-			_ = s.ShutdownWithContext(sctx)
-		}
-	}()
-	debug := debugHandler(pool)
-	if cfg.DebugAddr != "" {
-		if err := listen(cfg.DebugAddr, debug); err != nil {
-			return err
-		}
-	}
-	if cfg.PrometheusApiAddr != "" && cfg.PrometheusApiAddr != cfg.DebugAddr {
-		if err := listen(cfg.PrometheusApiAddr, debug); err != nil {
-			return err
-		}
-	}
-	if cfg.StatisticApiAddr != "" {
-		if err := listen(cfg.StatisticApiAddr, st.Handler()); err != nil {
-			return err
-		}
+	ls := &listeners{log: log}
+	defer ls.shutdown()
+	if err := ls.observability(cfg, pool, st); err != nil {
+		return err
 	}
 	if why := cfg.AdminAPIRefused(); why != "" {
 		log.Error("admin API not served: set AdminToken (or MEDISPATCHER_ADMIN_TOKEN) or a loopback ListenAddr", "why", why)
@@ -262,17 +235,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			KickFail: func(server, tube string, id uint64, reason string) { _ = data.KickFail(server, tube, id, reason) },
 			Log:      log,
 		})
-		ln, err := net.Listen("tcp", cfg.ListenAddr)
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", cfg.ListenAddr, err)
+		if err := ls.admin(cfg, api); err != nil {
+			return err
 		}
-		srv := api.Server()
-		servers = append(servers, srv)
-		go func() {
-			if err := srv.Serve(ln); err != nil {
-				log.Error("admin API stopped", "addr", cfg.ListenAddr, "err", err)
-			}
-		}()
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -318,50 +283,18 @@ func (d dataLogs) Drop(topic string, subID int64, job []byte, reason string) err
 	return d.drops.Drop(topic, subID, job, reason)
 }
 
-var pprofRoute = pprofhandler.PprofHandler
-
-// debugHandler serves /metrics (the registry, Go runtime, and the pool's
-// link gauges) and pprof.
-func debugHandler(pool *connpool.Pool) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		switch path := string(ctx.Path()); {
-		case path == "/metrics":
-			ctx.SetContentType("text/plain; version=0.0.4")
-			metrics.WritePrometheus(ctx, true)
-			writePoolMetrics(ctx, pool)
-		case len(path) >= len("/debug/pprof") && path[:len("/debug/pprof")] == "/debug/pprof":
-			pprofRoute(ctx)
-		default:
-			ctx.Error("not found: try /metrics or /debug/pprof/", fasthttp.StatusNotFound)
-		}
-	}
-}
-
-func serve(addr string, h fasthttp.RequestHandler, log *slog.Logger) (*fasthttp.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	s := &fasthttp.Server{Handler: h, Name: "medispatcher", ReadTimeout: 30 * time.Second, WriteTimeout: 120 * time.Second}
-	go func() {
-		if err := s.Serve(ln); err != nil {
-			log.Error("http server stopped", "addr", addr, "err", err)
-		}
-	}()
-	return s, nil
-}
-
 // redisConn connects to Redis in the background with backoff, so a Redis
 // that is down at start delays only what needs it.
 type redisConn struct {
 	cfg   *config.Config
+	opt   rueidis.ClientOption
 	log   *slog.Logger
 	ready chan struct{}
 	c     rueidis.Client
 }
 
-func newRedisConn(ctx context.Context, cfg *config.Config, log *slog.Logger) *redisConn {
-	rc := &redisConn{cfg: cfg, log: log, ready: make(chan struct{})}
+func newRedisConn(ctx context.Context, cfg *config.Config, opt rueidis.ClientOption, log *slog.Logger) *redisConn {
+	rc := &redisConn{cfg: cfg, opt: opt, log: log, ready: make(chan struct{})}
 	if len(cfg.Redis.Addrs) == 0 {
 		return rc
 	}
@@ -372,12 +305,7 @@ func newRedisConn(ctx context.Context, cfg *config.Config, log *slog.Logger) *re
 func (rc *redisConn) connect(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for {
-		c, err := rueidis.NewClient(rueidis.ClientOption{
-			InitAddress:  rc.cfg.Redis.Addrs,
-			SelectDB:     rc.cfg.Redis.DbIndex,
-			Password:     rc.cfg.Redis.Password,
-			DisableCache: true,
-		})
+		c, err := rueidis.NewClient(rc.opt)
 		if err == nil {
 			rc.c = c
 			close(rc.ready)

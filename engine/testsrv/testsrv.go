@@ -9,6 +9,7 @@ package testsrv
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -46,6 +47,8 @@ type Server struct {
 
 	binlog     bool
 	maxJobSize int
+	tls        *TLSFiles
+	tlsc       *tls.Config // the readiness ping's, when tls is set
 	mu         sync.Mutex
 	cmd        *exec.Cmd
 	exited     chan struct{}
@@ -60,6 +63,11 @@ func WithBinlog() Option { return func(s *Server) { s.binlog = true } }
 
 // WithMaxJobSize starts beanstalkd with -z n (default 1 MiB).
 func WithMaxJobSize(n int) Option { return func(s *Server) { s.maxJobSize = n } }
+
+// WithTLS starts redis-server with TLS only (no plain port) on its port,
+// with f's server certificate, asking clients for a certificate f's CA
+// signed (tls-auth-clients yes).
+func WithTLS(f *TLSFiles) Option { return func(s *Server) { s.tls = f } }
 
 // StartBeanstalkd starts a beanstalkd on a free loopback port; it is killed
 // when tb's test ends.
@@ -79,6 +87,12 @@ func start(tb testing.TB, kind Kind, opts []Option) *Server {
 	s := &Server{Kind: kind, Dir: tb.TempDir()}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.tls != nil {
+		if kind != Redis {
+			tb.Fatalf("testsrv: WithTLS is for %s only", Redis)
+		}
+		s.tlsc = s.tls.ClientConfig(tb)
 	}
 	var err error
 	// A free port can be taken by someone else between our probe and the
@@ -136,8 +150,14 @@ func (s *Server) args() []string {
 		}
 		return a
 	default:
-		return []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+		a := []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 			"--dir", s.Dir, "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"}
+		if s.tls != nil {
+			a[3] = "0"
+			a = append(a, "--tls-port", port, "--tls-cert-file", s.tls.ServerCert, "--tls-key-file", s.tls.ServerKey,
+				"--tls-ca-cert-file", s.tls.CA, "--tls-auth-clients", "yes")
+		}
+		return a
 	}
 }
 
@@ -180,13 +200,21 @@ func (s *Server) launch() error {
 }
 
 // ping sends one harmless command and checks the answer.
-func (s *Server) ping() error { return Ping(s.Kind, s.Addr) }
+func (s *Server) ping() error { return ping(s.Kind, s.Addr, s.tlsc) }
 
 // Ping checks that a server of kind answers a harmless command at addr
 // (list-tubes for beanstalkd, PING for Redis); it is how anything that
 // starts one of these servers knows it is ready.
-func Ping(kind Kind, addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+func Ping(kind Kind, addr string) error { return ping(kind, addr, nil) }
+
+func ping(kind Kind, addr string, tc *tls.Config) error {
+	var c net.Conn
+	var err error
+	if tc != nil {
+		c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, tc)
+	} else {
+		c, err = net.DialTimeout("tcp", addr, time.Second)
+	}
 	if err != nil {
 		return err
 	}
