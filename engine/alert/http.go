@@ -32,7 +32,7 @@ var alertFields = []string{fieldUser, fieldPassword, fieldFrom, fieldSubject, fi
 // httpGateway POSTs alerts as a form or a JSON object.
 type httpGateway struct {
 	// shown is url with its userinfo masked, for errors.
-	shown string
+	shown    string
 	url      string
 	json     bool
 	user     string
