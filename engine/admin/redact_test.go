@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +112,36 @@ func readDir(t *testing.T, dir string) string {
 		return err
 	}))
 	return b.String()
+}
+
+// TestPushLimitsFromConfig: the daemon gives its push client
+// FailureAnswerMaxBytes and PushDenyCIDRs. A subscriber outside the denied
+// networks is pushed to and its answer is cut in the failure record; one
+// inside them is refused and given up like any failure.
+func TestPushLimitsFromConfig(t *testing.T) {
+	givenUp := func(r *rig, sub int64) admin.FailureView {
+		var recs struct {
+			Records []admin.FailureView `json:"records"`
+		}
+		require.Eventually(t, func() bool {
+			require.Equal(t, 200, r.call("GET", "/api/v1/failures?final=given_up&sub="+strconv.FormatInt(sub, 10), token, nil, &recs))
+			return len(recs.Records) == 1
+		}, 15*time.Second, 50*time.Millisecond)
+		return recs.Records[0]
+	}
+
+	r := start(t, "FailureAnswerMaxBytes = 3\nPushDenyCIDRs = [\"10.0.0.0/8\"]")
+	r.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) { return 500, "abcdefgh", 0 })
+	r.create(1, "cut", "/x", nil)
+	r.produce("cut", 1)
+	assert.Equal(t, "http_status: status 500: abc", givenUp(r, 1).Error)
+	assert.Len(t, r.sub.Hits(), 2, "pushed, then retried once")
+
+	r = start(t, "PushDenyCIDRs = [\"127.0.0.0/8\"]")
+	r.create(2, "denied", "/x", nil)
+	r.produce("denied", 1)
+	rec := givenUp(r, 2)
+	assert.Contains(t, rec.Error, "connection: ")
+	assert.Contains(t, rec.Error, "is in a denied network 127.0.0.0/8")
+	assert.Empty(t, r.sub.Hits(), "nothing reached the subscriber")
 }
