@@ -145,3 +145,33 @@ func TestPushLimitsFromConfig(t *testing.T) {
 	assert.Contains(t, rec.Error, "is in a denied network 127.0.0.0/8")
 	assert.Empty(t, r.sub.Hits(), "nothing reached the subscriber")
 }
+
+// TestCancelledSubscriptionReleased: once a subscription is cancelled,
+// the statistics and the status page no longer list it (its pushes stay
+// in the totals).
+func TestCancelledSubscriptionReleased(t *testing.T) {
+	r := start(t, "")
+	r.create(5, "gone", "/x", nil)
+	r.create(6, "kept", "/y", nil)
+	r.produce("gone", 3)
+	r.produce("kept", 3)
+	r.sub.WaitFor(10*time.Second, "6 pushes", func(h []testsrv.Hit) bool { return len(h) >= 6 })
+	var snap struct {
+		Subscriptions []struct {
+			ID int64 `json:"id"`
+		} `json:"subscriptions"`
+	}
+	require.Equal(t, 200, r.call("GET", "/api/v1/stats", token, nil, &snap))
+	require.Len(t, snap.Subscriptions, 2)
+
+	var del admin.Changed
+	require.Equal(t, 200, r.call("DELETE", "/api/v1/subscriptions/5", token, nil, &del))
+	require.True(t, del.Applied)
+	require.Equal(t, 200, r.call("GET", "/api/v1/stats", token, nil, &snap))
+	require.Len(t, snap.Subscriptions, 1)
+	assert.Equal(t, int64(6), snap.Subscriptions[0].ID)
+	var ov admin.Overview
+	require.Equal(t, 200, r.call("GET", "/api/v1/overview", token, nil, &ov))
+	require.Len(t, ov.Subscriptions, 1)
+	assert.Equal(t, uint64(6), ov.Totals.Pushes, "the cancelled subscription's pushes stay in the totals")
+}
