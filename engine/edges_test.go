@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/beanstalkd/go-beanstalk"
 	"github.com/stretchr/testify/require"
 
@@ -150,4 +152,24 @@ func TestDropGuardWithoutSampleKeeps(t *testing.T) {
 		r.produce("d", msgpackBody("i", i), "")
 	}
 	s.WaitFor(10*time.Second, "every message", func(h []testsrv.Hit) bool { return len(h) == 5 })
+}
+
+// A cancelled subscription takes its metric series with it: a daemon that
+// sees many subscriptions come and go exports only the live ones.
+func TestCancelledSubscriptionSeriesReleased(t *testing.T) {
+	s := testsrv.NewSubscriber(t)
+	r := newRig(t, Options{}, sub(901, "gone", s.URL), sub(902, "stays", s.URL))
+	r.produce("gone", msgpackBody("i", 1), "")
+	s.WaitFor(10*time.Second, "one push", func(h []testsrv.Hit) bool { return len(h) == 1 })
+	exported := func(id string) bool {
+		var b bytes.Buffer
+		metrics.WritePrometheus(&b, false)
+		return bytes.Contains(b.Bytes(), []byte(`medispatcher_pushes_total{sub="`+id+`"`))
+	}
+	require.True(t, exported("901"))
+	changed := r.eng.Changed()
+	r.src.set(t, sub(902, "stays", s.URL))
+	<-changed
+	require.False(t, exported("901"), "series of the cancelled subscription")
+	require.True(t, exported("902"), "series of the live one")
 }

@@ -12,7 +12,9 @@ import (
 )
 
 // Metrics are declared where they are counted. Per-subscription series are
-// created once per subscription, never per message.
+// created once per subscription, never per message, and released when it
+// is cancelled (subMetrics.release), so that /metrics does not keep the
+// series of every subscription that ever ran.
 
 type engineMetrics struct {
 	redistributed, fanout, redistFail, decodeErr, dropped *metrics.Counter
@@ -92,13 +94,19 @@ type subMetrics struct {
 	retried, givenUp, noURL, overflow    *metrics.Counter
 	retryPutFail, bucketWaits            *metrics.Counter
 	latency                              *metrics.Histogram
+	names                                []string // every series above, for release
 }
 
 func newSubMetrics(id int64, topic string) *subMetrics {
 	l := fmt.Sprintf(`sub="%d",topic=%s`, id, strconv.Quote(topic))
+	var names []string
 	c := func(name, extra string) *metrics.Counter {
-		return metrics.GetOrCreateCounter(name + "{" + l + extra + "}")
+		full := name + "{" + l + extra + "}"
+		names = append(names, full)
+		return metrics.GetOrCreateCounter(full)
 	}
+	latency := "medispatcher_push_duration_seconds{" + l + "}"
+	names = append(names, latency)
 	m := &subMetrics{
 		pushOK:       c("medispatcher_pushes_total", `,lane="channel",result="ok"`),
 		pushFail:     c("medispatcher_pushes_total", `,lane="channel",result="fail"`),
@@ -110,13 +118,24 @@ func newSubMetrics(id int64, topic string) *subMetrics {
 		overflow:     c("medispatcher_lane_overflow_releases_total", ""),
 		retryPutFail: c("medispatcher_retry_put_failures_total", ""),
 		bucketWaits:  c("medispatcher_token_bucket_waits_total", ""),
-		latency:      metrics.GetOrCreateHistogram("medispatcher_push_duration_seconds{" + l + "}"),
+		latency:      metrics.GetOrCreateHistogram(latency),
 		failKind:     map[push.FailureKind]*metrics.Counter{},
 	}
 	for k := push.HTTPStatus; k <= push.Canceled; k++ {
 		m.failKind[k] = c("medispatcher_push_failures_total", `,kind="`+k.String()+`"`)
 	}
+	m.names = names
 	return m
+}
+
+// release unregisters the subscription's series: /metrics no longer shows
+// them. Counting on m afterwards is harmless (its workers' last pushes)
+// but no longer exported. Call it when the subscription stops, before a
+// runner for the same id and topic may create the series again.
+func (m *subMetrics) release() {
+	for _, n := range m.names {
+		metrics.UnregisterMetric(n)
+	}
 }
 
 func (m *subMetrics) observe(r *push.Result, retry bool) {

@@ -171,6 +171,10 @@ func (r *runner) stop() {
 	if r.obs != nil {
 		r.obs.Stopped()
 	}
+	// Its series and host clients go with it (synchronously: a runner
+	// added again for the same id creates them anew).
+	r.m.release()
+	r.e.deps.Push.Forget(r.params.Load().sub.URLs().Candidates(r.e.opts.ReceptionEnv)...)
 	// Owned like the workers: shutdown waits for the drain.
 	r.e.runners.Add(1)
 	go func() {

@@ -118,7 +118,7 @@ type SubOverview struct {
 	ID               int64   `json:"id"`
 	Topic            string  `json:"topic"`
 	SubscriberID     int64   `json:"subscriber_id"`
-	URL              string  `json:"url"`
+	URL              string  `json:"url"` // userinfo masked
 	Concurrency      int     `json:"concurrency"`
 	RetryConcurrency int     `json:"retry_concurrency"`
 	Pushes10s        uint64  `json:"pushes_10s"`
@@ -162,7 +162,7 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 	}
 	for _, s := range a.d.Engine.Subscriptions().All() {
 		v := a.view(s)
-		so := SubOverview{ID: s.ID, Topic: s.Topic, SubscriberID: s.SubscriberID, URL: s.URL,
+		so := SubOverview{ID: s.ID, Topic: s.Topic, SubscriberID: s.SubscriberID, URL: v.URL,
 			Concurrency: v.Effective.Concurrency, RetryConcurrency: v.Effective.RetryConcurrency}
 		if st := byID[s.ID]; st != nil {
 			w := st.Windows

@@ -12,11 +12,13 @@ import (
 
 	"medispatcher/engine/backlog"
 	"medispatcher/engine/config"
+	"medispatcher/engine/redact"
 	"medispatcher/engine/subs"
 )
 
-// SubView is a subscription as the API shows it: its settings, what they
-// resolve to with the daemon's defaults, and its backlog.
+// SubView is a subscription as the API shows it: its settings (the URL's
+// userinfo masked, see redact.URL), what they resolve to with the daemon's
+// defaults, and its backlog.
 type SubView struct {
 	*subs.Subscription
 	Effective Effective       `json:"effective"`
@@ -75,9 +77,45 @@ func effective(c *config.Config, s *subs.Subscription) Effective {
 	return e
 }
 
+// masked returns s, or a copy of it whose URL has its userinfo masked.
+func masked(s *subs.Subscription) *subs.Subscription {
+	u := redact.URL(s.URL)
+	if u == s.URL {
+		return s
+	}
+	c := *s
+	c.URL = u
+	return &c
+}
+
+// unmask gives back the secrets a client could not send: each URL line of
+// s that is exactly the masked form of a line of cur's URL (what GET
+// showed) becomes that line again. A masked line matching none (cur nil:
+// a new subscription) is refused, rather than stored with "xxxxx" as its
+// password.
+func unmask(s, cur *subs.Subscription) error {
+	if !redact.Masked(s.URL) {
+		return nil
+	}
+	current := ""
+	if cur != nil {
+		current = cur.URL
+	}
+	u, ok := redact.Unmask(s.URL, current)
+	if !ok {
+		ae := errf(fasthttp.StatusUnprocessableEntity, CodeInvalid,
+			"subscription %d: a URL line carries a masked password (%s) that matches no line of the current URL", s.ID, redact.Mask)
+		ae.Details = []FieldProblem{{Field: "url", Value: redact.URL(s.URL),
+			Allowed: "full URLs; a line with a masked userinfo is kept only when it is exactly as GET shows a line of the current URL"}}
+		return ae
+	}
+	s.URL = u
+	return nil
+}
+
 func (a *API) view(s *subs.Subscription) *SubView {
 	prefix := a.d.Config.PrefixOfChannelQueue
-	v := &SubView{Subscription: s, Effective: effective(a.d.Config, s),
+	v := &SubView{Subscription: masked(s), Effective: effective(a.d.Config, s),
 		Tubes: Tubes{Channel: s.ChannelTube(prefix), Retry: s.RetryTube(prefix)}}
 	if a.d.Backlog != nil {
 		if smp, ok := a.d.Backlog.Get(v.Tubes.Channel); ok {
@@ -156,7 +194,11 @@ func (a *API) validate(s *subs.Subscription) error {
 	for _, e := range list {
 		var ve *subs.ValidationError
 		if errors.As(e, &ve) {
-			ae.Details = append(ae.Details, FieldProblem{Field: ve.Field, Value: ve.Value, Allowed: ve.Allowed})
+			val := ve.Value
+			if str, ok := val.(string); ok {
+				val = redact.URL(str)
+			}
+			ae.Details = append(ae.Details, FieldProblem{Field: ve.Field, Value: val, Allowed: redact.URL(ve.Allowed)})
 		}
 	}
 	return ae
@@ -180,6 +222,9 @@ func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	}
 	s, err := decodeSub(ctx.PostBody())
 	if err != nil {
+		return nil, err
+	}
+	if err := unmask(s, nil); err != nil {
 		return nil, err
 	}
 	if err := a.validate(s); err != nil {
@@ -209,11 +254,15 @@ func (a *API) replaceSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
 	if err := a.writable(); err != nil {
 		return nil, err
 	}
-	if _, err := a.subOr404(id); err != nil {
+	cur, err := a.subOr404(id)
+	if err != nil {
 		return nil, err
 	}
 	s, err := decodeSub(ctx.PostBody())
 	if err != nil {
+		return nil, err
+	}
+	if err := unmask(s, cur); err != nil {
 		return nil, err
 	}
 	return a.update(ctx, id, s)
@@ -253,6 +302,9 @@ func (a *API) patchSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
 	}
 	s, err := decodeSub(body)
 	if err != nil {
+		return nil, err
+	}
+	if err := unmask(s, cur); err != nil {
 		return nil, err
 	}
 	return a.update(ctx, id, s)

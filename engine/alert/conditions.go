@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"medispatcher/engine/redact"
 	"medispatcher/engine/subs"
 )
 
@@ -156,6 +157,25 @@ func (m *Monitor) prune() {
 	}
 }
 
+// Forget drops the state of subscription id (cancelled): its failure
+// window and when its alerts last fired. Called once per cancellation,
+// never per push; a subscription added again later starts afresh.
+func (m *Monitor) Forget(id int64) {
+	m.statesMu.Lock()
+	defer m.statesMu.Unlock()
+	old := *m.states.Load()
+	if old[id] == nil {
+		return
+	}
+	next := make(map[int64]*subState, len(old))
+	for k, v := range old {
+		if k != id {
+			next[k] = v
+		}
+	}
+	m.states.Store(&next)
+}
+
 // maxSeconds bounds an override so that it fits in int64 nanoseconds
 // (68 years): an absurd value must not wrap into a negative interval.
 const maxSeconds = 1 << 31
@@ -284,7 +304,7 @@ func (m *Monitor) raiseSub(s *subs.Subscription, kind, what string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Alert %s on medispatcher host %s at %s.\n", kind, m.host, a.Time.Format(time.RFC3339))
 	fmt.Fprintf(&b, "Subscription %d, topic %s, subscriber %d: %s.\n", s.ID, s.Topic, s.SubscriberID, what)
-	fmt.Fprintf(&b, "URLs: %s\n", strings.Join(s.URLs().Candidates(m.env), " "))
+	fmt.Fprintf(&b, "URLs: %s\n", redact.URL(strings.Join(s.URLs().Candidates(m.env), " ")))
 	fmt.Fprintf(&b, "Next alert of this kind for this subscription in %s at the earliest.\n",
 		time.Duration(nsOr(s.AlertIntervalS, m.def.intervalNS)))
 	a.Text = b.String()

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"medispatcher/engine/config"
+	"medispatcher/engine/redact"
 )
 
 // TemplateFile is the name of the template looked for in a gateway's
@@ -66,7 +67,7 @@ func (m *Monitor) newGatewayEntry(name string, c *config.AlerterConfig) (*gatewa
 	if !replaced {
 		var err error
 		if gw, err = m.buildGateway(c); err != nil {
-			return nil, fmt.Errorf("alert gateway %s (%q): %w", name, c.Gateway, err)
+			return nil, fmt.Errorf("alert gateway %s (%q): %w", name, redact.URL(c.Gateway), err)
 		}
 	}
 	e.gw = gw
@@ -88,7 +89,8 @@ func (m *Monitor) newGatewayEntry(name string, c *config.AlerterConfig) (*gatewa
 func (m *Monitor) buildGateway(c *config.AlerterConfig) (Gateway, error) {
 	u, err := url.Parse(c.Gateway)
 	if err != nil {
-		return nil, fmt.Errorf("parse gateway URL: %w", err)
+		// url.Error quotes the URL: keep its reason, mask its userinfo.
+		return nil, fmt.Errorf("parse gateway URL: %s", redact.URL(err.Error()))
 	}
 	switch u.Scheme {
 	case "http", "https":

@@ -13,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"medispatcher/engine/config"
+	"medispatcher/engine/redact"
 )
 
 // Alert fields an HTTP gateway's PostFieldsMap may name.
@@ -30,6 +31,8 @@ var alertFields = []string{fieldUser, fieldPassword, fieldFrom, fieldSubject, fi
 
 // httpGateway POSTs alerts as a form or a JSON object.
 type httpGateway struct {
+	// shown is url with its userinfo masked, for errors.
+	shown    string
 	url      string
 	json     bool
 	user     string
@@ -44,6 +47,7 @@ type httpGateway struct {
 func newHTTPGateway(c *config.AlerterConfig, tlsCfg *tls.Config, timeout time.Duration) (*httpGateway, error) {
 	g := &httpGateway{
 		url:      c.Gateway,
+		shown:    redact.URL(c.Gateway),
 		user:     c.User,
 		password: c.Password,
 		ack:      []byte(c.AckStr),
@@ -116,7 +120,7 @@ func (g *httpGateway) Send(ctx context.Context, msg *Message) error {
 		}
 		body, err := json.Marshal(obj)
 		if err != nil {
-			return fmt.Errorf("encode alert for %s: %w", g.url, err)
+			return fmt.Errorf("encode alert for %s: %w", g.shown, err)
 		}
 		req.Header.SetContentType("application/json")
 		req.SetBody(body)
@@ -134,20 +138,20 @@ func (g *httpGateway) Send(ctx context.Context, msg *Message) error {
 		deadline = time.Now().Add(g.timeout)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("post alert to %s: %w", g.url, err)
+		return fmt.Errorf("post alert to %s: %w", g.shown, err)
 	}
 	// fasthttp takes no context: the deadline bounds the request, and a
 	// cancelled ctx is seen at the next attempt.
 	if err := g.client.DoDeadline(req, resp, deadline); err != nil {
-		return fmt.Errorf("post alert to %s: %w", g.url, err)
+		return fmt.Errorf("post alert to %s: %w", g.shown, err)
 	}
 	code := resp.StatusCode()
 	body := resp.Body()
 	if code < 200 || code > 299 {
-		return fmt.Errorf("post alert to %s: status %d, body %q: %w", g.url, code, excerpt(body), ErrRejected)
+		return fmt.Errorf("post alert to %s: status %d, body %q: %w", g.shown, code, excerpt(body), ErrRejected)
 	}
 	if len(g.ack) > 0 && !bytes.Contains(body, g.ack) {
-		return fmt.Errorf("post alert to %s: answer %q lacks ack %q: %w", g.url, excerpt(body), g.ack, ErrRejected)
+		return fmt.Errorf("post alert to %s: answer %q lacks ack %q: %w", g.shown, excerpt(body), g.ack, ErrRejected)
 	}
 	return nil
 }

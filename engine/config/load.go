@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"medispatcher/engine/redact"
 )
 
 // Warning is a problem in a configuration file that does not stop the
@@ -58,7 +61,7 @@ func Load(path string) (*Config, []Warning, error) {
 	cfg := Default()
 	md, err := toml.Decode(string(data), cfg)
 	if err != nil {
-		return nil, nil, decodeError(abs, err)
+		return nil, nil, decodeError(abs, string(data), err)
 	}
 	cfg.Path = abs
 
@@ -73,25 +76,113 @@ func Load(path string) (*Config, []Warning, error) {
 
 // decodeError names the file, line and column of a syntax error (with the
 // offending line quoted), or the file and line of a value of the wrong type.
-func decodeError(path string, err error) error {
+// The value of a secret key (see redact.SecretKey) is never quoted: its
+// lines show "(hidden)", and a message about it loses what it quotes of the
+// value. URL userinfo is masked in every line shown.
+func decodeError(path, src string, err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
+		lines := strings.Split(src, "\n")
+		hidden := secretLines(lines)
+		msg := pe.Message
+		if ln := pe.Position.Line; ln >= 1 && ln <= len(lines) && hidden[ln-1] != "" || redact.SecretKey(pe.LastKey) {
+			value := ""
+			if ln >= 1 && ln <= len(lines) {
+				value = lines[ln-1]
+			}
+			msg = hideQuoted(msg, value)
+		}
 		return fmt.Errorf("parse config %s:%d:%d: %w\n%s",
-			path, pe.Position.Line, pe.Position.Col, errors.New(pe.Message), excerpt(pe))
+			path, pe.Position.Line, pe.Position.Col, errors.New(redact.URL(msg)), excerpt(lines, hidden, pe.Position))
 	}
 	// Type mismatches ("toml: line 3 (last key "X"): incompatible types…")
-	// carry their line in the message.
+	// carry their line and the types in the message, never the value.
 	return fmt.Errorf("parse config %s: %w", path, err)
 }
 
-// excerpt is the quoted context of ErrorWithPosition without its header
-// line, which would repeat the message.
-func excerpt(pe toml.ParseError) string {
-	s := pe.ErrorWithPosition()
-	if i := strings.Index(s, "\n"); i >= 0 {
-		s = s[i+1:]
+// excerpt quotes the error's line and the two before it, as toml's
+// ErrorWithPosition does, with secret values hidden, and a caret line
+// under the error (one caret on a hidden line).
+func excerpt(lines, hidden []string, pos toml.Position) string {
+	if pos.Line < 1 || pos.Line > len(lines) {
+		return ""
 	}
-	return strings.Trim(s, "\n")
+	var b strings.Builder
+	for n := max(pos.Line-2, 1); n <= pos.Line; n++ {
+		l := lines[n-1]
+		if hidden[n-1] != "" {
+			l = hidden[n-1]
+		}
+		fmt.Fprintf(&b, "%7d | %s\n", n, redact.URL(strings.ReplaceAll(l, "\t", " ")))
+	}
+	n := max(pos.Len, 1)
+	if hidden[pos.Line-1] != "" {
+		n = 1 // the length of a secret is not shown either
+	}
+	fmt.Fprintf(&b, "%10s%s%s", "", strings.Repeat(" ", max(pos.Col-1, 0)), strings.Repeat("^", n))
+	return b.String()
+}
+
+// secretKeyRE finds a key followed by '=' anywhere on a line: a bare key,
+// a quoted one, or a key inside an inline table.
+var secretKeyRE = regexp.MustCompile(`["']?([A-Za-z0-9_-]+)["']?[ \t]*=`)
+
+// secretLines returns, per line of a TOML file, "" or the line as shown
+// with the value of a secret key hidden: everything after the '=' of the
+// first secret key on it becomes "(hidden)". The lines a multi-line string
+// of a secret key continues on are hidden whole. It reads the text as
+// written, so it works on a file that does not parse.
+func secretLines(lines []string) []string {
+	out := make([]string, len(lines))
+	closing := "" // the delimiter ending a hidden multi-line string
+	for i, l := range lines {
+		if closing != "" {
+			out[i] = "        (hidden)"
+			if strings.Contains(l, closing) {
+				closing = ""
+			}
+			continue
+		}
+		for _, m := range secretKeyRE.FindAllStringSubmatchIndex(l, -1) {
+			if !redact.SecretKey(l[m[2]:m[3]]) {
+				continue
+			}
+			out[i] = l[:m[1]] + " (hidden)"
+			v := strings.TrimSpace(l[m[1]:])
+			for _, d := range []string{`"""`, "'''"} {
+				if strings.HasPrefix(v, d) && !strings.Contains(v[3:], d) {
+					closing = d
+				}
+			}
+			break
+		}
+	}
+	return out
+}
+
+// hideQuoted removes from a parser message about a secret value what it
+// may quote of it: every quoted part, and every word with a digit that
+// occurs in line (errors about numbers quote them bare).
+func hideQuoted(msg, line string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c == '\'' || c == '"' {
+			if j := strings.IndexByte(msg[i+1:], c); j >= 0 {
+				b.WriteString("(hidden)")
+				i += j + 1
+				continue
+			}
+		}
+		b.WriteByte(c)
+	}
+	words := strings.Fields(b.String())
+	for i, w := range words {
+		if strings.ContainsAny(w, "0123456789") && strings.Contains(line, strings.TrimRight(w, ".,;:")) {
+			words[i] = "(hidden)"
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // keyWarnings reports, in file order, every old key present that is not

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"medispatcher/engine/redact"
 )
 
 // ErrInvalid is wrapped by every FieldError: errors.Is(err, ErrInvalid) is
@@ -16,7 +18,8 @@ import (
 var ErrInvalid = errors.New("invalid configuration value")
 
 // FieldError is one invalid value: the key, the value found and what is
-// allowed.
+// allowed. Error never shows the value of a secret key (redact.SecretKey:
+// "(hidden)") nor the userinfo of a URL.
 type FieldError struct {
 	Key   string
 	Value any
@@ -28,12 +31,14 @@ type FieldError struct {
 
 func (e *FieldError) Error() string {
 	v := e.Value
-	if s, ok := v.(string); ok {
-		v = strconv.Quote(s)
+	if redact.SecretKey(e.Key) {
+		v = "(hidden)"
+	} else if s, ok := v.(string); ok {
+		v = strconv.Quote(redact.URL(s))
 	}
 	msg := fmt.Sprintf("%s = %v: want %s", e.Key, v, e.Want)
 	if e.Detail != "" {
-		msg += " (" + e.Detail + ")"
+		msg += " (" + redact.URL(e.Detail) + ")"
 	}
 	return msg
 }

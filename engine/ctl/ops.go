@@ -12,6 +12,7 @@ import (
 
 	"medispatcher/engine/admin"
 	"medispatcher/engine/alert"
+	"medispatcher/engine/redact"
 )
 
 func cleanCommand() *command {
@@ -242,7 +243,7 @@ func failuresCommand() *command {
 							job = "kept"
 						}
 						t.row(stamp(f.Time), strconv.FormatUint(f.LogID, 10), f.Topic, itoa(f.Sub), f.JobID,
-							strconv.Itoa(f.RetryTimes), f.Final, job, f.Error)
+							strconv.Itoa(f.RetryTimes), f.Final, job, redact.URL(f.Error))
 					}
 					return t.flush()
 				})

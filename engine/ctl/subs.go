@@ -13,6 +13,7 @@ import (
 
 	"medispatcher/engine/admin"
 	"medispatcher/engine/backlog"
+	"medispatcher/engine/redact"
 )
 
 func subsCommand() *command {
@@ -61,7 +62,7 @@ func printSubList(w io.Writer, l *admin.SubList) error {
 			rate = num(e.Rate) + "/s"
 		}
 		t.row(itoa(v.ID), v.Topic, itoa(v.SubscriberID), fmt.Sprintf("%d/%d", e.Concurrency, e.RetryConcurrency),
-			itoa(int64(e.TimeoutMS))+"ms", rate, yesNo(v.AlertEnabled), ready(v.Channel), ready(v.Retry), firstLine(v.URL))
+			itoa(int64(e.TimeoutMS))+"ms", rate, yesNo(v.AlertEnabled), ready(v.Channel), ready(v.Retry), firstLine(redact.URL(v.URL)))
 	}
 	return t.flush()
 }
@@ -112,7 +113,7 @@ func printSubView(w io.Writer, v *admin.SubView) error {
 				if i > 0 {
 					key = ""
 				}
-				t.row(key, strings.TrimSpace(line), "")
+				t.row(key, redact.URL(strings.TrimSpace(line)), "")
 			}
 			return
 		}

@@ -184,7 +184,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		LazyRetryWatch: true,
 	}, engine.Deps{
 		Pool:     pool,
-		Push:     push.NewClient(push.Config{}),
+		Push:     push.NewClient(pushConfig(cfg)),
 		Source:   source,
 		Failures: fstore,
 		Data:     dataLogs{Writer: data, drops: drops},

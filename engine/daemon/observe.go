@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -17,10 +18,18 @@ import (
 	"medispatcher/engine/alert"
 	"medispatcher/engine/backlog"
 	"medispatcher/engine/config"
+	"medispatcher/engine/push"
 	"medispatcher/engine/recoverlist"
 	"medispatcher/engine/stats"
 	"medispatcher/engine/subs"
 )
+
+// pushConfig is the push client's configuration from the daemon's:
+// FailureAnswerMaxBytes (0 keeps none of the answer) and PushDenyCIDRs
+// (validated by config; nil = off).
+func pushConfig(cfg *config.Config) push.Config {
+	return push.Config{MaxAnswer: cmp.Or(cfg.FailureAnswerMaxBytes, -1), DenyCIDRs: cfg.PushDenyCIDRs}
+}
 
 // observer feeds every push to the statistics and the alert monitor.
 type observer struct {
@@ -45,7 +54,12 @@ func (so *subObserver) Pushed(s *subs.Subscription, ok, retry bool, retriesDone 
 	}
 }
 
-func (so *subObserver) Stopped() { so.o.stats.Remove(so.id) }
+// Stopped releases what the subscription kept: its statistics (its counts
+// stay in the totals) and its alert state.
+func (so *subObserver) Stopped() {
+	so.o.stats.Remove(so.id)
+	so.o.alerts.Forget(so.id)
+}
 
 // backlogTubes lists what the sampler measures: the main tube (per server)
 // and every subscription's channel and retry tubes.

@@ -3,6 +3,8 @@ package datalog
 import (
 	"strconv"
 	"time"
+
+	"medispatcher/engine/redact"
 )
 
 // The helpers below are the only way callers should produce lines: they fix
@@ -117,7 +119,8 @@ func (w *Writer) jobRef(idx int, cat Category, server, tube string, id uint64, r
 
 // Sent logs one push to a subscriber: SENT for a first push, RESENT for a
 // retry (resent). jsonBody, the message field pushed, is omitted when nil.
-// This is the hot path: it does not allocate.
+// dest is url with its userinfo masked (redact.URL). This is the hot path:
+// it does not allocate (a URL with userinfo costs one masked copy).
 func (w *Writer) Sent(resent bool, topic []byte, subID int64, ok bool, code int, elapsed time.Duration, url string, jsonBody []byte) error {
 	idx, cat := catSent, Sent
 	if resent {
@@ -140,7 +143,7 @@ func (w *Writer) Sent(resent bool, topic []byte, subID int64, ok bool, code int,
 	l.b = append(l.b, " elapse="...)
 	l.b = appendMillis(l.b, elapsed)
 	l.b = append(l.b, " dest="...)
-	l.b = appendValue(l.b, url)
+	l.b = appendValue(l.b, redact.URL(url))
 	if jsonBody != nil {
 		l.b = append(l.b, " data="...)
 		l.b = appendBytesValue(l.b, jsonBody)

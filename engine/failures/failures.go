@@ -11,6 +11,9 @@
 // log_id, jobid, topic, sub, subscriber, url, error, retry_times, final
 // ("" while retrying, "success" or "given_up"), time_ms, job (the msgpack
 // job as reserved, on failure entries; Resend puts it back).
+//
+// The url and error fields are stored with URL userinfo masked
+// (redact.URL): a record is for people, the push used the full URL.
 package failures
 
 import (
@@ -28,6 +31,7 @@ import (
 
 	"medispatcher/connpool"
 	"medispatcher/engine/message"
+	"medispatcher/engine/redact"
 )
 
 // Final states of a record.
@@ -70,13 +74,14 @@ type View struct {
 	HasJob     bool      `json:"has_job"`
 }
 
-// View returns the record as tools show it.
+// View returns the record as tools show it, URL userinfo masked (records
+// written before Add masked it too).
 func (r *Record) View() View {
 	final := r.Final
 	if final == Retrying {
 		final = "retrying"
 	}
-	return View{r.LogID, r.JobID, r.Topic, r.SubID, r.SubscriberID, r.URL, r.Error, r.RetryTimes, final, r.Time, len(r.Job) > 0}
+	return View{r.LogID, r.JobID, r.Topic, r.SubID, r.SubscriberID, redact.URL(r.URL), redact.URL(r.Error), r.RetryTimes, final, r.Time, len(r.Job) > 0}
 }
 
 // IDs makes failure-record ids unique across daemons without asking Redis:
@@ -162,11 +167,13 @@ func New(client rueidis.Client, cfg Config) *Store {
 // SetClient gives the store its Redis client once one is connected.
 func (s *Store) SetClient(c rueidis.Client) { s.client.Store(&c) }
 
-// Add queues a record; it never blocks.
+// Add queues a record; it never blocks. The record's URL and Error are
+// masked first (redact.URL), for Redis and for the fallback alike.
 func (s *Store) Add(r *Record) {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
+	r.URL, r.Error = redact.URL(r.URL), redact.URL(r.Error)
 	select {
 	case s.queue <- r:
 	default:

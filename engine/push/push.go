@@ -9,6 +9,12 @@
 // blocks past its timeout, and never allocates per message on its hot path
 // beyond what the caller's Result already holds: buffers are pooled and the
 // per-host HTTP clients are created once and found without a lock.
+//
+// What a push shows people (its errors) carries the URL with its userinfo
+// masked (redact.URL); the request itself uses the full URL. An optional
+// deny list (Config.DenyCIDRs) refuses subscriber addresses in given
+// networks, checked on every address a host name resolves to when a
+// connection is opened.
 package push
 
 import (
@@ -28,6 +34,7 @@ import (
 
 	"medispatcher/engine/buildinfo"
 	"medispatcher/engine/message"
+	"medispatcher/engine/redact"
 )
 
 // Defaults of Config.
@@ -38,9 +45,9 @@ const (
 	// DefaultTimeout is the old DefaultMaxMessageProcessTime, used when a
 	// push carries no timeout.
 	DefaultTimeout = 5 * time.Second
-	// MaxAnswer is how much of the answer a Result keeps for the failure
-	// record.
-	MaxAnswer = 512
+	// DefaultMaxAnswer is how much of the answer a Result keeps for the
+	// failure record when Config.MaxAnswer is 0.
+	DefaultMaxAnswer = 512
 )
 
 // Errors a Result may carry; a Result's Err wraps one of these or the
@@ -72,12 +79,25 @@ type Config struct {
 	// Dial, when set, opens the connections (addr is host:port); nil dials
 	// TCP. Tests use it to reach in-memory listeners.
 	Dial func(addr string, timeout time.Duration) (net.Conn, error)
+	// MaxAnswer is how many bytes of the (gunzipped) answer a Result keeps
+	// for the failure record (the daemon's FailureAnswerMaxBytes); 0 means
+	// DefaultMaxAnswer, a negative value keeps none.
+	MaxAnswer int
+	// DenyCIDRs refuses to connect to an address in these networks (the
+	// daemon's PushDenyCIDRs): every address a host name resolves to is
+	// checked when a connection is opened, and the checked addresses are
+	// the ones dialled, so a DNS answer cannot slip past the check. Such a
+	// push fails at once as a Connection failure wrapping ErrDenied. An
+	// entry that is not a CIDR fails every push (fail closed). nil = off,
+	// at no cost.
+	DenyCIDRs []string
 }
 
 // Client pushes messages. It is safe for concurrent use; create one per
 // process and share it.
 type Client struct {
 	cfg     Config
+	deny    *denyList // nil without DenyCIDRs
 	targets targets
 	scratch sync.Pool // *scratch
 }
@@ -96,7 +116,16 @@ func NewClient(cfg Config) *Client {
 	if cfg.MaxResponseBody <= 0 {
 		cfg.MaxResponseBody = DefaultMaxResponseBody
 	}
+	switch {
+	case cfg.MaxAnswer == 0:
+		cfg.MaxAnswer = DefaultMaxAnswer
+	case cfg.MaxAnswer < 0:
+		cfg.MaxAnswer = 0
+	}
 	c := &Client{cfg: cfg}
+	if len(cfg.DenyCIDRs) > 0 {
+		c.deny = newDenyList(cfg.DenyCIDRs, cfg.Dial)
+	}
 	c.targets.newHC = c.newHostClient
 	c.targets.max = maxTargets
 	c.scratch.New = func() any { return new(scratch) }
@@ -105,6 +134,15 @@ func NewClient(cfg Config) *Client {
 
 // CloseIdleConnections closes the keep-alive connections not in use.
 func (c *Client) CloseIdleConnections() { c.targets.closeIdle() }
+
+// Forget drops what the client prepared for these URLs, and the host
+// client (with its idle connections) of each host no other prepared URL
+// uses. Call it when a subscription is cancelled with the URLs it pushed
+// to; a URL still in use elsewhere is simply prepared again on its next
+// push. Without it the prepared URLs and host clients stay bounded anyway
+// (see maxTargets), but a cancelled subscription's connections would stay
+// open until they idle out.
+func (c *Client) Forget(urls ...string) { c.targets.forget(urls) }
 
 func (c *Client) newHostClient(addr string, isTLS bool) *fasthttp.HostClient {
 	hc := &fasthttp.HostClient{
@@ -128,6 +166,9 @@ func (c *Client) newHostClient(addr string, isTLS bool) *fasthttp.HostClient {
 	}
 	if c.cfg.Dial != nil {
 		hc.DialTimeout = c.cfg.Dial
+	}
+	if c.deny != nil {
+		hc.DialTimeout = c.deny.dial
 	}
 	return hc
 }
@@ -185,8 +226,9 @@ type Result struct {
 	Kind    FailureKind
 	Status  int           // HTTP status; 0 when there was no answer
 	Elapsed time.Duration // from the start of Push to the answer or the failure
-	// Answer is the first MaxAnswer bytes of the (gunzipped) answer, for
-	// the failure record; it is r's own buffer, valid until the next push.
+	// Answer is the first Config.MaxAnswer bytes of the (gunzipped)
+	// answer, for the failure record; it is r's own buffer, valid until the
+	// next push.
 	Answer []byte
 	Err    error
 }
@@ -263,7 +305,7 @@ func (c *Client) Push(ctx context.Context, p *Push, r *Result) {
 		return
 	}
 	if err := ctx.Err(); err != nil {
-		r.fail(Canceled, fmt.Errorf("push to %s: %w", p.URL, err))
+		r.fail(Canceled, fmt.Errorf("push to %s: %w", redact.URL(p.URL), err))
 		return
 	}
 	if p.Msg == nil {
@@ -280,7 +322,7 @@ func (c *Client) Push(ctx context.Context, p *Push, r *Result) {
 
 	s.json, err = message.AppendJSON(s.json[:0], p.Msg.Body)
 	if err != nil {
-		r.fail(Encode, fmt.Errorf("encode body for %s: %w", p.URL, err))
+		r.fail(Encode, fmt.Errorf("encode body for %s: %w", redact.URL(p.URL), err))
 		return
 	}
 	s.jobid = message.AppendJobID(s.jobid[:0], p.Msg.Time, p.Msg.OriginJobID, p.SubID)
@@ -345,7 +387,7 @@ func (c *Client) judge(r *Result, resp *fasthttp.Response, s *scratch) {
 		_, unzipErr = fasthttp.WriteGunzip(&s.unzip, body)
 		body = s.unzip.b
 	}
-	r.Answer = append(r.Answer[:0], body[:min(len(body), MaxAnswer)]...)
+	r.Answer = append(r.Answer[:0], body[:min(len(body), c.cfg.MaxAnswer)]...)
 	switch {
 	case r.Status != fasthttp.StatusOK:
 		r.fail(HTTPStatus, ErrHTTPStatus)
@@ -377,12 +419,12 @@ func (c *Client) transportFailure(ctx context.Context, ctxBound bool, p *Push, r
 			ctxErr = context.DeadlineExceeded
 		}
 		if ctxErr != nil {
-			r.fail(Canceled, fmt.Errorf("push to %s: %w", p.URL, ctxErr))
+			r.fail(Canceled, fmt.Errorf("push to %s: %w", redact.URL(p.URL), ctxErr))
 			return
 		}
-		r.fail(Timeout, fmt.Errorf("push to %s: %w", p.URL, err))
+		r.fail(Timeout, fmt.Errorf("push to %s: %w", redact.URL(p.URL), err))
 	default:
-		r.fail(Connection, fmt.Errorf("push to %s: %w", p.URL, err))
+		r.fail(Connection, fmt.Errorf("push to %s: %w", redact.URL(p.URL), err))
 	}
 }
 

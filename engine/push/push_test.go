@@ -222,7 +222,7 @@ func TestPushOutcomes(t *testing.T) {
 		{name: "gzip status 1", a: answer{status: 200, header: gzipped, body: gz(t, `{"status":1}`)}, kind: None, wantAnswer: `{"status":1}`},
 		{name: "gzip status 0", a: answer{status: 200, header: gzipped, body: gz(t, `{"status":0}`)}, kind: BadAnswer, err: ErrBadAnswer, wantAnswer: `{"status":0}`},
 		{name: "broken gzip", a: answer{status: 200, header: gzipped, body: []byte(`{"status":1}`)}, kind: BadAnswer, err: ErrBadAnswer},
-		{name: "answer kept to 512 bytes", a: answer{status: 200, body: []byte(long)}, kind: BadAnswer, err: ErrBadAnswer, wantAnswer: long[:MaxAnswer]},
+		{name: "answer kept to 512 bytes", a: answer{status: 200, body: []byte(long)}, kind: BadAnswer, err: ErrBadAnswer, wantAnswer: long[:DefaultMaxAnswer]},
 		{name: "answer too large", maxBody: 100, a: answer{status: 200, body: []byte(long)}, kind: BadAnswer, err: ErrAnswerTooLarge},
 		{name: "answer too large 500", maxBody: 100, a: answer{status: 500, body: []byte(long)}, kind: HTTPStatus, err: ErrAnswerTooLarge},
 		{name: "gzip inflates too far", maxBody: 100, a: answer{status: 200, header: gzipped, body: gz(t, long)}, kind: BadAnswer, err: ErrAnswerTooLarge, wantAnswer: long[:100]},
@@ -246,7 +246,7 @@ func TestPushOutcomes(t *testing.T) {
 			if tc.wantAnswer != "" {
 				assert.Equal(t, tc.wantAnswer, string(r.Answer))
 			}
-			assert.LessOrEqual(t, len(r.Answer), MaxAnswer)
+			assert.LessOrEqual(t, len(r.Answer), DefaultMaxAnswer)
 			assert.NotContains(t, string(r.Answer), "left over")
 		})
 	}

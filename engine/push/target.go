@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
+
+	"medispatcher/engine/redact"
 )
 
 // ErrBadURL wraps every reason a subscription URL cannot be pushed to.
@@ -17,15 +19,18 @@ var ErrBadURL = errors.New("bad subscription URL")
 
 // maxTargets bounds the URL cache: URLs come from subscriptions and change
 // rarely, but a live URL edit adds an entry, so the cache is dropped and
-// rebuilt when it grows past this.
+// rebuilt when it grows past this, and with it the host clients no URL
+// left in it uses: neither grows without bound over many distinct URLs or
+// hosts.
 const maxTargets = 4096
 
 // target is a subscription URL prepared once: the host client for its
 // scheme and host, and the URL as the old daemon sent it, up to where
 // "jobid=" follows.
 type target struct {
-	hc     *fasthttp.HostClient
-	prefix []byte
+	hc      *fasthttp.HostClient
+	hostKey string // hc's key in targets.hosts
+	prefix  []byte
 }
 
 // targets maps URLs to prepared targets and scheme+host to host clients.
@@ -69,9 +74,10 @@ func (ts *targets) add(rawURL string) (*target, error) {
 		hc = ts.newHC(addr, isTLS)
 		ts.hosts[hostKey] = hc
 	}
-	t := &target{hc: hc, prefix: prefix}
+	t := &target{hc: hc, hostKey: hostKey, prefix: prefix}
 	m := make(map[string]*target, 1)
-	if old != nil && len(*old) < ts.max {
+	dropped := old != nil && len(*old) >= ts.max
+	if old != nil && !dropped {
 		m = make(map[string]*target, len(*old)+1)
 		for k, v := range *old {
 			m[k] = v
@@ -79,7 +85,62 @@ func (ts *targets) add(rawURL string) (*target, error) {
 	}
 	m[rawURL] = t
 	ts.urls.Store(&m)
+	if dropped {
+		ts.pruneHosts(m)
+	}
 	return t, nil
+}
+
+// forget drops urls from the cache, then the host clients no URL left in
+// it uses.
+func (ts *targets) forget(urls []string) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	old := ts.urls.Load()
+	if old == nil {
+		return
+	}
+	drop := 0
+	for _, u := range urls {
+		if (*old)[u] != nil {
+			drop++
+		}
+	}
+	if drop == 0 {
+		return
+	}
+	m := make(map[string]*target, len(*old)-drop)
+	for k, v := range *old {
+		m[k] = v
+	}
+	for _, u := range urls {
+		delete(m, u)
+	}
+	ts.urls.Store(&m)
+	ts.pruneHosts(m)
+}
+
+// pruneHosts keeps the host clients the URLs of m use and closes the idle
+// connections of the others; a push already holding one finishes on it.
+// ts.mu must be held.
+func (ts *targets) pruneHosts(m map[string]*target) {
+	used := make(map[string]bool, len(ts.hosts))
+	for _, t := range m {
+		used[t.hostKey] = true
+	}
+	for k, hc := range ts.hosts {
+		if !used[k] {
+			delete(ts.hosts, k)
+			hc.CloseIdleConnections()
+		}
+	}
+}
+
+// hostCount is the number of host clients kept.
+func (ts *targets) hostCount() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return len(ts.hosts)
 }
 
 // closeIdle closes the idle connections of every host client.
@@ -101,17 +162,18 @@ func (ts *targets) closeIdle() {
 func prepareURL(rawURL string) (hostKey, addr string, isTLS bool, prefix []byte, err error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return "", "", false, nil, fmt.Errorf("%w: %w", ErrBadURL, err)
+		// url.Error quotes the URL: keep its reason, mask its userinfo.
+		return "", "", false, nil, fmt.Errorf("%w: %s", ErrBadURL, redact.URL(err.Error()))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "http":
 	case "https":
 		isTLS = true
 	default:
-		return "", "", false, nil, fmt.Errorf("%w: %q: scheme must be http or https", ErrBadURL, rawURL)
+		return "", "", false, nil, fmt.Errorf("%w: %q: scheme must be http or https", ErrBadURL, redact.URL(rawURL))
 	}
 	if u.Host == "" || u.Opaque != "" {
-		return "", "", false, nil, fmt.Errorf("%w: %q: no host", ErrBadURL, rawURL)
+		return "", "", false, nil, fmt.Errorf("%w: %q: no host", ErrBadURL, redact.URL(rawURL))
 	}
 	port := u.Port()
 	if port == "" {
@@ -130,7 +192,8 @@ func prepareURL(rawURL string) (hostKey, addr string, isTLS bool, prefix []byte,
 	// then http.NewRequest), so the path escaping is the one it sent.
 	u2, err := url.Parse(u.String())
 	if err != nil {
-		return "", "", false, nil, fmt.Errorf("%w: %w", ErrBadURL, err)
+		// url.Error quotes the URL: keep its reason, mask its userinfo.
+		return "", "", false, nil, fmt.Errorf("%w: %s", ErrBadURL, redact.URL(err.Error()))
 	}
 	path := u2.EscapedPath()
 	if path == "" {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"medispatcher/engine/redact"
 )
 
 // MaxTubeName is beanstalkd's limit on a tube name, in bytes.
@@ -173,7 +175,7 @@ func (s *Subscription) Validate(lim Limits) error {
 	urls, err := ParseURLs(s.URL)
 	switch {
 	case err != nil:
-		bad("url", strconv.Quote(s.URL), err.Error())
+		bad("url", strconv.Quote(redact.URL(s.URL)), redact.URL(err.Error())) // logged: no userinfo
 	case urls.Len() == 0:
 		bad("url", strconv.Quote(s.URL), "needs at least one http(s) URL")
 	}
