@@ -26,12 +26,12 @@ type runner struct {
 	tube      string // channel tube
 	retryTube string
 
-	params  atomic.Pointer[params]
-	bucket  *bucket.Bucket
-	main    *lane
-	retry   *lane
-	m       *subMetrics
-	obs     SubObserver // nil without an Observer
+	params atomic.Pointer[params]
+	bucket *bucket.Bucket
+	main   *lane
+	retry  *lane
+	m      *subMetrics
+	obs    SubObserver // nil without an Observer
 	// channelBacklog is the channel tube's last sampled backlog (ready +
 	// reserved over every server), for the drop-threshold guard: the
 	// daemon's budgeted backlog sampler reports it (ChannelSampled).

@@ -31,7 +31,7 @@ type outFile struct {
 	f       *os.File  // nil while opening fails
 	w       io.Writer // f, or the test hook around it
 	buf     []byte
-	pending int       // lines in buf
+	pending int // lines in buf
 	// acks are the durable lines' callers: waiting for buf to be written,
 	// then (in synced) for the fsync after it.
 	acks    []chan error

@@ -162,7 +162,7 @@ type Writer struct {
 	closeErr error       // set by the background goroutine before done
 
 	lines, written, durable, notDurable atomic.Uint64
-	lostFull, lostWrite, lostAfterStop atomic.Uint64
+	lostFull, lostWrite, lostAfterStop  atomic.Uint64
 }
 
 // line is one formatted line on its way to a file.
