@@ -40,7 +40,7 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 
 # One fuzz target per package; go test fuzzes one package at a time.
-FUZZ_PKGS := ./engine/message/ ./engine/push/ ./engine/datalog/ ./connpool/ ./loadgen/farm/
+FUZZ_PKGS := ./engine/message/ ./engine/push/ ./engine/datalog/ ./connpool/ ./loadgen/farm/ ./engine/recoverlist/
 FUZZTIME ?= 30s
 fuzz:
 	@for p in $(FUZZ_PKGS); do echo "fuzz $$p"; $(GO) test -run '^$$' -fuzz=. -fuzztime=$(FUZZTIME) $$p || exit 1; done
