@@ -24,7 +24,9 @@ func main() { cli.Main(run) }
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cli.NewFlags("failrec", "usage: failrec [-f CONFIG] [--sub ID] [--topic T] [--jobid J] [--since D] [--json] [--resend]\n\n"+
 		"Lists failure records, newest first. --resend puts the message of each\n"+
-		"matching given_up record back into its channel tube (same jobid).\n", stderr)
+		"matching given_up record back into its channel tube (same jobid).\n"+
+		"Records Redis did not take are FAILREC lines of the DATA log, with their\n"+
+		"job: replay re-sends the given_up ones.\n", stderr)
 	sub := fs.Int64("sub", 0, "only this subscription")
 	topic := fs.String("topic", "", "only this topic")
 	jobid := fs.String("jobid", "", "only this jobid")

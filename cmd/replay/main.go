@@ -1,7 +1,11 @@
 // Command replay puts messages that exist only in DATA logs (REDISTFAIL,
-// DROP, RECOVFAILBACK lines) back into their tubes, once: replayed lines
-// are recorded in a state file and skipped by later runs. It only parses
-// flags and prints what package replay did.
+// DROP, RECOVFAILBACK and given-up FAILREC lines) back into their tubes,
+// once: replayed lines are recorded in a state file and skipped by later
+// runs. It only parses flags and prints what package replay did.
+//
+// Each malformed line is named on stderr (FILE:LINE: why) and the other
+// lines are replayed all the same; the exit code is then 4 (exitMalformed),
+// unless something failed (3).
 package main
 
 import (
@@ -17,13 +21,21 @@ import (
 	"medispatcher/engine/replay"
 )
 
+// exitMalformed: every good line was replayed, but some lines are
+// malformed (named on stderr) and their messages were not.
+const exitMalformed = 4
+
 func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := cli.NewFlags("replay", "usage: replay [-f CONFIG] [--dry-run] [--state FILE] DATA-LOG...\n\n"+
-		"Puts the jobs of REDISTFAIL and DROP lines back into their channel tubes and\n"+
-		"those of RECOVFAILBACK lines into the main tube. A line replayed once is\n"+
-		"recorded in the state file and never replayed again.\n", stderr)
+		"Puts the jobs of REDISTFAIL and DROP lines back into their channel tubes,\n"+
+		"those of RECOVFAILBACK lines into the main tube, and re-sends the job of\n"+
+		"FAILREC lines whose final is given_up into its channel tube (retrying and\n"+
+		"success lines are skipped: their message is in a retry tube or delivered).\n"+
+		"A line replayed once is recorded in the state file and never replayed again.\n"+
+		"Malformed lines are named on stderr (FILE:LINE) and skipped; exit code 4\n"+
+		"then says so (3 wins when something else failed).\n", stderr)
 	dry := fs.Bool("dry-run", false, "count what would be replayed, put nothing")
 	statePath := fs.String("state", "", "file recording replayed lines (default: LOG_DIR/replayed.state)")
 	if code, done := fs.Parse(args, stdout); done {
@@ -53,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer pool.Close()
 	opts := replay.Options{MainTube: cfg.NameOfMainQueue, ChannelPrefix: cfg.PrefixOfChannelQueue, DryRun: *dry}
-	code := cli.ExitOK
+	code, malformed := cli.ExitOK, 0
 	for _, file := range fs.Args() {
 		f, err := os.Open(file)
 		if err != nil {
@@ -61,7 +73,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			code = cli.ExitFailed
 			continue
 		}
+		opts.Malformed = func(line int, err error) {
+			fmt.Fprintf(stderr, "replay: %s:%d: malformed: %v\n", file, line, err)
+		}
 		sum := replay.Run(ctx, f, pool, st, opts)
+		malformed += sum.Malformed
 		f.Close()
 		cats := make([]string, 0, len(sum.Replayed))
 		for c := range sum.Replayed {
@@ -82,6 +98,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "replay: %s: %v\n", file, sum.FirstError)
 			code = cli.ExitFailed
 		}
+	}
+	if code == cli.ExitOK && malformed > 0 {
+		fmt.Fprintf(stderr, "replay: %d malformed lines not replayed\n", malformed)
+		return exitMalformed
 	}
 	return code
 }

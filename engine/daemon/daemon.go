@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -104,19 +103,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Key:    cfg.Redis.KeyPrefix + ":failures",
 		MaxLen: int64(cfg.FailureRecordMaxLen),
 		Logger: log,
-		Fallback: func(r *failures.Record, err error) {
-			_ = data.Write("FAILREC", []datalog.Field{
-				{Key: "log_id", Value: strconv.FormatUint(r.LogID, 10)},
-				{Key: "jobid", Value: r.JobID},
-				{Key: "topic", Value: r.Topic},
-				{Key: "sub", Value: strconv.FormatInt(r.SubID, 10)},
-				{Key: "url", Value: r.URL},
-				{Key: "retry_times", Value: strconv.Itoa(r.RetryTimes)},
-				{Key: "final", Value: r.Final},
-				{Key: "error", Value: r.Error},
-				{Key: "why", Value: err.Error()},
-			}, nil)
-		},
+		// A record Redis did not take is kept as a FAILREC DATA line, with
+		// its job: replay re-sends the given-up ones.
+		Fallback: func(r *failures.Record, err error) { _ = failures.WriteFailRec(data, r, err) },
 	})
 	go redis.onConnect(ctx, fstore.SetClient)
 
@@ -177,6 +166,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ReceptionEnv:            cfg.ReceptionEnv,
 		RunAtBench:              cfg.RunAtBench,
 		ShutdownTimeout:         cfg.ShutdownGrace(),
+		TTR:                     cfg.ChannelTTR(),
 		NoPushMetrics:           !cfg.Observability,
 		AllowEmptySet:           cfg.AllowEmptySubscriptionSet,
 		LogUnsubscribed:         cfg.LogUnsubscribed,

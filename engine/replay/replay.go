@@ -1,6 +1,15 @@
 // Package replay puts messages that exist only in DATA logs back where they
 // belong: REDISTFAIL and DROP lines (a channel job) into their channel
-// tube, RECOVFAILBACK lines (a main-tube job) into the main tube.
+// tube, RECOVFAILBACK lines (a main-tube job) into the main tube, and the
+// job of FAILREC lines whose final is given_up into its channel tube as a
+// fresh message (retry count 0, same jobid), as failrec --resend does for
+// the records Redis kept. FAILREC lines of other finals are skipped: a
+// retrying record's message is still in a retry tube (re-sending it would
+// push it twice) and a success record's was delivered.
+//
+// A malformed line (it does not parse, or lacks its job or its tube) is
+// counted and reported with its line number (Options.Malformed); the other
+// lines are replayed all the same.
 //
 // It is idempotent across runs: every line put back is recorded (a SHA-256
 // of the whole line, timestamp included) in a state file, and a recorded
@@ -22,6 +31,7 @@ import (
 
 	"medispatcher/connpool"
 	"medispatcher/engine/datalog"
+	"medispatcher/engine/failures"
 	"medispatcher/engine/message"
 )
 
@@ -34,6 +44,9 @@ type Putter interface {
 type Options struct {
 	MainTube, ChannelPrefix string
 	DryRun                  bool
+	// Malformed, when set, hears every malformed line: its number in the
+	// input (the first line is 1) and what is wrong with it.
+	Malformed func(line int, err error)
 }
 
 // Summary counts what a replay did.
@@ -94,7 +107,15 @@ func (s *State) mark(key string) error {
 func Run(ctx context.Context, r io.Reader, p Putter, st *State, o Options) Summary {
 	sum := Summary{Replayed: map[string]int{}}
 	sc := datalog.NewScanner(r)
+	lineNo := 0
+	bad := func(err error) {
+		sum.Malformed++
+		if o.Malformed != nil {
+			o.Malformed(lineNo, err)
+		}
+	}
 	for sc.Scan() && ctx.Err() == nil {
+		lineNo++
 		line := sc.Bytes()
 		if len(line) == 0 {
 			continue
@@ -102,16 +123,16 @@ func Run(ctx context.Context, r io.Reader, p Putter, st *State, o Options) Summa
 		sum.Lines++
 		e, err := datalog.ParseLine(line)
 		if err != nil {
-			sum.Malformed++
+			bad(err)
 			continue
 		}
-		tube, ok := target(&e, o)
+		j, ok, err := plan(&e, o)
+		if err != nil {
+			bad(fmt.Errorf("%s line: %w", e.Category, err))
+			continue
+		}
 		if !ok {
 			sum.Skipped++
-			continue
-		}
-		if tube == "" || len(e.Raw) == 0 {
-			sum.Malformed++
 			continue
 		}
 		key := lineKey(line)
@@ -123,20 +144,10 @@ func Run(ctx context.Context, r io.Reader, p Putter, st *State, o Options) Summa
 			sum.Replayed[string(e.Category)]++
 			continue
 		}
-		pri, delay := uint32(1024), time.Duration(0)
-		if e.Category == datalog.RecovFailBack {
-			var m message.Message
-			if err := message.Decode(e.Raw, &m); err == nil {
-				if m.Priority != 0 {
-					pri = m.Priority
-				}
-				delay = time.Duration(m.Delay) * time.Second
-			}
-		}
-		if _, err := p.Put(ctx, -1, tube, e.Raw, pri, delay, time.Minute); err != nil {
+		if err := j.put(ctx, p, o); err != nil {
 			sum.Failed++
 			if sum.FirstError == nil {
-				sum.FirstError = fmt.Errorf("line %d: put to %s: %w", sum.Lines, tube, err)
+				sum.FirstError = fmt.Errorf("line %d: %w", lineNo, err)
 			}
 			continue
 		}
@@ -147,24 +158,76 @@ func Run(ctx context.Context, r io.Reader, p Putter, st *State, o Options) Summa
 		sum.Replayed[string(e.Category)]++
 	}
 	if err := sc.Err(); err != nil {
-		sum.FirstError = errors.Join(sum.FirstError, fmt.Errorf("read: %w", err))
+		sum.FirstError = errors.Join(sum.FirstError, fmt.Errorf("read after line %d: %w", lineNo, err))
 	}
 	return sum
 }
 
-// target returns the tube a line's job goes back to; ok is false for
-// categories that carry nothing to replay.
-func target(e *datalog.Entry, o Options) (tube string, ok bool) {
+// job is what one line puts back: a job into a tube, or a failure record
+// re-sent.
+type job struct {
+	tube  string
+	body  []byte
+	pri   uint32
+	delay time.Duration
+	rec   *failures.Record
+}
+
+func (j *job) put(ctx context.Context, p Putter, o Options) error {
+	if j.rec != nil {
+		return failures.Resend(ctx, p, j.rec, o.ChannelPrefix)
+	}
+	if _, err := p.Put(ctx, -1, j.tube, j.body, j.pri, j.delay, time.Minute); err != nil {
+		return fmt.Errorf("put to %s: %w", j.tube, err)
+	}
+	return nil
+}
+
+var errNoJob = errors.New("no job (raw= field missing or empty)")
+
+// plan returns what a line puts back; ok is false for lines that carry
+// nothing to replay, err says why a line that should is malformed.
+func plan(e *datalog.Entry, o Options) (j job, ok bool, err error) {
 	switch e.Category {
 	case datalog.RecovFailBack:
-		return o.MainTube, true
+		if len(e.Raw) == 0 {
+			return j, true, errNoJob
+		}
+		j = job{tube: o.MainTube, body: e.Raw, pri: 1024}
+		var m message.Message
+		if err := message.Decode(e.Raw, &m); err == nil {
+			if m.Priority != 0 {
+				j.pri = m.Priority
+			}
+			j.delay = time.Duration(m.Delay) * time.Second
+		}
+		return j, true, nil
 	case datalog.RedistFail, datalog.Drop:
 		topic, _ := e.Field("topic")
 		sub, _ := e.Field("sub")
 		if id, err := strconv.ParseInt(sub, 10, 64); err != nil || id <= 0 || topic == "" {
-			return "", true
+			return j, true, fmt.Errorf("no channel: topic %q, sub %q", topic, sub)
 		}
-		return topic + "/" + o.ChannelPrefix + sub, true
+		if len(e.Raw) == 0 {
+			return j, true, errNoJob
+		}
+		return job{tube: topic + "/" + o.ChannelPrefix + sub, body: e.Raw, pri: 1024}, true, nil
+	case failures.FailRec:
+		r, err := failures.FromFailRec(e)
+		if err != nil {
+			return j, true, err
+		}
+		if r.Final != failures.GivenUp {
+			return j, false, nil
+		}
+		if len(r.Job) == 0 {
+			return j, true, fmt.Errorf("given_up without its job (written before FAILREC lines carried it): %w", errNoJob)
+		}
+		var m message.Message
+		if err := message.Decode(r.Job, &m); err != nil {
+			return j, true, fmt.Errorf("job: %w", err)
+		}
+		return job{rec: r}, true, nil
 	}
-	return "", false
+	return j, false, nil
 }
