@@ -381,6 +381,17 @@ func TestMessageFailureThresholdAboveRetriesWarns(t *testing.T) {
 	assert.Contains(t, warns[0].Msg, "never fires")
 }
 
+func TestChannelJobTTRNotAboveMaxProcessTimeWarns(t *testing.T) {
+	_, warns, err := Load(writeConfig(t, "ChannelJobTTR = 30\n"))
+	require.NoError(t, err)
+	require.Len(t, warns, 1)
+	assert.Equal(t, "ChannelJobTTR", warns[0].Key)
+	assert.Contains(t, warns[0].Msg, "outlive its reservation")
+	_, warns, err = Load(writeConfig(t, "ChannelJobTTR = 31\n"))
+	require.NoError(t, err)
+	assert.Empty(t, warns)
+}
+
 func TestRelativePaths(t *testing.T) {
 	dir := t.TempDir()
 	sub := filepath.Join(dir, "etc", "medis")

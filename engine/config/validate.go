@@ -111,6 +111,10 @@ func (c *Config) check() (warns []Warning, errs []error) {
 		bad("DefaultMaxMessageProcessTime", c.DefaultMaxMessageProcessTime,
 			fmt.Sprintf("at most MaxMessageProcessTime (%d)", c.MaxMessageProcessTime), "")
 	}
+	if c.ChannelJobTTR >= 1 && c.ChannelJobTTR*1000 <= c.MaxMessageProcessTime {
+		warn("ChannelJobTTR", "ChannelJobTTR (%d s) is not above MaxMessageProcessTime (%d ms): a push may outlive "+
+			"its reservation if the daemon cannot touch the job, and another daemon then pushes the message again", c.ChannelJobTTR, c.MaxMessageProcessTime)
+	}
 	atLeast("CoeOfIntervalForRetrySendingMsg", c.CoeOfIntervalForRetrySendingMsg, 0)
 	atLeast("MaxRetryTimesOfSendingMessage", c.MaxRetryTimesOfSendingMessage, 1)
 	c.ReceptionEnv = strings.TrimSpace(c.ReceptionEnv)
