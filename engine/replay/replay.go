@@ -205,6 +205,14 @@ func plan(e *datalog.Entry, o Options) (j job, ok bool, err error) {
 	case datalog.RedistFail, datalog.Drop:
 		topic, _ := e.Field("topic")
 		sub, _ := e.Field("sub")
+		if e.Category == datalog.Drop && sub == "0" {
+			// A message whose topic had no subscription (LogUnsubscribed):
+			// the producer's job, back into the main tube.
+			if len(e.Raw) == 0 {
+				return j, true, errNoJob
+			}
+			return job{tube: o.MainTube, body: e.Raw, pri: 1024}, true, nil
+		}
 		if id, err := strconv.ParseInt(sub, 10, 64); err != nil || id <= 0 || topic == "" {
 			return j, true, fmt.Errorf("no channel: topic %q, sub %q", topic, sub)
 		}

@@ -31,6 +31,8 @@ func dataLog(t *testing.T) []byte {
 	require.NoError(t, w.Drop("order_paid", 18, message.AppendChannelJob(nil, &ch), "backlog"))
 	main := message.Message{Topic: []byte("order_paid"), Body: []byte{0xa1, 'y'}, Time: 1, Priority: 9}
 	require.NoError(t, w.RecovFailBack(message.AppendMainJob(nil, &main), "redis down"))
+	unsub := message.Message{Topic: []byte("nobody"), Body: []byte{0xa1, 'z'}, Time: 1}
+	require.NoError(t, w.Drop("nobody", 0, message.AppendMainJob(nil, &unsub), "no subscription for this topic"))
 	require.NoError(t, w.DecodeErr([]byte{0xc1}, "garbage"))
 	require.NoError(t, w.Sent(false, []byte("order_paid"), 17, true, 200, time.Millisecond, "http://127.0.0.1/", []byte(`"x"`)))
 	// Failure records Redis did not take: only the given-up one is re-sent.
@@ -80,18 +82,18 @@ func TestReplayPutsBackOnceAndOnlyOnce(t *testing.T) {
 	dry.DryRun = true
 	sum := Run(context.Background(), bytes.NewReader(log), pool, st, dry)
 	require.NoError(t, sum.FirstError)
-	require.Equal(t, map[string]int{"REDISTFAIL": 1, "DROP": 1, "RECOVFAILBACK": 1, "FAILREC": 1}, sum.Replayed)
+	require.Equal(t, map[string]int{"REDISTFAIL": 1, "DROP": 2, "RECOVFAILBACK": 1, "FAILREC": 1}, sum.Replayed)
 	require.Equal(t, 4, sum.Skipped, "DECODERR, SENT and the retrying and success FAILREC lines carry nothing to replay")
 	require.Zero(t, sum.Malformed)
 	require.Zero(t, ready(t, bc, "order_paid/sub-queue/17"), "a dry run puts nothing")
 
 	sum = Run(context.Background(), bytes.NewReader(log), pool, st, o)
 	require.NoError(t, sum.FirstError)
-	require.Equal(t, map[string]int{"REDISTFAIL": 1, "DROP": 1, "RECOVFAILBACK": 1, "FAILREC": 1}, sum.Replayed)
+	require.Equal(t, map[string]int{"REDISTFAIL": 1, "DROP": 2, "RECOVFAILBACK": 1, "FAILREC": 1}, sum.Replayed)
 	require.Equal(t, 1, ready(t, bc, "order_paid/sub-queue/17"))
 	require.Equal(t, 1, ready(t, bc, "order_paid/sub-queue/18"))
 	require.Equal(t, 1, ready(t, bc, "order_paid/sub-queue/19"), "the given-up message is re-sent")
-	require.Equal(t, 1, ready(t, bc, "event_center_messages"))
+	require.Equal(t, 2, ready(t, bc, "event_center_messages"), "the RECOVFAILBACK job and the unsubscribed DROP job")
 	_, body, err := beanstalk.NewTube(bc, "order_paid/sub-queue/19").PeekReady()
 	require.NoError(t, err)
 	var resent message.Message
@@ -115,7 +117,7 @@ func TestReplayPutsBackOnceAndOnlyOnce(t *testing.T) {
 	require.NoError(t, err)
 	sum = Run(context.Background(), bytes.NewReader(log), pool, st, o)
 	require.NoError(t, sum.FirstError)
-	require.Equal(t, 4, sum.Already)
+	require.Equal(t, 5, sum.Already)
 	require.Empty(t, sum.Replayed)
 	require.Equal(t, 1, ready(t, bc, "order_paid/sub-queue/17"))
 }
@@ -130,7 +132,7 @@ func TestReplayFailedPutStaysUnreplayed(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	sum := Run(context.Background(), bytes.NewReader(dataLog(t)), pool, st, Options{MainTube: "m", ChannelPrefix: "sub-queue/"})
-	require.Equal(t, 4, sum.Failed)
+	require.Equal(t, 5, sum.Failed)
 	require.Error(t, sum.FirstError)
 	require.Empty(t, st.done, "nothing recorded: a later run retries every line")
 }
@@ -168,7 +170,7 @@ func TestMalformedLinesAreNamedAndTheOthersReplayed(t *testing.T) {
 	require.NoError(t, sum.FirstError)
 	require.Equal(t, []int{2, 4, 5, 6, 7}, named, "each malformed line named by its number")
 	require.Equal(t, 5, sum.Malformed)
-	require.Equal(t, map[string]int{"REDISTFAIL": 1, "DROP": 1, "RECOVFAILBACK": 1, "FAILREC": 1}, sum.Replayed,
+	require.Equal(t, map[string]int{"REDISTFAIL": 1, "DROP": 2, "RECOVFAILBACK": 1, "FAILREC": 1}, sum.Replayed,
 		"the good lines are replayed all the same")
 	require.Equal(t, 1, ready(t, bc, "order_paid/sub-queue/19"))
 }
