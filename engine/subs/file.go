@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -40,10 +41,11 @@ const fileWatchMask = unix.IN_CLOSE_WRITE | unix.IN_MOVED_TO | unix.IN_CREATE |
 // Only events on the file's own name in its directory are seen: when path
 // is a symlink into another directory, a change of the target needs Reload.
 type FileSource struct {
-	path   string
-	lim    Limits
-	log    *slog.Logger
-	reload chan struct{}
+	path    string
+	lim     Limits
+	log     *slog.Logger
+	reload  chan struct{}
+	invalid *invalidLog
 }
 
 // NewFileSource returns a source reading path. Nothing is read before Run.
@@ -51,13 +53,18 @@ func NewFileSource(path string, lim Limits, log *slog.Logger) *FileSource {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = log.With("path", path)
 	return &FileSource{
-		path:   path,
-		lim:    lim,
-		log:    log.With("path", path),
-		reload: make(chan struct{}, 1),
+		path:    path,
+		lim:     lim,
+		log:     log,
+		reload:  make(chan struct{}, 1),
+		invalid: newInvalidLog(log),
 	}
 }
+
+// SetOptions sets the optional settings; call it before Run.
+func (f *FileSource) SetOptions(o Options) { f.invalid.opts = o }
 
 // Reload asks Run to re-read the file now (the daemon calls it on SIGHUP).
 // It never blocks; requests made while one is pending are merged.
@@ -101,10 +108,11 @@ func (f *FileSource) Run(ctx context.Context, apply func(*Set)) error {
 	// is not missed.
 	var cur *Set
 	load := func() {
-		next, ok := f.load(cur == nil)
+		next, ok := f.load(cur)
 		if !ok || (cur != nil && next.Equal(cur)) {
 			return
 		}
+		warnNoURL(f.log, f.invalid.opts.Env, cur, next)
 		cur = next
 		apply(cur)
 	}
@@ -165,8 +173,10 @@ func (f *FileSource) readEvents(watch *os.File, name string, changed chan<- stru
 }
 
 // load reads and validates the file. ok is false when the previous set
-// must be kept.
-func (f *FileSource) load(first bool) (set *Set, ok bool) {
+// must be kept. An entry that fails validation keeps its version in cur,
+// the set applied last (nil before the first), when it has one there.
+func (f *FileSource) load(cur *Set) (set *Set, ok bool) {
+	first := cur == nil
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if first {
@@ -180,7 +190,7 @@ func (f *FileSource) load(first bool) (set *Set, ok bool) {
 		f.log.Error("cannot read subscriptions file; keeping the previous subscriptions", "err", err)
 		return nil, false
 	}
-	subs, err := decodeFile(data, f.lim, f.log)
+	subs, bad, err := decodeFile(data, f.lim, f.log)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
@@ -191,8 +201,29 @@ func (f *FileSource) load(first bool) (set *Set, ok bool) {
 		}
 		return nil, false
 	}
+	valid := make(map[int64]bool, len(subs))
+	for _, s := range subs {
+		valid[s.ID] = true
+	}
+	var held []int64
+	f.invalid.startRound()
+	for _, b := range bad {
+		entry := strconv.FormatInt(b.id, 10)
+		if b.id <= 0 {
+			entry = "table " + strconv.Itoa(b.table)
+		}
+		last := cur.ByID(b.id)
+		keep := b.id > 0 && last != nil && !valid[b.id]
+		if keep {
+			subs = append(subs, last)
+			valid[b.id] = true
+			held = append(held, b.id)
+		}
+		f.invalid.report(entry, b.id, b.version, keep, b.err, "table", b.table)
+	}
+	f.invalid.endRound()
 	set = NewSet(subs)
-	f.log.Info("subscriptions loaded", "count", set.Len())
+	f.log.Info("subscriptions loaded", "count", set.Len(), "held_at_last_good", idList(held), "left_out", len(bad)-len(held))
 	return set, true
 }
 
@@ -203,13 +234,23 @@ type fileDoc struct {
 	Subscription []toml.Primitive `toml:"subscription"`
 }
 
+// badTable is a table of a subscriptions file that failed to decode or
+// validate.
+type badTable struct {
+	table   int   // 1-based
+	id      int64 // 0 when the table has none (or not an integer)
+	version string
+	err     error
+}
+
 // decodeFile decodes and validates the tables of a subscriptions file. It
-// fails only when the file is not TOML; bad tables are logged and skipped.
-func decodeFile(data []byte, lim Limits, log *slog.Logger) ([]*Subscription, error) {
+// fails only when the file is not TOML; tables that fail to decode or
+// validate are returned in bad, duplicates of an id are logged and skipped.
+func decodeFile(data []byte, lim Limits, log *slog.Logger) (valid []*Subscription, bad []badTable, err error) {
 	var doc fileDoc
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
 	if err != nil {
-		return nil, fmt.Errorf("decode subscriptions TOML: %w", err)
+		return nil, nil, fmt.Errorf("decode subscriptions TOML: %w", err)
 	}
 	out := make([]*Subscription, 0, len(doc.Subscription))
 	seen := make(map[int64]int, len(doc.Subscription))
@@ -222,11 +263,12 @@ func decodeFile(data []byte, lim Limits, log *slog.Logger) ([]*Subscription, err
 		_ = md.PrimitiveDecode(p, &key)
 		s := newDecoded()
 		if err := md.PrimitiveDecode(p, s); err != nil {
-			log.Error("subscription left out", "table", i+1, "sub", key.ID, "err", err)
+			err = &decodeKeyError{Key: tomlKey(err), Err: fmt.Errorf("subscription %d: %w", key.ID, err)}
+			bad = append(bad, badTable{table: i + 1, id: key.ID, version: fmt.Sprintf("%v %+v", err, *s), err: err})
 			continue
 		}
 		if err := s.Validate(lim); err != nil {
-			log.Error("subscription left out", "table", i+1, "sub", s.ID, "err", err)
+			bad = append(bad, badTable{table: i + 1, id: s.ID, version: fmt.Sprintf("%v %+v", err, *s), err: err})
 			continue
 		}
 		if first, dup := seen[s.ID]; dup {
@@ -246,7 +288,23 @@ func decodeFile(data []byte, lim Limits, log *slog.Logger) ([]*Subscription, err
 		}
 		log.Warn("subscriptions file has unknown keys; ignored", "keys", strings.Join(names, ","))
 	}
-	return out, nil
+	return out, bad, nil
+}
+
+// tomlKey is the key a table's decoding error names: the TOML decoder says
+// `(last key "subscription.KEY")`; "" when it does not.
+func tomlKey(err error) string {
+	const mark = `last key "subscription.`
+	msg := err.Error()
+	i := strings.Index(msg, mark)
+	if i < 0 {
+		return ""
+	}
+	k, _, ok := strings.Cut(msg[i+len(mark):], `"`)
+	if !ok {
+		return ""
+	}
+	return k
 }
 
 // WriteFile writes subs to path in the subscriptions file format,
