@@ -24,6 +24,7 @@ const (
 	KindChannelBacklog = "channel_backlog"
 	KindGlobalBacklog  = "global_backlog"
 	KindMainBacklog    = "main_backlog"
+	KindSubInvalid     = "sub_invalid"
 )
 
 // Gateway names, as they appear in Alert.Delivered/Failed, in logs and in
@@ -51,7 +52,7 @@ var ErrInvalid = errors.New("invalid alert setting")
 // answer (after their retries).
 type Alert struct {
 	Time      time.Time `json:"time"`
-	Kind      string    `json:"kind"` // sub_failures, message_retries, channel_backlog, global_backlog, main_backlog
+	Kind      string    `json:"kind"` // sub_failures, message_retries, channel_backlog, global_backlog, main_backlog, sub_invalid
 	SubID     int64     `json:"sub,omitempty"`
 	Topic     string    `json:"topic,omitempty"`
 	Subject   string    `json:"subject"`
@@ -183,7 +184,7 @@ type monitorMetrics struct {
 	unrouted *metrics.Counter
 }
 
-var kinds = []string{KindSubFailures, KindMessageRetries, KindChannelBacklog, KindGlobalBacklog, KindMainBacklog}
+var kinds = []string{KindSubFailures, KindMessageRetries, KindChannelBacklog, KindGlobalBacklog, KindMainBacklog, KindSubInvalid}
 
 func newMonitorMetrics() monitorMetrics {
 	m := monitorMetrics{
