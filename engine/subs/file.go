@@ -201,30 +201,39 @@ func (f *FileSource) load(cur *Set) (set *Set, ok bool) {
 		}
 		return nil, false
 	}
-	valid := make(map[int64]bool, len(subs))
-	for _, s := range subs {
-		valid[s.ID] = true
-	}
-	var held []int64
 	f.invalid.startRound()
-	for _, b := range bad {
+	set, held := mergeLastGood(subs, bad, cur, func(b badTable, held bool) {
 		entry := strconv.FormatInt(b.id, 10)
 		if b.id <= 0 {
 			entry = "table " + strconv.Itoa(b.table)
 		}
-		last := cur.ByID(b.id)
-		keep := b.id > 0 && last != nil && !valid[b.id]
-		if keep {
-			subs = append(subs, last)
-			valid[b.id] = true
-			held = append(held, b.id)
-		}
-		f.invalid.report(entry, b.id, b.version, keep, b.err, "table", b.table)
-	}
+		f.invalid.report(entry, b.id, b.version, held, b.err, "table", b.table)
+	})
 	f.invalid.endRound()
-	set = NewSet(subs)
 	f.log.Info("subscriptions loaded", "count", set.Len(), "held_at_last_good", idList(held), "left_out", len(bad)-len(held))
 	return set, true
+}
+
+// mergeLastGood builds the set of the valid tables and, for each bad table
+// whose id has no valid table, that id's version in cur (the set applied
+// last), if any; held lists those ids. report hears of every bad table.
+func mergeLastGood(valid []*Subscription, bad []badTable, cur *Set, report func(b badTable, held bool)) (*Set, []int64) {
+	ids := make(map[int64]bool, len(valid))
+	for _, s := range valid {
+		ids[s.ID] = true
+	}
+	var held []int64
+	for _, b := range bad {
+		last := cur.ByID(b.id)
+		keep := b.id > 0 && last != nil && !ids[b.id]
+		if keep {
+			valid = append(valid, last)
+			ids[b.id] = true
+			held = append(held, b.id)
+		}
+		report(b, keep)
+	}
+	return NewSet(valid), held
 }
 
 // fileDoc is the file's shape. Tables stay Primitive so that one table of
@@ -311,12 +320,8 @@ func tomlKey(err error) string {
 // atomically: a temporary file in the same directory, synced, then renamed
 // over path, so a reader never sees half a file.
 func WriteFile(path string, subs []*Subscription) error {
-	var buf bytes.Buffer
-	buf.WriteString("# medispatcher subscriptions: one [[subscription]] table each.\n\n")
-	doc := struct {
-		Subscription []*Subscription `toml:"subscription"`
-	}{subs}
-	if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
+	data, err := encodeFile(subs)
+	if err != nil {
 		return fmt.Errorf("encode subscriptions for %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
@@ -324,7 +329,7 @@ func WriteFile(path string, subs []*Subscription) error {
 		return fmt.Errorf("write subscriptions %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("write subscriptions %s: %w", tmp.Name(), err)
 	}
@@ -343,4 +348,17 @@ func WriteFile(path string, subs []*Subscription) error {
 		return fmt.Errorf("rename %s to %s: %w", tmp.Name(), path, err)
 	}
 	return nil
+}
+
+// encodeFile is the subscriptions file holding subs.
+func encodeFile(subs []*Subscription) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# medispatcher subscriptions: one [[subscription]] table each.\n\n")
+	doc := struct {
+		Subscription []*Subscription `toml:"subscription"`
+	}{subs}
+	if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
