@@ -301,7 +301,8 @@ func decodeFile(data []byte, lim Limits, log *slog.Logger) (valid []*Subscriptio
 }
 
 // tomlKey is the key a table's decoding error names: the TOML decoder says
-// `(last key "subscription.KEY")`; "" when it does not.
+// `(last key "subscription.KEY")`, KEY spelt as in the file (it matches
+// keys without regard to case); "" when it names none of ours.
 func tomlKey(err error) string {
 	const mark = `last key "subscription.`
 	msg := err.Error()
@@ -313,7 +314,13 @@ func tomlKey(err error) string {
 	if !ok {
 		return ""
 	}
-	return k
+	k, _, _ = strings.Cut(k, ".")
+	for key := range jsonKeys {
+		if strings.EqualFold(key, k) {
+			return key
+		}
+	}
+	return ""
 }
 
 // WriteFile writes subs to path in the subscriptions file format,

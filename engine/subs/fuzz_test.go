@@ -32,7 +32,7 @@ func checkInvalid(t *testing.T, err error) {
 		if !jsonKeys[f] {
 			t.Fatalf("error names %q, not a key: %v", f, err)
 		}
-		if !strings.Contains(err.Error(), f) {
+		if !strings.Contains(strings.ToLower(err.Error()), f) { // as spelt in the input
 			t.Fatalf("InvalidFields gives %q but the message does not say it: %v", f, err)
 		}
 	}
