@@ -39,11 +39,20 @@ test: deps fmt-check vet build
 lint:
 	$(GO) run $(STATICCHECK) ./...
 
-# One fuzz target per package; go test fuzzes one package at a time.
-FUZZ_PKGS := ./engine/message/ ./engine/push/ ./engine/datalog/ ./connpool/ ./loadgen/farm/ ./engine/recoverlist/
+# Every fuzz target of each package (go test -list), one run each: go test
+# fuzzes one target at a time. Minimizing a new input is bounded so that a
+# large seed does not eat the run.
+FUZZ_PKGS := ./engine/message/ ./engine/push/ ./engine/datalog/ ./connpool/ ./loadgen/farm/ \
+	./engine/subs/ ./engine/config/ ./engine/admin/ ./engine/recoverlist/
 FUZZTIME ?= 30s
 fuzz:
-	@for p in $(FUZZ_PKGS); do echo "fuzz $$p"; $(GO) test -run '^$$' -fuzz=. -fuzztime=$(FUZZTIME) $$p || exit 1; done
+	@for p in $(FUZZ_PKGS); do \
+		list=$$($(GO) test -list '^Fuzz' $$p) || { echo "$$list"; exit 1; }; \
+		for f in $$(echo "$$list" | grep '^Fuzz'); do \
+			echo "fuzz $$p $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=10s $$p || exit 1; \
+		done; \
+	done
 
 bench: build deps
 	bash bench/run.sh

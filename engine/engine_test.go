@@ -674,37 +674,71 @@ func TestLazyRetryWatch(t *testing.T) {
 		return 200, `{"status":1}`, 0
 	})
 	r := newRigOn(t, testsrv.StartBeanstalkd(t), Options{RetryCoe: 10 * time.Millisecond, LazyRetryWatch: true}, nil, sub(6, "lazy", s.URL))
-	retryTube := "lazy/sub-queue/6/FAIL"
-	watching := func() int {
-		st, err := beanstalk.NewTube(r.bc, retryTube).Stats()
+	channelTube, retryTube := "lazy/sub-queue/6", "lazy/sub-queue/6/FAIL"
+	watching := func(tube string) int {
+		st, err := beanstalk.NewTube(r.bc, tube).Stats()
 		if err != nil {
 			return 0
 		}
 		n, _ := strconv.Atoi(st["current-watching"])
 		return n
 	}
-	require.Zero(t, watching(), "an idle retry tube is not watched")
+	// hitWith matches a push whose message holds key.
+	hitWith := func(key string) func([]testsrv.Hit) bool {
+		return func(hs []testsrv.Hit) bool {
+			for _, h := range hs {
+				if strings.Contains(h.Message, `"`+key+`"`) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	// otherDaemonsJob puts a retry job as another daemon would.
+	otherDaemonsJob := func(key string) {
+		m := message.Message{Topic: []byte("lazy"), Body: msgpackBody(key, 2), Time: 1, RetryTimes: 1, SubscriptionID: 6}
+		_, err := beanstalk.NewTube(r.bc, retryTube).Put(message.AppendRetryJob(nil, &m), 1024, 0, time.Minute)
+		require.NoError(t, err)
+	}
 
-	// Our own failed push puts a retry job: the tube is watched and the
-	// retry delivered without any sample.
+	// Once the engine reserves from the channel tube, the idle retry tube
+	// is still not watched.
+	require.Eventually(t, func() bool { return watching(channelTube) > 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Zero(t, watching(retryTube), "an idle retry tube is not watched")
+
+	// Our own failed push puts a retry job: the tube is watched (the retry
+	// was reserved from it) and the retry delivered without any sample.
 	r.produce("lazy", msgpackBody("a", 1), "")
 	s.WaitFor(10*time.Second, "the push and its retry", func(h []testsrv.Hit) bool { return len(h) >= 2 })
-	require.Positive(t, watching())
+	require.Positive(t, watching(retryTube))
 
-	// An empty sample asked before our put changes nothing; one asked
-	// after it makes the tube idle.
+	// An empty sample asked before our put changes nothing: a job another
+	// daemon leaves is still reserved without a sample.
 	r.eng.RetrySampled(6, 0, time.Now().Add(-time.Hour))
-	require.Positive(t, watching())
-	r.eng.RetrySampled(6, 0, time.Now())
-	require.Eventually(t, func() bool { return watching() == 0 }, 5*time.Second, 10*time.Millisecond)
+	otherDaemonsJob("lazy_b")
+	s.WaitFor(10*time.Second, "the other daemon's job while watched", hitWith("lazy_b"))
 
-	// A retry job another daemon left: not reserved while idle...
-	m := message.Message{Topic: []byte("lazy"), Body: msgpackBody("b", 2), Time: 1, RetryTimes: 1, SubscriptionID: 6}
-	_, err := beanstalk.NewTube(r.bc, retryTube).Put(message.AppendRetryJob(nil, &m), 1024, 0, time.Minute)
-	require.NoError(t, err)
+	// An empty sample asked after our put makes the tube idle. Sampled as
+	// the backlog sampler does, again until it holds: the engine rightly
+	// refuses a sample that may predate the end of its own retry put or
+	// that of a job still being handled.
+	require.Eventually(t, func() bool {
+		asked := time.Now()
+		ready, delayed, reserved, buried := r.tubeCounts(retryTube)
+		r.eng.RetrySampled(6, int64(ready+delayed+reserved+buried), asked)
+		return watching(retryTube) == 0
+	}, 10*time.Second, 10*time.Millisecond)
+
+	// A retry job another daemon leaves is not reserved while idle, even
+	// as the engine goes on reserving from the channel tube...
+	otherDaemonsJob("lazy_c")
+	r.produce("lazy", msgpackBody("lazy_d", 1), "")
+	hs := s.WaitFor(10*time.Second, "a message pushed after the idle tube got a job", hitWith("lazy_d"))
+	assert.False(t, hitWith("lazy_c")(hs), "the idle retry tube's job was reserved")
 	ready, _, _, _ := r.tubeCounts(retryTube)
 	require.Equal(t, 1, ready)
+	require.Zero(t, watching(retryTube))
 	// ...until a sample finds it.
 	r.eng.RetrySampled(6, 1, time.Now())
-	s.WaitFor(10*time.Second, "the other daemon's retry job", func(h []testsrv.Hit) bool { return len(h) >= 3 })
+	s.WaitFor(10*time.Second, "the other daemon's retry job", hitWith("lazy_c"))
 }

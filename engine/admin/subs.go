@@ -278,8 +278,20 @@ func (a *API) patchSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, err := patchedSub(cur, ctx.PostBody())
+	if err != nil {
+		return nil, err
+	}
+	if err := unmask(s, cur); err != nil {
+		return nil, err
+	}
+	return a.update(ctx, id, s)
+}
+
+// patchedSub is cur with the keys of the PATCH body changed.
+func patchedSub(cur *subs.Subscription, body []byte) (*subs.Subscription, error) {
 	var patch map[string]json.RawMessage
-	if err := json.Unmarshal(ctx.PostBody(), &patch); err != nil || patch == nil {
+	if err := json.Unmarshal(body, &patch); err != nil || patch == nil {
 		return nil, errf(fasthttp.StatusBadRequest, CodeBadRequest, "body must be a JSON object of the keys to change")
 	}
 	base, err := json.Marshal(cur)
@@ -292,22 +304,22 @@ func (a *API) patchSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
 	}
 	// JSON keys match without regard to case when decoded: lower-case the
 	// patch's so that "Concurrency" replaces "concurrency" instead of
-	// losing to it.
+	// losing to it. One key spelt two ways is refused: which would win
+	// depends on map order.
+	given := make(map[string]string, len(patch))
 	for k, v := range patch {
-		merged[strings.ToLower(k)] = v
+		lk := strings.ToLower(k)
+		if other, dup := given[lk]; dup {
+			return nil, errf(fasthttp.StatusBadRequest, CodeBadRequest, "keys %q and %q are the same key", min(k, other), max(k, other))
+		}
+		given[lk] = k
+		merged[lk] = v
 	}
-	body, err := json.Marshal(merged)
+	body, err = json.Marshal(merged)
 	if err != nil {
 		return nil, err
 	}
-	s, err := decodeSub(body)
-	if err != nil {
-		return nil, err
-	}
-	if err := unmask(s, cur); err != nil {
-		return nil, err
-	}
-	return a.update(ctx, id, s)
+	return decodeSub(body)
 }
 
 func (a *API) update(ctx *fasthttp.RequestCtx, id int64, s *subs.Subscription) (any, error) {

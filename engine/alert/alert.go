@@ -24,6 +24,7 @@ const (
 	KindChannelBacklog = "channel_backlog"
 	KindGlobalBacklog  = "global_backlog"
 	KindMainBacklog    = "main_backlog"
+	KindSubInvalid     = "sub_invalid"
 	// Daemon-wide problems (Problem): a DATA line that could not be
 	// written (its job was kept), no subscription loaded.
 	KindDataLog         = "datalog_unwritable"
@@ -55,7 +56,7 @@ var ErrInvalid = errors.New("invalid alert setting")
 // answer (after their retries).
 type Alert struct {
 	Time      time.Time `json:"time"`
-	Kind      string    `json:"kind"` // sub_failures, message_retries, channel_backlog, global_backlog, main_backlog
+	Kind      string    `json:"kind"` // sub_failures, message_retries, channel_backlog, global_backlog, main_backlog, sub_invalid
 	SubID     int64     `json:"sub,omitempty"`
 	Topic     string    `json:"topic,omitempty"`
 	Subject   string    `json:"subject"`
@@ -189,7 +190,7 @@ type monitorMetrics struct {
 }
 
 var kinds = []string{KindSubFailures, KindMessageRetries, KindChannelBacklog, KindGlobalBacklog, KindMainBacklog,
-	KindDataLog, KindNoSubscriptions}
+	KindSubInvalid, KindDataLog, KindNoSubscriptions}
 
 func newMonitorMetrics() monitorMetrics {
 	m := monitorMetrics{

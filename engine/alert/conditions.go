@@ -15,6 +15,7 @@ const (
 	subFailures = iota
 	msgRetries
 	chanBacklog
+	subInvalid
 	nSubKinds
 )
 
@@ -320,5 +321,35 @@ func (m *Monitor) raiseGlobal(g *Globals, kind, what string) {
 	}
 	a.Text = fmt.Sprintf("Alert %s on medispatcher host %s at %s: %s.\nNext alert of this kind in %d s at the earliest.\n",
 		kind, m.host, a.Time.Format(time.RFC3339), what, g.GlobalMessageBlockedAlarmInterval)
+	m.raise(&record{a: a}, m.defaultRoutes(g))
+}
+
+// SubscriptionInvalid is called by the subscription source when an entry
+// fails validation (subs.Options.OnInvalid; id 0 for an entry without
+// one): held says whether its last good version stays in use. It raises
+// sub_invalid to the default receiver, at most once per AlarmInterval per
+// id; the subscription's own receivers are not used, since its settings
+// are what is wrong.
+func (m *Monitor) SubscriptionInvalid(id int64, held bool, err error) {
+	now := m.offset()
+	st := m.state(id, now)
+	if !st.fired[subInvalid].claim(now, m.def.intervalNS) {
+		return
+	}
+	st.span.Store(max(st.span.Load(), m.def.intervalNS))
+	what := "is invalid and left out (it never loaded)"
+	if held {
+		what = "is invalid; its last good version stays in use"
+	}
+	a := Alert{
+		Time:    m.now(),
+		Kind:    KindSubInvalid,
+		SubID:   id,
+		Subject: fmt.Sprintf("[medispatcher %s] subscription %d %s", m.host, id, what),
+	}
+	a.Text = fmt.Sprintf("Alert %s on medispatcher host %s at %s.\nSubscription %d %s: %v.\n"+
+		"Next alert of this kind for this subscription in %s at the earliest.\n",
+		KindSubInvalid, m.host, a.Time.Format(time.RFC3339), id, what, err, time.Duration(m.def.intervalNS))
+	g := m.globals.Load()
 	m.raise(&record{a: a}, m.defaultRoutes(g))
 }

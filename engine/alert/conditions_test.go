@@ -323,3 +323,36 @@ func TestProblemOncePerInterval(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{KindDataLog, KindNoSubscriptions}, got)
 }
+
+func TestSubscriptionInvalid(t *testing.T) {
+	rec := &recorder{}
+	opt, got := deliveries()
+	m, clk := newMonitor(t, func(c *config.Config) { c.DefaultAlarmReceiver, c.AlarmInterval = "ops", 60 },
+		opt, WithGateway(GatewayPlatform, rec))
+	runMonitor(t, m)
+	raised := newMonitorMetrics().raised[KindSubInvalid]
+	before := raised.Get()
+
+	err := &subs.ValidationError{ID: 5, Field: "concurrency", Value: -1, Allowed: "must be >= 0"}
+	m.SubscriptionInvalid(5, true, err)
+	m.SubscriptionInvalid(5, false, err) // within the interval
+	require.NoError(t, next(t, got).err)
+	a := m.Recent(1)[0]
+	assert.Equal(t, KindSubInvalid, a.Kind)
+	assert.Equal(t, int64(5), a.SubID)
+	assert.Contains(t, a.Subject, "subscription 5 is invalid; its last good version stays in use")
+	assert.Contains(t, a.Text, "concurrency = -1")
+	msgs := rec.sent()
+	require.Len(t, msgs, 1)
+	assert.Equal(t, []string{"ops"}, msgs[0].To, "to the default receiver")
+
+	m.SubscriptionInvalid(6, false, err) // another id: its own interval
+	require.NoError(t, next(t, got).err)
+	assert.Contains(t, m.Recent(1)[0].Subject, "subscription 6 is invalid and left out")
+
+	clk.Advance(60 * time.Second)
+	m.SubscriptionInvalid(5, true, err)
+	require.NoError(t, next(t, got).err)
+	assert.Equal(t, 3, countKind(m, KindSubInvalid))
+	assert.Equal(t, before+3, raised.Get())
+}

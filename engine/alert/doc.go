@@ -25,6 +25,12 @@
 //	main_backlog     ready jobs of the main tube
 //	                 >= NameOfMainQueueBlockedAlertThreshold
 //
+// From the subscription source (SubscriptionInvalid, to the default
+// receiver):
+//
+//	sub_invalid      an entry failed validation (its last good version
+//	                 stays in use, or it is left out when it has none)
+//
 // Each (subscription, kind) raises at most one alert per AlarmInterval
 // (alert_interval_s); each global kind at most one per
 // GlobalMessageBlockedAlarmInterval. A subscription with alerts disabled,

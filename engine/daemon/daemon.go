@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/redis/rueidis"
 
 	"medispatcher/connpool"
@@ -130,22 +131,31 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MaxTimeoutMS:        cfg.MaxMessageProcessTime,
 		ChannelPrefix:       cfg.PrefixOfChannelQueue,
 	}
+	alerts, err := alert.New(cfg, log)
+	if err != nil {
+		return fmt.Errorf("alerts: %w", err)
+	}
+	// Each invalid version of a subscription entry is counted and alerted.
+	invalidSubs := metrics.GetOrCreateCounter(`medispatcher_subscription_invalid_total`)
+	subsOpts := subs.Options{Env: cfg.ReceptionEnv, OnInvalid: func(id int64, held bool, err error) {
+		invalidSubs.Inc()
+		if cfg.Observability {
+			alerts.SubscriptionInvalid(id, held, err)
+		}
+	}}
 	var source subs.Source
 	var reload func()
 	if cfg.SubscriptionFromRedis {
-		source = &lazyRedisSource{conn: redis, prefix: cfg.Redis.KeyPrefix, lim: lim, log: log}
+		source = &lazyRedisSource{conn: redis, prefix: cfg.Redis.KeyPrefix, lim: lim, opts: subsOpts, log: log}
 	} else {
 		fs := subs.NewFileSource(cfg.SubscriptionFile, lim, log)
+		fs.SetOptions(subsOpts)
 		source, reload = fs, fs.Reload
 	}
 
 	// Observability: statistics and alerts hear every push; the backlog
 	// sampler measures the tubes in the background.
 	st := stats.New()
-	alerts, err := alert.New(cfg, log)
-	if err != nil {
-		return fmt.Errorf("alerts: %w", err)
-	}
 	var obs engine.Observer
 	if cfg.Observability {
 		obs = &observer{stats: st, alerts: alerts}
@@ -349,6 +359,7 @@ type lazyRedisSource struct {
 	conn   *redisConn
 	prefix string
 	lim    subs.Limits
+	opts   subs.Options
 	log    *slog.Logger
 	src    atomic.Pointer[subs.RedisSource]
 }
@@ -371,6 +382,7 @@ func (s *lazyRedisSource) Run(ctx context.Context, apply func(*subs.Set)) error 
 		return errors.New("redis subscription source: no [Redis] Addr configured")
 	}
 	src := subs.NewRedisSource(s.conn.c, s.prefix, s.lim, s.log)
+	src.SetOptions(s.opts)
 	s.src.Store(src)
 	return src.Run(ctx, apply)
 }

@@ -6,10 +6,17 @@
 // # Sources
 //
 // A Source delivers a whole new Set whenever the subscriptions change; the
-// daemon swaps it in atomically. Invalid entries are logged with their
-// reason and left out; a source that cannot be read keeps the last good
-// set, because an empty set would make the dispatcher drop every message of
-// every topic.
+// daemon swaps it in atomically. A source that cannot be read keeps the
+// last good set, because an empty set would make the dispatcher drop every
+// message of every topic.
+//
+// An entry that fails to decode or validate keeps its last good version
+// (the one with its id in the set applied last), so a bad edit does not
+// unsubscribe it; an entry that never was valid is left out. Either way it
+// is logged at ERROR with its id and the keys at fault, and
+// Options.OnInvalid is called, once per invalid version. A subscription
+// with no URL for the daemon's RECEPTION_ENV (Options.Env) is logged at
+// WARN once per version.
 //
 // FileSource reads a TOML file of [[subscription]] tables (the format
 // written by WriteFile and by operators' tooling) and watches its directory

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,7 @@ type FileSource struct {
 	lim     Limits
 	log     *slog.Logger
 	reload  chan struct{}
+	invalid *invalidLog
 	problem atomic.Pointer[string]
 }
 
@@ -69,13 +71,18 @@ func NewFileSource(path string, lim Limits, log *slog.Logger) *FileSource {
 	if log == nil {
 		log = slog.Default()
 	}
+	log = log.With("path", path)
 	return &FileSource{
-		path:   path,
-		lim:    lim,
-		log:    log.With("path", path),
-		reload: make(chan struct{}, 1),
+		path:    path,
+		lim:     lim,
+		log:     log,
+		reload:  make(chan struct{}, 1),
+		invalid: newInvalidLog(log),
 	}
 }
+
+// SetOptions sets the optional settings; call it before Run.
+func (f *FileSource) SetOptions(o Options) { f.invalid.opts = o }
 
 // Reload asks Run to re-read the file now (the daemon calls it on SIGHUP).
 // It never blocks; requests made while one is pending are merged.
@@ -119,10 +126,11 @@ func (f *FileSource) Run(ctx context.Context, apply func(*Set)) error {
 	// is not missed.
 	var cur *Set
 	load := func() {
-		next, ok := f.load(cur == nil)
+		next, ok := f.load(cur)
 		if !ok || (cur != nil && next.Equal(cur)) {
 			return
 		}
+		warnNoURL(f.log, f.invalid.opts.Env, cur, next)
 		cur = next
 		apply(cur)
 	}
@@ -189,8 +197,10 @@ func (f *FileSource) readEvents(watch *os.File, name string, changed chan<- stru
 }
 
 // load reads and validates the file. ok is false when the previous set
-// must be kept.
-func (f *FileSource) load(first bool) (set *Set, ok bool) {
+// must be kept. An entry that fails validation keeps its version in cur,
+// the set applied last (nil before the first), when it has one there.
+func (f *FileSource) load(cur *Set) (set *Set, ok bool) {
+	first := cur == nil
 	data, err := os.ReadFile(f.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		f.setProblem("subscriptions file " + f.path + " does not exist")
@@ -206,7 +216,7 @@ func (f *FileSource) load(first bool) (set *Set, ok bool) {
 		f.log.Error("cannot read subscriptions file; keeping the previous subscriptions", "err", err)
 		return nil, false
 	}
-	subs, err := decodeFile(data, f.lim, f.log)
+	subs, bad, err := decodeFile(data, f.lim, f.log)
 	if err != nil {
 		f.setProblem("subscriptions file " + f.path + " cannot be decoded: " + err.Error())
 		var pe toml.ParseError
@@ -218,13 +228,43 @@ func (f *FileSource) load(first bool) (set *Set, ok bool) {
 		}
 		return nil, false
 	}
-	set = NewSet(subs)
+	f.invalid.startRound()
+	set, held := mergeLastGood(subs, bad, cur, func(b badTable, held bool) {
+		entry := strconv.FormatInt(b.id, 10)
+		if b.id <= 0 {
+			entry = "table " + strconv.Itoa(b.table)
+		}
+		f.invalid.report(entry, b.id, b.version, held, b.err, "table", b.table)
+	})
+	f.invalid.endRound()
 	f.setProblem("")
 	if set.Len() == 0 {
 		f.setProblem("subscriptions file " + f.path + " holds no valid subscription")
 	}
-	f.log.Info("subscriptions loaded", "count", set.Len())
+	f.log.Info("subscriptions loaded", "count", set.Len(), "held_at_last_good", idList(held), "left_out", len(bad)-len(held))
 	return set, true
+}
+
+// mergeLastGood builds the set of the valid tables and, for each bad table
+// whose id has no valid table, that id's version in cur (the set applied
+// last), if any; held lists those ids. report hears of every bad table.
+func mergeLastGood(valid []*Subscription, bad []badTable, cur *Set, report func(b badTable, held bool)) (*Set, []int64) {
+	ids := make(map[int64]bool, len(valid))
+	for _, s := range valid {
+		ids[s.ID] = true
+	}
+	var held []int64
+	for _, b := range bad {
+		last := cur.ByID(b.id)
+		keep := b.id > 0 && last != nil && !ids[b.id]
+		if keep {
+			valid = append(valid, last)
+			ids[b.id] = true
+			held = append(held, b.id)
+		}
+		report(b, keep)
+	}
+	return NewSet(valid), held
 }
 
 // fileDoc is the file's shape. Tables stay Primitive so that one table of
@@ -234,13 +274,23 @@ type fileDoc struct {
 	Subscription []toml.Primitive `toml:"subscription"`
 }
 
+// badTable is a table of a subscriptions file that failed to decode or
+// validate.
+type badTable struct {
+	table   int   // 1-based
+	id      int64 // 0 when the table has none (or not an integer)
+	version string
+	err     error
+}
+
 // decodeFile decodes and validates the tables of a subscriptions file. It
-// fails only when the file is not TOML; bad tables are logged and skipped.
-func decodeFile(data []byte, lim Limits, log *slog.Logger) ([]*Subscription, error) {
+// fails only when the file is not TOML; tables that fail to decode or
+// validate are returned in bad, duplicates of an id are logged and skipped.
+func decodeFile(data []byte, lim Limits, log *slog.Logger) (valid []*Subscription, bad []badTable, err error) {
 	var doc fileDoc
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&doc)
 	if err != nil {
-		return nil, fmt.Errorf("decode subscriptions TOML: %w", err)
+		return nil, nil, fmt.Errorf("decode subscriptions TOML: %w", err)
 	}
 	out := make([]*Subscription, 0, len(doc.Subscription))
 	seen := make(map[int64]int, len(doc.Subscription))
@@ -253,11 +303,12 @@ func decodeFile(data []byte, lim Limits, log *slog.Logger) ([]*Subscription, err
 		_ = md.PrimitiveDecode(p, &key)
 		s := newDecoded()
 		if err := md.PrimitiveDecode(p, s); err != nil {
-			log.Error("subscription left out", "table", i+1, "sub", key.ID, "err", err)
+			err = &decodeKeyError{Key: tomlKey(err), Err: fmt.Errorf("subscription %d: %w", key.ID, err)}
+			bad = append(bad, badTable{table: i + 1, id: key.ID, version: fmt.Sprintf("%v %+v", err, *s), err: err})
 			continue
 		}
 		if err := s.Validate(lim); err != nil {
-			log.Error("subscription left out", "table", i+1, "sub", s.ID, "err", err)
+			bad = append(bad, badTable{table: i + 1, id: s.ID, version: fmt.Sprintf("%v %+v", err, *s), err: err})
 			continue
 		}
 		if first, dup := seen[s.ID]; dup {
@@ -277,19 +328,38 @@ func decodeFile(data []byte, lim Limits, log *slog.Logger) ([]*Subscription, err
 		}
 		log.Warn("subscriptions file has unknown keys; ignored", "keys", strings.Join(names, ","))
 	}
-	return out, nil
+	return out, bad, nil
+}
+
+// tomlKey is the key a table's decoding error names: the TOML decoder says
+// `(last key "subscription.KEY")`, KEY spelt as in the file (it matches
+// keys without regard to case); "" when it names none of ours.
+func tomlKey(err error) string {
+	const mark = `last key "subscription.`
+	msg := err.Error()
+	i := strings.Index(msg, mark)
+	if i < 0 {
+		return ""
+	}
+	k, _, ok := strings.Cut(msg[i+len(mark):], `"`)
+	if !ok {
+		return ""
+	}
+	k, _, _ = strings.Cut(k, ".")
+	for key := range jsonKeys {
+		if strings.EqualFold(key, k) {
+			return key
+		}
+	}
+	return ""
 }
 
 // WriteFile writes subs to path in the subscriptions file format,
 // atomically: a temporary file in the same directory, synced, then renamed
 // over path, so a reader never sees half a file.
 func WriteFile(path string, subs []*Subscription) error {
-	var buf bytes.Buffer
-	buf.WriteString("# medispatcher subscriptions: one [[subscription]] table each.\n\n")
-	doc := struct {
-		Subscription []*Subscription `toml:"subscription"`
-	}{subs}
-	if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
+	data, err := encodeFile(subs)
+	if err != nil {
 		return fmt.Errorf("encode subscriptions for %s: %w", path, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
@@ -297,7 +367,7 @@ func WriteFile(path string, subs []*Subscription) error {
 		return fmt.Errorf("write subscriptions %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op after the rename
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("write subscriptions %s: %w", tmp.Name(), err)
 	}
@@ -316,4 +386,17 @@ func WriteFile(path string, subs []*Subscription) error {
 		return fmt.Errorf("rename %s to %s: %w", tmp.Name(), path, err)
 	}
 	return nil
+}
+
+// encodeFile is the subscriptions file holding subs.
+func encodeFile(subs []*Subscription) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# medispatcher subscriptions: one [[subscription]] table each.\n\n")
+	doc := struct {
+		Subscription []*Subscription `toml:"subscription"`
+	}{subs}
+	if err := toml.NewEncoder(&buf).Encode(doc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -183,8 +183,9 @@ func TestWriteFileRoundTrip(t *testing.T) {
 	assert.Contains(t, string(data), "retry_concurrency = 1")
 
 	log, logs := testLogger()
-	got, err := decodeFile(data, testLimits, log)
+	got, bad, err := decodeFile(data, testLimits, log)
 	require.NoError(t, err)
+	assert.Empty(t, bad)
 	require.Len(t, got, 2)
 	assert.True(t, full.Equal(got[0]), "got %+v", got[0])
 	assert.NotContains(t, logs.String(), "unknown keys")
@@ -202,9 +203,10 @@ func TestExampleFileLoads(t *testing.T) {
 	}
 	require.NoError(t, err)
 	log, logs := testLogger()
-	got, err := decodeFile(data, Limits{ChannelPrefix: DefaultChannelPrefix}, log)
+	got, bad, err := decodeFile(data, Limits{ChannelPrefix: DefaultChannelPrefix}, log)
 	require.NoError(t, err)
 	assert.NotEmpty(t, got)
+	assert.Empty(t, bad)
 	assert.NotContains(t, logs.String(), "level=WARN")
 	assert.NotContains(t, logs.String(), "level=ERROR")
 }

@@ -61,6 +61,7 @@ type RedisSource struct {
 	channel string
 	lim     Limits
 	log     *slog.Logger
+	invalid *invalidLog
 	problem atomic.Pointer[string]
 }
 
@@ -81,14 +82,19 @@ func NewRedisSource(client rueidis.Client, keyPrefix string, lim Limits, log *sl
 	if log == nil {
 		log = slog.Default()
 	}
+	log = log.With("key", RedisHashKey(keyPrefix))
 	return &RedisSource{
 		client:  client,
 		hash:    RedisHashKey(keyPrefix),
 		channel: RedisChannel(keyPrefix),
 		lim:     lim,
-		log:     log.With("key", RedisHashKey(keyPrefix)),
+		log:     log,
+		invalid: newInvalidLog(log),
 	}
 }
+
+// SetOptions sets the optional settings; call it before Run.
+func (r *RedisSource) SetOptions(o Options) { r.invalid.opts = o }
 
 // changes collects what the notifications asked for between two reads.
 type changes struct {
@@ -163,9 +169,12 @@ func (r *RedisSource) Run(ctx context.Context, apply func(*Set)) error {
 			pending.markAll()
 		}
 		ids, all := pending.take()
-		var err error
+		var (
+			err  error
+			held []int64
+		)
 		if all {
-			err = r.readAll(ctx, state)
+			held, err = r.readAll(ctx, state)
 		} else if len(ids) > 0 {
 			err = r.readIDs(ctx, ids, state)
 		}
@@ -192,8 +201,9 @@ func (r *RedisSource) Run(ctx context.Context, apply func(*Set)) error {
 			continue
 		}
 		if all {
-			r.log.Info("subscriptions loaded", "count", next.Len())
+			r.log.Info("subscriptions loaded", "count", next.Len(), "held_at_last_good", idList(held))
 		}
+		warnNoURL(r.log, r.invalid.opts.Env, cur, next)
 		cur = next
 		apply(cur)
 	}
@@ -247,24 +257,35 @@ func (r *RedisSource) receive(ctx context.Context, pending *changes, wake chan<-
 	}
 }
 
-// readAll replaces state by the whole hash.
-func (r *RedisSource) readAll(ctx context.Context, state map[int64]*Subscription) error {
+// readAll replaces state by the whole hash. An entry that fails
+// validation keeps its version in state when it has one there; held lists
+// those.
+func (r *RedisSource) readAll(ctx context.Context, state map[int64]*Subscription) (held []int64, err error) {
 	cctx, cancel := context.WithTimeout(ctx, redisOpTimeout)
 	defer cancel()
 	m, err := r.client.Do(cctx, r.client.B().Hgetall().Key(r.hash).Build()).AsStrMap()
 	if err != nil {
-		return fmt.Errorf("hgetall %s: %w", r.hash, err)
+		return nil, fmt.Errorf("hgetall %s: %w", r.hash, err)
 	}
+	last := maps.Clone(state)
 	clear(state)
+	r.invalid.startRound()
+	defer r.invalid.endRound()
 	for field, value := range m {
-		s, err := r.decode(field, value)
+		s, id, err := r.decode(field, value)
 		if err != nil {
-			r.log.Error("subscription left out", "field", field, "err", err)
+			keep := last[id] != nil
+			if keep {
+				state[id] = last[id]
+				held = append(held, id)
+			}
+			r.invalid.report(field, id, value, keep, err, "field", field)
 			continue
 		}
 		state[s.ID] = s
 	}
-	return nil
+	slices.Sort(held)
+	return held, nil
 }
 
 // readIDs re-reads the given fields into state.
@@ -289,42 +310,54 @@ func (r *RedisSource) readIDs(ctx context.Context, ids []int64, state map[int64]
 				r.log.Info("subscription deleted", "sub", id)
 			}
 			delete(state, id)
+			r.invalid.forget(fields[i])
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("hmget %s %d: %w", r.hash, id, err)
 		}
-		s, err := r.decode(fields[i], value)
+		s, _, err := r.decode(fields[i], value)
 		if err != nil {
-			r.log.Error("subscription left out", "sub", id, "err", err)
-			delete(state, id)
+			// The last good version, if any, stays in state.
+			r.invalid.report(fields[i], id, value, state[id] != nil, err, "field", fields[i])
 			continue
 		}
+		r.invalid.forget(fields[i])
 		state[id] = s
 	}
 	return nil
 }
 
-// decode parses and validates one hash entry.
-func (r *RedisSource) decode(field, value string) (*Subscription, error) {
-	id, err := strconv.ParseInt(field, 10, 64)
-	if err != nil || id <= 0 {
-		return nil, fmt.Errorf("hash field %q is not a subscription id: %w", field, ErrInvalid)
+// decode parses and validates one hash entry. id is the field's id, 0
+// when the field is not one (in decimal, as RedisPut writes it).
+func (r *RedisSource) decode(field, value string) (s *Subscription, id int64, err error) {
+	id, err = strconv.ParseInt(field, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != field {
+		return nil, 0, fmt.Errorf("hash field %q is not a subscription id: %w", field, ErrInvalid)
 	}
+	s, err = decodeEntry(id, value, r.lim, func(unknown []string) {
+		r.log.Warn("subscription has unknown keys; ignored", "sub", id, "keys", strings.Join(unknown, ","))
+	})
+	return s, id, err
+}
+
+// decodeEntry decodes and validates the JSON value of hash field id;
+// unknown, when not nil, hears of keys DecodeJSON does not know.
+func decodeEntry(id int64, value string, lim Limits, unknownKeys func([]string)) (*Subscription, error) {
 	s, unknown, err := DecodeJSON([]byte(value))
 	if err != nil {
 		return nil, fmt.Errorf("subscription %d: %w", id, err)
 	}
-	if len(unknown) > 0 {
-		r.log.Warn("subscription has unknown keys; ignored", "sub", id, "keys", strings.Join(unknown, ","))
+	if len(unknown) > 0 && unknownKeys != nil {
+		unknownKeys(unknown)
 	}
 	if s.ID == 0 {
 		s.ID = id
 	}
 	if s.ID != id {
-		return nil, &ValidationError{ID: id, Field: "id", Value: s.ID, Allowed: "must equal the hash field " + field}
+		return nil, &ValidationError{ID: id, Field: "id", Value: s.ID, Allowed: "must equal the hash field " + strconv.FormatInt(id, 10)}
 	}
-	if err := s.Validate(r.lim); err != nil {
+	if err := s.Validate(lim); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -87,18 +87,19 @@ func TestRedisSourceLeavesOutBadEntries(t *testing.T) {
 	assert.Contains(t, out, `hash field \"x\" is not a subscription id`)
 	assert.Contains(t, out, "keys=colour")
 
-	// An entry made invalid by a change leaves the set; one made valid
-	// joins it.
+	// An entry made invalid by a change keeps its last good version; one
+	// made valid joins the set.
 	hset("1", `{"id":1,"topic":"good","url":"ftp://127.0.0.1/a"}`)
 	hset("2", `{"id":2,"topic":"bad","url":"http://127.0.0.1/b","drop_action":2}`)
 	require.NoError(t, c.Do(ctx, c.B().Publish().Channel(channel).Message("1").Build()).Error())
 	require.NoError(t, c.Do(ctx, c.B().Publish().Channel(channel).Message("2").Build()).Error())
-	waitSet(t, sets, "the changed entries", hasIDs(2, 7))
+	s = waitSet(t, sets, "the changed entries", hasIDs(1, 2, 7))
+	assert.Equal(t, "http://127.0.0.1/a", s.ByID(1).URL, "the last good version of 1 stays")
 
 	// A message that is not an id re-reads the whole hash.
 	hset("8", `{"topic":"t8","url":"http://127.0.0.1/h"}`)
 	require.NoError(t, c.Do(ctx, c.B().Publish().Channel(channel).Message("*").Build()).Error())
-	waitSet(t, sets, "the full re-read", hasIDs(2, 7, 8))
+	waitSet(t, sets, "the full re-read", hasIDs(1, 2, 7, 8))
 }
 
 func TestRedisSourceReconnects(t *testing.T) {

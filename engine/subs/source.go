@@ -5,9 +5,9 @@ import "context"
 // Source keeps a daemon's subscriptions current.
 type Source interface {
 	// Run delivers the full current set to apply at start and after every
-	// change (invalid entries are logged with their reason and left out; a
-	// source that cannot be read keeps the last good set), until ctx is
-	// done. apply is called from Run's goroutine, one call at a time, and
+	// change (an invalid entry keeps its last good version, or is left out
+	// when it has none, and is logged with its reason; a source that cannot
+	// be read keeps the last good set), until ctx is done. apply is called from Run's goroutine, one call at a time, and
 	// should return quickly; a set equal to the last one is not applied
 	// again. Run returns nil when ctx is done.
 	//

@@ -57,7 +57,8 @@ func BenchmarkRedisRead(b *testing.B) {
 	}
 	r := NewRedisSource(c, "", testLimits, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	state := make(map[int64]*Subscription)
-	require.NoError(b, r.readAll(ctx, state))
+	_, err := r.readAll(ctx, state)
+	require.NoError(b, err)
 	b.Run("hmget_one", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -68,7 +69,8 @@ func BenchmarkRedisRead(b *testing.B) {
 	b.Run("hgetall", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			require.NoError(b, r.readAll(ctx, state))
+			_, err := r.readAll(ctx, state)
+			require.NoError(b, err)
 			_ = NewSet(setValues(state))
 		}
 	})
