@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -306,7 +307,9 @@ func decode(ctx *fasthttp.RequestCtx, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return errf(fasthttp.StatusBadRequest, CodeBadRequest, "body: %v", err)
 	}
-	if dec.More() {
+	// Anything after the value — another value, or a stray ] or } that
+	// More would not see — is refused.
+	if _, err := dec.Token(); err != io.EOF {
 		return errf(fasthttp.StatusBadRequest, CodeBadRequest, "body: more than one JSON value")
 	}
 	return nil
