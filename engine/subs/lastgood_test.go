@@ -198,7 +198,7 @@ func TestRedisSourceKeepsTheLastGoodVersion(t *testing.T) {
 	// A full re-read (an entry added without its own notice, then "*")
 	// holds 1 again without reporting the same versions again.
 	require.NoError(t, RedisPut(ctx, c, prefix, sub(3, "third")))
-	s = waitSet(t, sets, "3 added", hasIDs(1, 2, 3))
+	waitSet(t, sets, "3 added", hasIDs(1, 2, 3))
 	hset("4", `{"topic":"fourth","url":"http://127.0.0.1/4"}`)
 	publish("*")
 	s = waitSet(t, sets, "the full re-read", hasIDs(1, 2, 3, 4))
