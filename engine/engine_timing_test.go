@@ -117,20 +117,7 @@ func benchEndToEnd(b *testing.B, topics int) {
 	b.ReportAllocs()
 	bsCPU0, _ := bs.CPUTime()
 	b.ResetTimer()
-	start := time.Now()
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- eng.Run(rctx) }()
-	select {
-	case <-sub.done:
-	case <-time.After(10 * time.Minute):
-		b.Fatalf("only %d of %d delivered", sub.n.Load(), b.N)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	cancel()
-	<-done
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	runUntil(b, eng, sub.done, func() string { return fmt.Sprintf("only %d of %d delivered", sub.n.Load(), b.N) })
 	if bsCPU1, err := bs.CPUTime(); err == nil {
 		b.ReportMetric(float64(bsCPU1-bsCPU0)/float64(time.Millisecond)/float64(b.N)*1000, "beanstalkd-cpu-ms/1k")
 	}
@@ -197,14 +184,21 @@ func BenchmarkRedistFailPath(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	runUntil(b, eng, data.done, func() string { return fmt.Sprintf("only %d of %d lines", data.n.Load(), b.N) })
+}
+
+// runUntil runs eng from the benchmark's timer start until finished is
+// closed (at most 10 minutes: then it fails with what), stops the timer
+// and the engine, and reports b.N messages per second.
+func runUntil(b *testing.B, eng *Engine, finished <-chan struct{}, what func() string) {
 	start := time.Now()
-	rctx, cancel := context.WithCancel(ctx)
+	rctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- eng.Run(rctx) }()
 	select {
-	case <-data.done:
+	case <-finished:
 	case <-time.After(10 * time.Minute):
-		b.Fatalf("only %d of %d lines", data.n.Load(), b.N)
+		b.Fatal(what())
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
