@@ -436,29 +436,10 @@ func (e *Engine) shutdown(redist *sync.WaitGroup) {
 	// Redistribution: workers finish the message in hand; what is queued
 	// goes back to the main tube untouched.
 	redist.Wait()
-	released := 0
-	for {
-		select {
-		case j := <-e.redistQ:
-			j.Release(e.opts.Priority, 0)
-			released++
-			continue
-		default:
-		}
-		break
-	}
+	released := e.releaseAll(e.redistQ)
 	// Old-format jobs waiting for their route go back too.
 	e.helpers.Wait()
-	for {
-		select {
-		case j := <-e.legacyQ:
-			j.Release(e.opts.Priority, 0)
-			released++
-			continue
-		default:
-		}
-		break
-	}
+	released += e.releaseAll(e.legacyQ)
 	// Lanes: workers finish their push, then their queues are released.
 	e.runners.Wait()
 	for _, r := range e.state.Load().runners {
@@ -470,6 +451,21 @@ func (e *Engine) shutdown(redist *sync.WaitGroup) {
 		}
 	}
 	e.log.Info("stopped", "released", released, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// releaseAll gives every job queued in q back to its tube; it returns how
+// many.
+func (e *Engine) releaseAll(q chan *connpool.Job) int {
+	n := 0
+	for {
+		select {
+		case j := <-q:
+			j.Release(e.opts.Priority, 0)
+			n++
+		default:
+			return n
+		}
+	}
 }
 
 // Apply makes set the live subscription set: new subscriptions start,

@@ -235,18 +235,7 @@ func (l *lane) enqueue(j *connpool.Job) {
 }
 
 // drain releases every queued job; it returns how many.
-func (l *lane) drain() int {
-	n := 0
-	for {
-		select {
-		case j := <-l.q:
-			j.Release(l.r.e.opts.Priority, 0)
-			n++
-		default:
-			return n
-		}
-	}
-}
+func (l *lane) drain() int { return l.r.e.releaseAll(l.q) }
 
 // resize grows or shrinks the worker set; a worker told to stop finishes
 // its current push first, so nothing is lost or pushed twice.

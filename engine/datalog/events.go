@@ -20,39 +20,34 @@ import (
 // DecodeErr logs an undecodable main-tube job that is to be deleted: the
 // line is its only copy (durable).
 func (w *Writer) DecodeErr(raw []byte, reason string) error {
-	return w.rawOnly(catDecodeErr, DecodeErr, raw, reason)
+	return w.rawOnly(catDecodeErr, DecodeErr, raw, reason, true)
 }
 
 // DecodeErrKept logs an undecodable job that stays in beanstalkd (buried):
 // the line is a trace, so it returns once queued, never waiting for a disk.
 func (w *Writer) DecodeErrKept(raw []byte, reason string) error {
-	l := w.begin(catDecodeErr, DecodeErr)
-	if l == nil {
-		return nil
-	}
-	l.b = append(l.b, " reason="...)
-	l.b = appendValue(l.b, reason)
-	l.b = appendRaw(l.b, raw)
-	return w.send(l)
+	return w.rawOnly(catDecodeErr, DecodeErr, raw, reason, false)
 }
 
 // RecovFailBack logs a recover-list message that could be put neither into
 // the main tube nor back onto the list.
 func (w *Writer) RecovFailBack(raw []byte, reason string) error {
-	return w.rawOnly(catRecovFailBack, RecovFailBack, raw, reason)
+	return w.rawOnly(catRecovFailBack, RecovFailBack, raw, reason, true)
 }
 
 // RecovFailDecode logs an undecodable recover-list entry.
 func (w *Writer) RecovFailDecode(raw []byte, reason string) error {
-	return w.rawOnly(catRecovFailDecode, RecovFailDecode, raw, reason)
+	return w.rawOnly(catRecovFailDecode, RecovFailDecode, raw, reason, true)
 }
 
 // RecovFailAssert logs a recover-list entry of the wrong type.
 func (w *Writer) RecovFailAssert(raw []byte, reason string) error {
-	return w.rawOnly(catRecovFailAssert, RecovFailAssert, raw, reason)
+	return w.rawOnly(catRecovFailAssert, RecovFailAssert, raw, reason, true)
 }
 
-func (w *Writer) rawOnly(idx int, cat Category, raw []byte, reason string) error {
+// rawOnly writes "reason=… raw=…"; durable says whether the caller waits
+// for the line to be on disk (it is then the message's only copy).
+func (w *Writer) rawOnly(idx int, cat Category, raw []byte, reason string, durable bool) error {
 	l := w.begin(idx, cat)
 	if l == nil {
 		return nil
@@ -60,6 +55,9 @@ func (w *Writer) rawOnly(idx int, cat Category, raw []byte, reason string) error
 	l.b = append(l.b, " reason="...)
 	l.b = appendValue(l.b, reason)
 	l.b = appendRaw(l.b, raw)
+	if !durable {
+		return w.send(l)
+	}
 	return w.sendDurable(l)
 }
 
