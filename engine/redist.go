@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"time"
 
 	"medispatcher/connpool"
 	"medispatcher/engine/message"
@@ -110,6 +111,12 @@ func (e *Engine) redistribute(j *connpool.Job, m *message.Message, buf []byte) [
 	if tooBig {
 		e.metrics.tooBig.Inc()
 		j.Bury(e.opts.Priority)
+		return buf
+	}
+	if !matched && st.set.Len() == 0 && !e.opts.AllowEmptySet {
+		// Reserved in the instant the set became empty (the gate ignores
+		// the tube from now on): an empty set deletes nothing.
+		j.Release(e.opts.Priority, time.Second)
 		return buf
 	}
 	if !matched {
