@@ -159,13 +159,7 @@ func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
 	f := newFleet(t, fleetSubscriptions()...)
 	// Slow answers until the kill, so that a busy machine cannot finish
 	// the load before it; fast ones after.
-	var killedFlag atomic.Bool
-	f.w.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) {
-		if killedFlag.Load() {
-			return 200, `{"status":1}`, 5 * time.Millisecond
-		}
-		return 200, `{"status":1}`, 100 * time.Millisecond
-	})
+	killedFlag := f.slowUntil()
 	f.start()
 	total := f.produce(200, fleetTopics())
 
@@ -194,4 +188,18 @@ func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
 		before, total, survivor, took.Round(time.Millisecond), dups)
 	require.Positive(t, survivor, "the survivor delivered the rest:\n%s", f.logs[1])
 	f.stop(1)
+}
+
+// slowUntil makes the subscriber answer in 100 ms until the returned flag
+// is set, then in 5 ms: a fault test's daemons hold jobs and pushes in
+// flight when the fault comes, and finish quickly after it.
+func (f *fleet) slowUntil() *atomic.Bool {
+	var fast atomic.Bool
+	f.w.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) {
+		if fast.Load() {
+			return 200, `{"status":1}`, 5 * time.Millisecond
+		}
+		return 200, `{"status":1}`, 100 * time.Millisecond
+	})
+	return &fast
 }

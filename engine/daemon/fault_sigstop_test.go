@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -45,13 +44,7 @@ func TestFleetSIGSTOPShortTTR(t *testing.T) {
 	}
 	// Slow answers until the stop, so that the stopped daemon holds jobs
 	// and pushes in flight; fast ones after.
-	var stoppedFlag atomic.Bool
-	f.w.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) {
-		if stoppedFlag.Load() {
-			return 200, `{"status":1}`, 5 * time.Millisecond
-		}
-		return 200, `{"status":1}`, 100 * time.Millisecond
-	})
+	stoppedFlag := f.slowUntil()
 	f.start()
 	total := f.produce(200, fleetTopics())
 
