@@ -260,26 +260,44 @@ func pushTo(t *testing.T, c rueidis.Client, list string, raw []byte) {
 	require.NoError(t, c.Do(context.Background(), c.B().Lpush().Key(list).Element(string(raw)).Build()).Error())
 }
 
-func TestCrashBetweenTheMoveAndThePutLosesNothing(t *testing.T) {
-	rd := testsrv.StartRedis(t)
-	hung, good := testsrv.StartBeanstalkd(t), testsrv.StartBeanstalkd(t)
-	c := redisClient(t, rd.Addr)
-	t.Cleanup(c.Close)
-	list, x := prefix+"crash", job("t", 1, 0, 0)
-	pushTo(t, c, list, x)
+// inHand is one entry x on list, moved by a first mover (w1, with Redis
+// client c1) into its processing list, its put hanging (up to 30 s) on a
+// paused beanstalkd; c is a client of the same Redis for the test, good a
+// healthy beanstalkd for the next mover.
+type inHand struct {
+	c, c1   rueidis.Client
+	good    *testsrv.Server
+	list    string
+	x       []byte
+	w1      *Watcher
+	cancel1 context.CancelFunc
+	done1   chan struct{}
+}
 
-	// The first mover's beanstalkd hangs: its put waits (up to 30 s) while
-	// the entry is in its processing list.
+func startInHand(t *testing.T, name string, seq int) *inHand {
+	t.Helper()
+	rd := testsrv.StartRedis(t)
+	hung := testsrv.StartBeanstalkd(t)
+	h := &inHand{good: testsrv.StartBeanstalkd(t), list: prefix + name, x: job("t", seq, 0, 0)}
+	h.c = redisClient(t, rd.Addr)
+	t.Cleanup(h.c.Close)
+	pushTo(t, h.c, h.list, h.x)
 	hungPool := newPool(t, hung.Addr, 30*time.Second)
 	hung.Pause()
-	c1 := redisClient(t, rd.Addr)
-	_, cancel1, _ := mover(t, c1, hungPool, &recorded{})
-	require.Eventually(t, func() bool { l, h := held(t, c, list); return l == 0 && h == 1 },
-		10*time.Second, 10*time.Millisecond, "the entry is moved into the processing list")
+	h.c1 = redisClient(t, rd.Addr)
+	h.w1, h.cancel1, h.done1 = mover(t, h.c1, hungPool, &recorded{})
+	require.Eventually(t, func() bool { l, p := held(t, h.c, h.list); return l == 0 && p == 1 },
+		10*time.Second, 10*time.Millisecond, "the entry is in the processing list, its put waiting")
+	return h
+}
+
+func TestCrashBetweenTheMoveAndThePutLosesNothing(t *testing.T) {
+	ih := startInHand(t, "crash", 1)
+	c, good, list, x := ih.c, ih.good, ih.list, ih.x
 	// It crashes: its connections are gone, so nothing it does from now on
 	// reaches Redis; Run is not waited for.
-	c1.Close()
-	cancel1()
+	ih.c1.Close()
+	ih.cancel1()
 
 	// A new mover (on another beanstalkd, so that the hung put cannot be
 	// counted) takes the entry up at start.
@@ -295,18 +313,10 @@ func TestCrashBetweenTheMoveAndThePutLosesNothing(t *testing.T) {
 }
 
 func TestShutdownDuringAPutLosesNothing(t *testing.T) {
-	rd := testsrv.StartRedis(t)
-	hung, good := testsrv.StartBeanstalkd(t), testsrv.StartBeanstalkd(t)
-	c := redisClient(t, rd.Addr)
-	t.Cleanup(c.Close)
-	list, x := prefix+"stop", job("t", 2, 0, 0)
-	pushTo(t, c, list, x)
-	hungPool := newPool(t, hung.Addr, 30*time.Second)
-	hung.Pause()
-	w1, cancel1, done1 := mover(t, c, hungPool, &recorded{})
-	require.Eventually(t, func() bool { l, h := held(t, c, list); return l == 0 && h == 1 },
-		10*time.Second, 10*time.Millisecond, "the entry is in hand, its put waiting")
-	cancel1()
+	ih := startInHand(t, "stop", 2)
+	t.Cleanup(ih.c1.Close)
+	c, good, list, x, w1, done1 := ih.c, ih.good, ih.list, ih.x, ih.w1, ih.done1
+	ih.cancel1()
 	select {
 	case <-done1:
 	case <-time.After(10 * time.Second):

@@ -64,14 +64,22 @@ func ready(t *testing.T, c *beanstalk.Conn, tube string) int {
 	return n
 }
 
-func TestReplayPutsBackOnceAndOnlyOnce(t *testing.T) {
+// server starts a beanstalkd for the test and returns a pool on it (for
+// replay) and a plain connection (for the assertions).
+func server(t *testing.T) (*connpool.Pool, *beanstalk.Conn) {
+	t.Helper()
 	bs := testsrv.StartBeanstalkd(t)
 	pool, err := connpool.New(context.Background(), connpool.Config{Addrs: []string{bs.Addr}})
 	require.NoError(t, err)
-	defer pool.Close()
+	t.Cleanup(func() { _ = pool.Close() })
 	bc, err := beanstalk.Dial("tcp", bs.Addr)
 	require.NoError(t, err)
-	defer bc.Close()
+	t.Cleanup(func() { _ = bc.Close() })
+	return pool, bc
+}
+
+func TestReplayPutsBackOnceAndOnlyOnce(t *testing.T) {
+	pool, bc := server(t)
 	log := dataLog(t)
 	st, err := OpenState(filepath.Join(t.TempDir(), "replayed"))
 	require.NoError(t, err)
@@ -138,13 +146,7 @@ func TestReplayFailedPutStaysUnreplayed(t *testing.T) {
 }
 
 func TestMalformedLinesAreNamedAndTheOthersReplayed(t *testing.T) {
-	bs := testsrv.StartBeanstalkd(t)
-	pool, err := connpool.New(context.Background(), connpool.Config{Addrs: []string{bs.Addr}})
-	require.NoError(t, err)
-	defer pool.Close()
-	bc, err := beanstalk.Dial("tcp", bs.Addr)
-	require.NoError(t, err)
-	defer bc.Close()
+	pool, bc := server(t)
 	good := bytes.Split(bytes.TrimSpace(dataLog(t)), []byte("\n"))
 	redist := good[0]
 	require.Contains(t, string(redist), " REDISTFAIL ")
