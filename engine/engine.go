@@ -508,7 +508,6 @@ func (e *Engine) Apply(set *subs.Set) {
 	if added+changed+removed > 0 {
 		e.log.Info("subscriptions applied", "total", len(next.runners), "added", added, "changed", changed, "removed", removed)
 	}
-	e.metrics.subscriptions.Store(int64(len(next.runners)))
 	switch {
 	case len(next.runners) > 0 || e.opts.AllowEmptySet:
 		if *e.paused.Load() != "" {

@@ -22,16 +22,12 @@ type engineMetrics struct {
 	// not be written (released with KeepDelay); tooBig counts main jobs
 	// buried because a channel job would exceed beanstalkd's job size.
 	kept, tooBig *metrics.Counter
-	// subscriptions is the size of the live set (one engine per process
-	// exports it; tests run several).
-	subscriptions atomic.Int64
-	unsub         unsubscribedCounters
+	unsub        unsubscribedCounters
 }
 
-var (
-	liveSubs   atomic.Pointer[atomic.Int64]
-	liveEngine atomic.Pointer[Engine]
-)
+// liveEngine is the engine the process-wide gauges describe: the last one
+// built (a daemon builds one; tests build several).
+var liveEngine atomic.Pointer[Engine]
 
 func newEngineMetrics() *engineMetrics {
 	m := &engineMetrics{
@@ -43,9 +39,11 @@ func newEngineMetrics() *engineMetrics {
 		kept:          metrics.GetOrCreateCounter(`medispatcher_jobs_kept_total{reason="datalog_unwritable"}`),
 		tooBig:        metrics.GetOrCreateCounter(`medispatcher_jobs_buried_total{reason="job_too_big"}`),
 	}
-	liveSubs.Store(&m.subscriptions)
 	metrics.GetOrCreateGauge(`medispatcher_subscriptions_loaded`, func() float64 {
-		return float64(liveSubs.Load().Load())
+		if e := liveEngine.Load(); e != nil {
+			return float64(len(e.state.Load().runners))
+		}
+		return 0
 	})
 	metrics.GetOrCreateGauge(`medispatcher_main_tube_paused`, func() float64 {
 		if e := liveEngine.Load(); e != nil && *e.paused.Load() != "" {
