@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
-PKG := medispatcher/engine/buildinfo
+PKG := medispatcher/internal/buildinfo
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GIT_HASH ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 BUILD_TIME ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -42,8 +42,8 @@ lint:
 # Every fuzz target of each package (go test -list), one run each: go test
 # fuzzes one target at a time. Minimizing a new input is bounded so that a
 # large seed does not eat the run.
-FUZZ_PKGS := ./engine/message/ ./engine/push/ ./engine/datalog/ ./connpool/ ./loadgen/farm/ \
-	./engine/subs/ ./engine/config/ ./engine/admin/ ./engine/recoverlist/
+FUZZ_PKGS := ./engine/dispatch/message/ ./engine/dispatch/push/ ./internal/datalog/ ./connpool/ ./loadgen/farm/ \
+	./engine/dispatch/subs/ ./internal/config/ ./engine/process/admin/ ./engine/process/recoverlist/
 FUZZTIME ?= 30s
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
@@ -72,4 +72,4 @@ clean:
 # See RELIABILITY.md.
 .PHONY: reliability
 reliability:
-	MEDISPATCHER_LONG=1 $(GO) test -race -count=1 -timeout 30m -v -run 'Fleet|Kill9|SIGTERM|RedisDown|OneOfTwo|Subscriber500|DiskFull|Typoed|EmptyRedisHash' ./engine/daemon/
+	MEDISPATCHER_LONG=1 $(GO) test -race -count=1 -timeout 30m -v -run 'Fleet|Kill9|SIGTERM|RedisDown|OneOfTwo|Subscriber500|DiskFull|Typoed|EmptyRedisHash' ./engine/process/daemon/

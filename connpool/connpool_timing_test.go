@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/testsrv"
+	"medispatcher/internal/testsrv"
 )
 
 // Throughput of the pool next to a raw hand-pipelined client on one

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/testsrv"
+	"medispatcher/internal/testsrv"
 )
 
 // collector is a Handler that queues jobs for the test goroutine.

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/testsrv"
+	"medispatcher/internal/testsrv"
 )
 
 // drain reserves and deletes every job of tube through an independent

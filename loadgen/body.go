@@ -3,7 +3,7 @@ package loadgen
 import (
 	"github.com/tinylib/msgp/msgp"
 
-	"medispatcher/engine/message"
+	"medispatcher/engine/dispatch/message"
 )
 
 // Encoder builds main-tube jobs: the producers' wire format (spec §2) with

@@ -3,7 +3,7 @@ package loadgen
 import (
 	"fmt"
 
-	"medispatcher/engine/subs"
+	"medispatcher/engine/dispatch/subs"
 	"medispatcher/loadgen/farm"
 )
 

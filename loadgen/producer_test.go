@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/message"
+	"medispatcher/engine/dispatch/message"
 	"medispatcher/loadgen/farm"
 )
 

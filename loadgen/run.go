@@ -13,7 +13,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/redis/rueidis"
 
-	"medispatcher/engine/subs"
+	"medispatcher/engine/dispatch/subs"
 	"medispatcher/loadgen/farm"
 )
 

@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
 
-	"medispatcher/engine/message"
-	"medispatcher/engine/subs"
-	"medispatcher/engine/testsrv"
+	"medispatcher/engine/dispatch/message"
+	"medispatcher/engine/dispatch/subs"
+	"medispatcher/internal/testsrv"
 	"medispatcher/loadgen/bstalk"
 	"medispatcher/loadgen/farm"
 )

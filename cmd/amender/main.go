@@ -10,9 +10,9 @@ import (
 	"io"
 	"time"
 
-	"medispatcher/engine/amend"
-	"medispatcher/engine/cli"
-	"medispatcher/engine/datalog"
+	"medispatcher/engine/ops/amend"
+	"medispatcher/engine/ops/cli"
+	"medispatcher/internal/datalog"
 )
 
 func main() { cli.Main(run) }

@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"io"
 
-	"medispatcher/engine/clean"
-	"medispatcher/engine/cli"
-	"medispatcher/engine/datalog"
+	"medispatcher/engine/ops/clean"
+	"medispatcher/engine/ops/cli"
+	"medispatcher/internal/datalog"
 )
 
 func main() { cli.Main(run) }

@@ -12,7 +12,7 @@ import (
 	"github.com/beanstalkd/go-beanstalk"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/testsrv"
+	"medispatcher/internal/testsrv"
 )
 
 func TestCleanQueueCommand(t *testing.T) {

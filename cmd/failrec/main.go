@@ -14,9 +14,9 @@ import (
 	"github.com/redis/rueidis"
 
 	"medispatcher/connpool"
-	"medispatcher/engine/cli"
-	"medispatcher/engine/failures"
-	"medispatcher/engine/redisopt"
+	"medispatcher/engine/dispatch/failures"
+	"medispatcher/engine/ops/cli"
+	"medispatcher/internal/redisopt"
 )
 
 func main() { cli.Main(run) }

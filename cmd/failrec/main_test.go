@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/connpool"
-	"medispatcher/engine/failures"
-	"medispatcher/engine/message"
-	"medispatcher/engine/testsrv"
+	"medispatcher/engine/dispatch/failures"
+	"medispatcher/engine/dispatch/message"
+	"medispatcher/internal/testsrv"
 )
 
 func TestListAndResend(t *testing.T) {

@@ -28,7 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"medispatcher/engine/buildinfo"
+	"medispatcher/internal/buildinfo"
 	"medispatcher/loadgen"
 	"medispatcher/loadgen/bench"
 	"medispatcher/loadgen/ceiling"

@@ -9,8 +9,8 @@ import (
 	"io"
 	"os"
 
-	"medispatcher/engine/cli"
-	"medispatcher/engine/ctl"
+	"medispatcher/engine/ops/cli"
+	"medispatcher/engine/ops/ctl"
 )
 
 func main() {

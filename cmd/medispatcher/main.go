@@ -15,9 +15,9 @@ import (
 	"os/signal"
 	"syscall"
 
-	"medispatcher/engine/buildinfo"
-	"medispatcher/engine/config"
-	"medispatcher/engine/daemon"
+	"medispatcher/engine/process/daemon"
+	"medispatcher/internal/buildinfo"
+	"medispatcher/internal/config"
 )
 
 const defaultConfigPath = "/etc/medispatcher.toml"

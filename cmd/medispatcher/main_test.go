@@ -15,8 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/buildinfo"
-	"medispatcher/engine/config"
+	"medispatcher/internal/buildinfo"
+	"medispatcher/internal/config"
 )
 
 const exampleConfig = "../../scripts/medispatcher.example.toml"
@@ -64,7 +64,7 @@ func TestCheckExample(t *testing.T) {
 }
 
 func TestCheckOldConfigPrintsWarnings(t *testing.T) {
-	r := runArgs(t, noDaemon(t), "--check", "../../engine/config/testdata/old-sample.toml")
+	r := runArgs(t, noDaemon(t), "--check", "../../internal/config/testdata/old-sample.toml")
 	require.Equal(t, exitOK, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "config OK: ")
 	assert.Contains(t, r.stderr, "warning: key DAEMON_USER is not used by medispatcher (")

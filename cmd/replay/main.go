@@ -17,8 +17,8 @@ import (
 	"sort"
 
 	"medispatcher/connpool"
-	"medispatcher/engine/cli"
-	"medispatcher/engine/replay"
+	"medispatcher/engine/ops/cli"
+	"medispatcher/engine/ops/replay"
 )
 
 // exitMalformed: every good line was replayed, but some lines are

@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/connpool"
-	"medispatcher/engine/datalog"
-	"medispatcher/engine/message"
-	"medispatcher/engine/testsrv"
+	"medispatcher/engine/dispatch/message"
+	"medispatcher/internal/datalog"
+	"medispatcher/internal/testsrv"
 )
 
 func TestReplayCommand(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"medispatcher/engine/subs"
+	"medispatcher/engine/dispatch/subs"
 )
 
 // Env is one scenario's servers and daemon.

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"medispatcher/engine/testsrv"
+	"medispatcher/internal/testsrv"
 )
 
 // Proc is a child process the orchestrator started: beanstalkd,

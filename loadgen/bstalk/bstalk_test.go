@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/testsrv"
+	"medispatcher/internal/testsrv"
 )
 
 func TestPipelinedCycle(t *testing.T) {

@@ -1,0 +1,107 @@
+package dispatch
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"medispatcher/connpool"
+	"medispatcher/engine/dispatch/failures"
+	"medispatcher/engine/dispatch/message"
+)
+
+// retryDelay is the wait before retry number n (1, 2, …): n² × coe, as the
+// old daemon did (1 s, 4 s, 9 s, … with coe 1).
+func (e *Engine) retryDelay(n int) time.Duration {
+	return time.Duration(n*n) * e.opts.RetryCoe
+}
+
+// retryOrGiveUp settles a failed push: a failure record, then either the
+// retry tube with the next delay, or (after MaxRetries retries) the end.
+func (w *worker) retryOrGiveUp(j *connpool.Job, url string, p *params) {
+	l, r, e := w.l, w.l.r, w.l.r.e
+	done := 0 // retries done after this push
+	if l.retry {
+		done = w.msg.RetryTimes + 1
+	}
+	if w.msg.LogID == 0 {
+		w.msg.LogID = e.deps.IDs.Next()
+	}
+	if l.retry && done >= e.opts.MaxRetries {
+		w.record(j, url, failures.GivenUp)
+		r.m.givenUp.Inc()
+		e.log.Warn("push given up", "sub", r.id, "topic", r.topic, "job", j.ID,
+			"retries", done, "err", w.failText())
+		j.Delete()
+		return
+	}
+	w.record(j, url, failures.Retrying)
+	// The stored RetryTimes counts retries done; the next push sends
+	// RetryTimes+1 and waits (RetryTimes+1)² × coe.
+	w.msg.RetryTimes = done
+	if !l.retry {
+		w.msg.RetryTimes = 0
+	}
+	delay := e.retryDelay(w.msg.RetryTimes + 1)
+	// Exactly the old daemon's retry job (11 keys): operators' tools and
+	// old daemons read retry tubes; it is routed by its tube name.
+	w.buf = message.AppendRetryJob(w.buf[:0], &w.msg)
+	err := r.retryPut(func() error {
+		_, err := e.deps.Pool.Put(context.Background(), j.Server, r.retryTube, w.buf, e.opts.Priority, delay, e.opts.TTR)
+		return err
+	})
+	if err != nil {
+		// No server takes the retry job now: keep the message where it is
+		// and try again after the same delay (at least once; duplicates
+		// are the subscriber's to de-duplicate by jobid, loss is not).
+		e.log.Error("put to retry tube failed: job released for a later try",
+			"sub", r.id, "tube", r.retryTube, "job", j.ID, "err", err)
+		r.m.retryPutFail.Inc()
+		j.Release(e.opts.Priority, delay)
+		return
+	}
+	r.m.retried.Inc()
+	j.Delete()
+}
+
+// record writes a failure-record event for the message in hand.
+func (w *worker) record(j *connpool.Job, url, final string) {
+	r, e := w.l.r, w.l.r.e
+	sub := r.params.Load().sub
+	retries := 0
+	if w.l.retry {
+		retries = w.msg.RetryTimes + 1
+	}
+	var jobID [64]byte
+	rec := &failures.Record{
+		LogID:        w.msg.LogID,
+		JobID:        string(message.AppendJobID(jobID[:0], w.msg.Time, w.msg.OriginJobID, r.id)),
+		Topic:        r.topic,
+		SubID:        r.id,
+		SubscriberID: sub.SubscriberID,
+		URL:          url,
+		RetryTimes:   retries,
+		Final:        final,
+	}
+	if final != failures.Success {
+		rec.Error = w.failText()
+		rec.Job = append([]byte(nil), j.Body...) // for a re-send; the failure path only
+	}
+	if rec.LogID == 0 {
+		rec.LogID = e.deps.IDs.Next()
+	}
+	e.deps.Failures.Add(rec)
+}
+
+// failText describes the last push's failure for the record: status code
+// and answer, or the error.
+func (w *worker) failText() string {
+	res := &w.res
+	if res.Status != 0 {
+		return res.Kind.String() + ": status " + strconv.Itoa(res.Status) + ": " + string(res.Answer)
+	}
+	if res.Err != nil {
+		return res.Kind.String() + ": " + res.Err.Error()
+	}
+	return res.Kind.String()
+}

@@ -1,0 +1,433 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"medispatcher/engine/dispatch/subs"
+	"medispatcher/engine/observe/backlog"
+	"medispatcher/internal/config"
+	"medispatcher/internal/redact"
+)
+
+// SubView is a subscription as the API shows it: its settings (the URL's
+// userinfo masked, see redact.URL), what they resolve to with the daemon's
+// defaults, and its backlog.
+type SubView struct {
+	*subs.Subscription
+	Effective Effective       `json:"effective"`
+	Tubes     Tubes           `json:"tubes"`
+	Channel   *backlog.Counts `json:"channel_backlog,omitempty"` // nil before the first sample
+	Retry     *backlog.Counts `json:"retry_backlog,omitempty"`
+}
+
+// Tubes names a subscription's tubes.
+type Tubes struct {
+	Channel string `json:"channel"`
+	Retry   string `json:"retry"`
+}
+
+// Effective are the settings a subscription runs with: its own, or the
+// daemon's default where it leaves 0.
+type Effective struct {
+	TimeoutMS             int     `json:"timeout_ms"`
+	Concurrency           int     `json:"concurrency"`
+	RetryConcurrency      int     `json:"retry_concurrency"`
+	IntervalMS            int     `json:"interval_ms"`
+	Rate                  float64 `json:"rate"`
+	Burst                 int     `json:"burst"`
+	MaxRetries            int     `json:"max_retries"`
+	AlertIntervalS        int     `json:"alert_interval_s"`
+	AlertFailureWindowS   int     `json:"alert_failure_window_s"`
+	AlertFailureThreshold int     `json:"alert_failure_threshold"`
+	AlertRetryThreshold   int     `json:"alert_retry_threshold"`
+	AlertBacklogThreshold int     `json:"alert_backlog_threshold"`
+}
+
+func or(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func effective(c *config.Config, s *subs.Subscription) Effective {
+	e := Effective{
+		TimeoutMS:             min(or(s.TimeoutMS, c.DefaultMaxMessageProcessTime), c.MaxMessageProcessTime),
+		Concurrency:           or(s.Concurrency, c.SendersPerChannel),
+		RetryConcurrency:      or(s.RetryConcurrency, c.SendersPerRetryChannel),
+		IntervalMS:            or(s.IntervalMS, c.IntervalOfSendingForSendRoutine),
+		Rate:                  s.Rate,
+		MaxRetries:            c.MaxRetryTimesOfSendingMessage,
+		AlertIntervalS:        or(s.AlertIntervalS, c.AlarmInterval),
+		AlertFailureWindowS:   or(s.AlertFailureWindowS, c.IntervalOfErrorMonitorAlert),
+		AlertFailureThreshold: or(s.AlertFailureThreshold, c.SubscriptionTotalFailureAlertThreshold),
+		AlertRetryThreshold:   or(s.AlertRetryThreshold, c.MessageFailureAlertThreshold),
+		AlertBacklogThreshold: or(s.AlertBacklogThreshold, c.MessageBlockedAlertThreshold),
+	}
+	if s.Rate > 0 {
+		e.Burst = s.EffectiveBurst()
+	}
+	return e
+}
+
+// masked returns s, or a copy of it whose URL has its userinfo masked.
+func masked(s *subs.Subscription) *subs.Subscription {
+	u := redact.URL(s.URL)
+	if u == s.URL {
+		return s
+	}
+	c := *s
+	c.URL = u
+	return &c
+}
+
+// unmask gives back the secrets a client could not send: each URL line of
+// s that is exactly the masked form of a line of cur's URL (what GET
+// showed) becomes that line again. A masked line matching none (cur nil:
+// a new subscription) is refused, rather than stored with "xxxxx" as its
+// password.
+func unmask(s, cur *subs.Subscription) error {
+	if !redact.Masked(s.URL) {
+		return nil
+	}
+	current := ""
+	if cur != nil {
+		current = cur.URL
+	}
+	u, ok := redact.Unmask(s.URL, current)
+	if !ok {
+		ae := errf(fasthttp.StatusUnprocessableEntity, CodeInvalid,
+			"subscription %d: a URL line carries a masked password (%s) that matches no line of the current URL", s.ID, redact.Mask)
+		ae.Details = []FieldProblem{{Field: "url", Value: redact.URL(s.URL),
+			Allowed: "full URLs; a line with a masked userinfo is kept only when it is exactly as GET shows a line of the current URL"}}
+		return ae
+	}
+	s.URL = u
+	return nil
+}
+
+func (a *API) view(s *subs.Subscription) *SubView {
+	prefix := a.d.Config.PrefixOfChannelQueue
+	v := &SubView{Subscription: masked(s), Effective: effective(a.d.Config, s),
+		Tubes: Tubes{Channel: s.ChannelTube(prefix), Retry: s.RetryTube(prefix)}}
+	if a.d.Backlog != nil {
+		if smp, ok := a.d.Backlog.Get(v.Tubes.Channel); ok {
+			v.Channel = &smp.Sum
+		}
+		if smp, ok := a.d.Backlog.Get(v.Tubes.Retry); ok {
+			v.Retry = &smp.Sum
+		}
+	}
+	return v
+}
+
+// SubList is the answer of GET /subscriptions.
+type SubList struct {
+	Source        string     `json:"source"` // "redis" or "file:<path>"
+	Writable      bool       `json:"writable"`
+	Subscriptions []*SubView `json:"subscriptions"`
+}
+
+func (a *API) listSubs(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
+	topic := string(ctx.QueryArgs().Peek("topic"))
+	out := &SubList{Source: a.d.Config.SubscriptionSource, Writable: a.d.Config.SubscriptionFromRedis,
+		Subscriptions: []*SubView{}}
+	for _, s := range a.d.Engine.Subscriptions().All() {
+		if topic == "" || s.Topic == topic {
+			out.Subscriptions = append(out.Subscriptions, a.view(s))
+		}
+	}
+	return out, nil
+}
+
+func (a *API) getSub(_ *fasthttp.RequestCtx, id int64) (any, error) {
+	s, err := a.subOr404(id)
+	if err != nil {
+		return nil, err
+	}
+	return a.view(s), nil
+}
+
+// Changed is the answer to a change: the subscription as stored and whether
+// this daemon applied it before answering (others follow through Redis
+// pub/sub).
+type Changed struct {
+	Applied      bool     `json:"applied"`
+	Subscription *SubView `json:"subscription,omitempty"`
+	Deleted      int64    `json:"deleted,omitempty"`
+}
+
+func (a *API) writable() error {
+	if a.d.Config.SubscriptionFromRedis {
+		return nil
+	}
+	return errf(fasthttp.StatusConflict, CodeReadOnlySource,
+		"subscriptions come from %s: edit that file (the daemon reloads it on change or SIGHUP)", a.d.Config.SubscriptionSource)
+}
+
+func (a *API) limits() subs.Limits {
+	c := a.d.Config
+	return subs.Limits{MaxConcurrency: c.MaxSendersPerChannel, MaxRetryConcurrency: c.MaxSendersPerRetryChannel,
+		MaxTimeoutMS: c.MaxMessageProcessTime, ChannelPrefix: c.PrefixOfChannelQueue}
+}
+
+// validate turns subs validation errors into a 422 with one detail per
+// field.
+func (a *API) validate(s *subs.Subscription) error {
+	err := s.Validate(a.limits())
+	if err == nil {
+		return nil
+	}
+	ae := errf(fasthttp.StatusUnprocessableEntity, CodeInvalid, "subscription %d is not valid", s.ID)
+	var joined interface{ Unwrap() []error }
+	list := []error{err}
+	if errors.As(err, &joined) {
+		list = joined.Unwrap()
+	}
+	for _, e := range list {
+		var ve *subs.ValidationError
+		if errors.As(e, &ve) {
+			val := ve.Value
+			if str, ok := val.(string); ok {
+				val = redact.URL(str)
+			}
+			ae.Details = append(ae.Details, FieldProblem{Field: ve.Field, Value: val, Allowed: redact.URL(ve.Allowed)})
+		}
+	}
+	return ae
+}
+
+// decodeSub decodes a subscription body, refusing unknown keys.
+func decodeSub(body []byte) (*subs.Subscription, error) {
+	s, unknown, err := subs.DecodeJSON(body)
+	if err != nil {
+		return nil, errf(fasthttp.StatusBadRequest, CodeBadRequest, "%v", err)
+	}
+	if len(unknown) > 0 {
+		return nil, errf(fasthttp.StatusBadRequest, CodeBadRequest, "unknown keys: %s", strings.Join(unknown, ", "))
+	}
+	return s, nil
+}
+
+func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
+	if err := a.writable(); err != nil {
+		return nil, err
+	}
+	s, err := decodeSub(ctx.PostBody())
+	if err != nil {
+		return nil, err
+	}
+	if err := unmask(s, nil); err != nil {
+		return nil, err
+	}
+	if err := a.validate(s); err != nil {
+		return nil, err
+	}
+	c, err := a.requireRedis()
+	if err != nil {
+		return nil, err
+	}
+	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	exists, err := c.Do(octx, c.B().Hexists().Key(subs.RedisHashKey(a.d.Config.Redis.KeyPrefix)).Field(strconv.FormatInt(s.ID, 10)).Build()).AsBool()
+	if err != nil {
+		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "redis: %v", err)
+	}
+	if exists {
+		return nil, errf(fasthttp.StatusConflict, CodeConflict, "subscription %d exists; PUT or PATCH /api/v1/subscriptions/%d changes it", s.ID, s.ID)
+	}
+	res, err := a.store(octx, s)
+	if err != nil {
+		return nil, err
+	}
+	return created{res}, nil
+}
+
+func (a *API) replaceSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
+	if err := a.writable(); err != nil {
+		return nil, err
+	}
+	cur, err := a.subOr404(id)
+	if err != nil {
+		return nil, err
+	}
+	s, err := decodeSub(ctx.PostBody())
+	if err != nil {
+		return nil, err
+	}
+	if err := unmask(s, cur); err != nil {
+		return nil, err
+	}
+	return a.update(ctx, id, s)
+}
+
+// patchSub changes only the keys the body names: the way to set one
+// parameter (concurrency, rate, timeout, URL, alert settings…) live.
+func (a *API) patchSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
+	if err := a.writable(); err != nil {
+		return nil, err
+	}
+	cur, err := a.subOr404(id)
+	if err != nil {
+		return nil, err
+	}
+	s, err := patchedSub(cur, ctx.PostBody())
+	if err != nil {
+		return nil, err
+	}
+	if err := unmask(s, cur); err != nil {
+		return nil, err
+	}
+	return a.update(ctx, id, s)
+}
+
+// patchedSub is cur with the keys of the PATCH body changed.
+func patchedSub(cur *subs.Subscription, body []byte) (*subs.Subscription, error) {
+	var patch map[string]json.RawMessage
+	if err := json.Unmarshal(body, &patch); err != nil || patch == nil {
+		return nil, errf(fasthttp.StatusBadRequest, CodeBadRequest, "body must be a JSON object of the keys to change")
+	}
+	base, err := json.Marshal(cur)
+	if err != nil {
+		return nil, err
+	}
+	var merged map[string]json.RawMessage
+	if err := json.Unmarshal(base, &merged); err != nil {
+		return nil, err
+	}
+	// JSON keys match without regard to case when decoded: lower-case the
+	// patch's so that "Concurrency" replaces "concurrency" instead of
+	// losing to it. One key spelt two ways is refused: which would win
+	// depends on map order.
+	given := make(map[string]string, len(patch))
+	for k, v := range patch {
+		lk := strings.ToLower(k)
+		if other, dup := given[lk]; dup {
+			return nil, errf(fasthttp.StatusBadRequest, CodeBadRequest, "keys %q and %q are the same key", min(k, other), max(k, other))
+		}
+		given[lk] = k
+		merged[lk] = v
+	}
+	body, err = json.Marshal(merged)
+	if err != nil {
+		return nil, err
+	}
+	return decodeSub(body)
+}
+
+func (a *API) update(ctx *fasthttp.RequestCtx, id int64, s *subs.Subscription) (any, error) {
+	if s.ID == 0 {
+		s.ID = id
+	}
+	if s.ID != id {
+		return nil, errf(fasthttp.StatusUnprocessableEntity, CodeInvalid, "the body's id %d is not the path's %d", s.ID, id)
+	}
+	if err := a.validate(s); err != nil {
+		return nil, err
+	}
+	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return a.store(octx, s)
+}
+
+// applyWait bounds how long a change waits to be applied by this daemon.
+const applyWait = 5 * time.Second
+
+// store writes s to Redis and waits until this daemon's engine runs it.
+func (a *API) store(ctx context.Context, s *subs.Subscription) (*Changed, error) {
+	c, err := a.requireRedis()
+	if err != nil {
+		return nil, err
+	}
+	if err := subs.RedisPut(ctx, c, a.d.Config.Redis.KeyPrefix, s); err != nil {
+		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
+	}
+	got := a.waitApplied(func(set *subs.Set) bool { return set.ByID(s.ID).Equal(s) })
+	out := &Changed{Applied: got}
+	if live := a.d.Engine.Subscriptions().ByID(s.ID); got && live != nil {
+		out.Subscription = a.view(live)
+	} else {
+		out.Subscription = a.view(s)
+	}
+	a.d.Log.Info("admin API: subscription stored", "sub", s.ID, "topic", s.Topic, "applied", got)
+	return out, nil
+}
+
+// waitApplied waits until cond holds for the live set, woken by each
+// applied set, at most applyWait.
+func (a *API) waitApplied(cond func(*subs.Set) bool) bool {
+	deadline := time.NewTimer(applyWait)
+	defer deadline.Stop()
+	for {
+		changed := a.d.Engine.Changed()
+		if cond(a.d.Engine.Subscriptions()) {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return false
+		}
+	}
+}
+
+func (a *API) deleteSub(_ *fasthttp.RequestCtx, id int64) (any, error) {
+	if err := a.writable(); err != nil {
+		return nil, err
+	}
+	if _, err := a.subOr404(id); err != nil {
+		return nil, err
+	}
+	c, err := a.requireRedis()
+	if err != nil {
+		return nil, err
+	}
+	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := subs.RedisDelete(octx, c, a.d.Config.Redis.KeyPrefix, id); err != nil {
+		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
+	}
+	got := a.waitApplied(func(set *subs.Set) bool { return set.ByID(id) == nil })
+	a.d.Log.Info("admin API: subscription cancelled", "sub", id, "applied", got)
+	return &Changed{Applied: got, Deleted: id}, nil
+}
+
+// Defaults are the settings a subscription gets for what it leaves 0, and
+// the bounds of its parameters.
+type Defaults struct {
+	Concurrency           int `json:"concurrency"`
+	MaxConcurrency        int `json:"max_concurrency"`
+	RetryConcurrency      int `json:"retry_concurrency"`
+	MaxRetryConcurrency   int `json:"max_retry_concurrency"`
+	TimeoutMS             int `json:"timeout_ms"`
+	MaxTimeoutMS          int `json:"max_timeout_ms"`
+	IntervalMS            int `json:"interval_ms"`
+	MaxRetries            int `json:"max_retries"`
+	RetryCoeS             int `json:"retry_coe_s"`
+	AlertIntervalS        int `json:"alert_interval_s"`
+	AlertFailureWindowS   int `json:"alert_failure_window_s"`
+	AlertFailureThreshold int `json:"alert_failure_threshold"`
+	AlertRetryThreshold   int `json:"alert_retry_threshold"`
+	AlertBacklogThreshold int `json:"alert_backlog_threshold"`
+}
+
+func (a *API) defaults(_ *fasthttp.RequestCtx, _ int64) (any, error) {
+	c := a.d.Config
+	return &Defaults{
+		Concurrency: c.SendersPerChannel, MaxConcurrency: c.MaxSendersPerChannel,
+		RetryConcurrency: c.SendersPerRetryChannel, MaxRetryConcurrency: c.MaxSendersPerRetryChannel,
+		TimeoutMS: c.DefaultMaxMessageProcessTime, MaxTimeoutMS: c.MaxMessageProcessTime,
+		IntervalMS: c.IntervalOfSendingForSendRoutine, MaxRetries: c.MaxRetryTimesOfSendingMessage,
+		RetryCoeS:      c.CoeOfIntervalForRetrySendingMsg,
+		AlertIntervalS: c.AlarmInterval, AlertFailureWindowS: c.IntervalOfErrorMonitorAlert,
+		AlertFailureThreshold: c.SubscriptionTotalFailureAlertThreshold,
+		AlertRetryThreshold:   c.MessageFailureAlertThreshold, AlertBacklogThreshold: c.MessageBlockedAlertThreshold,
+	}, nil
+}

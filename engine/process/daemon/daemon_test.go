@@ -1,0 +1,259 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/beanstalkd/go-beanstalk"
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/require"
+
+	"medispatcher/engine/dispatch/message"
+	"medispatcher/engine/dispatch/subs"
+	"medispatcher/internal/testsrv"
+)
+
+// binary is the medispatcher daemon built once for this package's tests:
+// they run it as operators do, as a process to signal and kill.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "medispatcher-daemon-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if binary, err = testsrv.BuildBinary(dir, "medispatcher/cmd/medispatcher"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// world is a daemon's surroundings: beanstalkd, Redis, a subscriber, a
+// config file and its subscriptions.
+type world struct {
+	t         *testing.T
+	bs        *testsrv.Server
+	sub       *testsrv.Subscriber
+	cfg       string
+	bc        *beanstalk.Conn
+	logs      *testsrv.LogBuffer
+	redisAddr string
+	redis     *testsrv.Server
+	dir       string
+	bs2       *testsrv.Server // second beanstalkd, when asked for
+}
+
+func newWorld(t *testing.T, subscriptions ...*subs.Subscription) *world {
+	t.Helper()
+	return newWorldOn(t, []*testsrv.Server{testsrv.StartBeanstalkd(t)}, subscriptions...)
+}
+
+func newWorldOn(t *testing.T, servers []*testsrv.Server, subscriptions ...*subs.Subscription) *world {
+	t.Helper()
+	w := &world{t: t, bs: servers[0], sub: testsrv.NewSubscriber(t), logs: &testsrv.LogBuffer{}}
+	addrs := servers[0].Addr
+	if len(servers) > 1 {
+		w.bs2 = servers[1]
+		addrs += "," + servers[1].Addr
+	}
+	rd := testsrv.StartRedis(t)
+	w.redisAddr, w.redis = rd.Addr, rd
+	dir := t.TempDir()
+	w.dir = dir
+	for _, s := range subscriptions {
+		s.URL = w.sub.URL + s.URL
+	}
+	require.NoError(t, subs.WriteFile(filepath.Join(dir, "subscriptions.toml"), subscriptions))
+	w.cfg = filepath.Join(dir, "medispatcher.toml")
+	require.NoError(t, os.WriteFile(w.cfg, []byte(fmt.Sprintf(`
+QueueServerAddr = %q
+NameOfMainQueue = "event_center_messages"
+SubscriptionSource = "file:subscriptions.toml"
+LOG_DIR = "logs"
+ListenAddr = ""
+DebugAddr = ""
+StatisticApiAddr = ""
+PrometheusApiAddr = ""
+MaxMessageProcessTime = 2000
+DefaultMaxMessageProcessTime = 2000
+EnableMsgSentLog = false
+LogLevel = "warn"
+[Redis]
+Addr = %q
+`, addrs, rd.Addr)), 0o644))
+	var err error
+	w.bc, err = beanstalk.Dial("tcp", w.bs.Addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = w.bc.Close() })
+	return w
+}
+
+// daemon is a running medispatcher process.
+type daemon struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+func (w *world) start() *daemon {
+	w.t.Helper()
+	return w.startWith(w.cfg, w.logs)
+}
+
+// startWith runs a daemon on the config file cfg, its output going to logs
+// (a fleet runs several daemons in one world).
+func (w *world) startWith(cfg string, logs *testsrv.LogBuffer) *daemon {
+	w.t.Helper()
+	cmd := exec.Command(binary, "-c", cfg)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(w.t, cmd.Start())
+	d := &daemon{cmd: cmd, exited: make(chan struct{})}
+	go func() { d.err = cmd.Wait(); close(d.exited) }()
+	w.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-d.exited
+	})
+	return d
+}
+
+// produce puts n messages of topic into the main tube as a producer does;
+// it returns their main-tube job ids.
+func (w *world) produce(topic string, n int) []uint64 {
+	w.t.Helper()
+	tube := beanstalk.NewTube(w.bc, "event_center_messages")
+	ids := make([]uint64, 0, n)
+	var buf []byte
+	for i := 0; i < n; i++ {
+		m := message.Message{Topic: []byte(topic), Body: []byte{0x81, 0xa1, 'i', 0xcd, byte(i >> 8), byte(i)}, Time: 1732500000}
+		buf = message.AppendMainJob(buf[:0], &m)
+		id, err := tube.Put(buf, 1024, 0, time.Minute)
+		require.NoError(w.t, err)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (w *world) counts(tube string) map[string]int {
+	st, err := beanstalk.NewTube(w.bc, tube).Stats()
+	out := map[string]int{}
+	if err != nil {
+		return out
+	}
+	for _, k := range []string{"current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed", "current-jobs-buried"} {
+		out[k], _ = strconv.Atoi(st[k])
+	}
+	return out
+}
+
+func distinct(hits []testsrv.Hit) (map[string]int, int) {
+	seen := map[string]int{}
+	dups := 0
+	for _, h := range hits {
+		seen[h.JobID]++
+		if seen[h.JobID] > 1 {
+			dups++
+		}
+	}
+	return seen, dups
+}
+
+func TestKill9UnderLoadThenRestartDeliversEverything(t *testing.T) {
+	w := newWorld(t,
+		&subs.Subscription{ID: 1, Topic: "k9", URL: "/one", Concurrency: 4, AlertEnabled: true},
+		&subs.Subscription{ID: 2, Topic: "k9", URL: "/two", Concurrency: 4, AlertEnabled: true},
+	)
+	w.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) { return 200, `{"status":1}`, 2 * time.Millisecond })
+	const n = 600
+	d := w.start()
+	w.produce("k9", n)
+	w.sub.WaitFor(30*time.Second, "some deliveries", func(h []testsrv.Hit) bool { return len(h) >= 100 })
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGKILL))
+	<-d.exited
+	before := len(w.sub.Hits())
+	require.Less(t, before, 2*n, "the kill came under load:\n%s", w.logs)
+
+	d = w.start()
+	w.sub.WaitFor(60*time.Second, "every message delivered at least once", func(h []testsrv.Hit) bool {
+		seen, _ := distinct(h)
+		return len(seen) == 2*n
+	})
+	_, dups := distinct(w.sub.Hits())
+	t.Logf("kill -9 after %d pushes: %d messages delivered, %d duplicates (pushed before the kill, delete not yet done)", before, 2*n, dups)
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-d.exited:
+		require.NoError(t, d.err, "exit status after SIGTERM:\n%s", w.logs)
+	case <-time.After(15 * time.Second):
+		t.Fatalf("no exit within 15 s of SIGTERM:\n%s", w.logs)
+	}
+}
+
+func TestSIGTERMUnderLoadExitsZeroAndLosesNothing(t *testing.T) {
+	w := newWorld(t, &subs.Subscription{ID: 5, Topic: "term", URL: "/hook", Concurrency: 2, AlertEnabled: true})
+	w.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) { return 200, `{"status":1}`, 5 * time.Millisecond })
+	const n = 800
+	d := w.start()
+	w.produce("term", n)
+	w.sub.WaitFor(30*time.Second, "some deliveries", func(h []testsrv.Hit) bool { return len(h) >= 50 })
+	sent := time.Now()
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-d.exited:
+		require.NoError(t, d.err, "exit status after SIGTERM:\n%s", w.logs)
+	case <-time.After(2*time.Second + 5*time.Second + 3*time.Second):
+		t.Fatalf("no exit within max process timeout + 5 s of SIGTERM:\n%s", w.logs)
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(sent).Round(time.Millisecond))
+	seen, dups := distinct(w.sub.Hits())
+	require.Zero(t, dups, "a graceful stop pushes nothing twice")
+	main, ch := w.counts("event_center_messages"), w.counts("term/sub-queue/5")
+	for _, c := range []map[string]int{main, ch} {
+		require.Zero(t, c["current-jobs-reserved"]+c["current-jobs-buried"]+c["current-jobs-delayed"], "%v", c)
+	}
+	require.Less(t, len(seen), n, "the stop came under load")
+	require.Equal(t, n, len(seen)+main["current-jobs-ready"]+ch["current-jobs-ready"],
+		"every message is delivered or ready in its tube")
+
+	// A restarted daemon delivers the rest.
+	d = w.start()
+	w.sub.WaitFor(30*time.Second, "the rest delivered", func(h []testsrv.Hit) bool {
+		s, _ := distinct(h)
+		return len(s) == n
+	})
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	<-d.exited
+	require.NoError(t, d.err)
+}
+
+// A producer that could not reach beanstalkd pushed its job onto a recover
+// list in Redis: the daemon puts it into the main tube and it is delivered.
+func TestRecoverListEntriesAreDelivered(t *testing.T) {
+	w := newWorld(t, &subs.Subscription{ID: 3, Topic: "rec", URL: "/hook", AlertEnabled: true})
+	d := w.start()
+	m := message.Message{Topic: []byte("rec"), Body: []byte{0xa2, 'h', 'i'}, Time: 1732500000}
+	job := message.AppendMainJob(nil, &m)
+	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{w.redisAddr}, DisableCache: true})
+	require.NoError(t, err)
+	defer c.Close()
+	for i := 0; i < 3; i++ {
+		require.NoError(t, c.Do(context.Background(),
+			c.B().Lpush().Key("event_center_message_in_failure_log:web-1").Element(string(job)).Build()).Error())
+	}
+	hits := w.sub.WaitFor(30*time.Second, "3 recovered messages", func(h []testsrv.Hit) bool { return len(h) == 3 })
+	require.Equal(t, `"hi"`, hits[0].Message)
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	<-d.exited
+	require.NoError(t, d.err)
+}

@@ -1,0 +1,507 @@
+package statuspage
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/valyala/fasthttp"
+
+	"medispatcher/internal/browsertest"
+)
+
+var screenshot = flag.String("screenshot", "", "save a PNG of the status page with sample data to this path (e.g. docs/status-page.png)")
+
+// Overview mirrors the JSON of GET /api/v1/overview that the page reads.
+type overview struct {
+	Version          string         `json:"version"`
+	Started          string         `json:"started"`
+	UptimeS          float64        `json:"uptime_s"`
+	NowMS            int64          `json:"now_ms"`
+	Totals           totals         `json:"totals"`
+	Main             backlog        `json:"main"`
+	BacklogSampledMS int64          `json:"backlog_sampled_ms"`
+	Subscriptions    []subscription `json:"subscriptions"`
+	Alerts           []alert        `json:"alerts"`
+}
+
+type totals struct {
+	Pushes        int64 `json:"pushes"`
+	Successes     int64 `json:"successes"`
+	Failures      int64 `json:"failures"`
+	Retries       int64 `json:"retries"`
+	GivenUp       int64 `json:"given_up"`
+	Redistributed int64 `json:"redistributed"`
+	DecodeErrors  int64 `json:"decode_errors"`
+}
+
+type backlog struct {
+	Ready    int64 `json:"ready"`
+	Delayed  int64 `json:"delayed"`
+	Reserved int64 `json:"reserved"`
+}
+
+type subscription struct {
+	ID               int64   `json:"id"`
+	Topic            string  `json:"topic"`
+	SubscriberID     int64   `json:"subscriber_id"`
+	URL              string  `json:"url"`
+	Concurrency      int     `json:"concurrency"`
+	RetryConcurrency int     `json:"retry_concurrency"`
+	Pushes10s        int64   `json:"pushes_10s"`
+	Failures10s      int64   `json:"failures_10s"`
+	Rate10s          float64 `json:"rate_10s"`
+	Pushes1m         int64   `json:"pushes_1m"`
+	Failures1m       int64   `json:"failures_1m"`
+	FailureRatio1m   float64 `json:"failure_ratio_1m"`
+	PushesTotal      int64   `json:"pushes_total"`
+	FailuresTotal    int64   `json:"failures_total"`
+	Ready            int64   `json:"ready"`
+	Delayed          int64   `json:"delayed"`
+	Reserved         int64   `json:"reserved"`
+	RetryReady       int64   `json:"retry_ready"`
+	RetryDelayed     int64   `json:"retry_delayed"`
+}
+
+type alert struct {
+	Time    string `json:"time"`
+	Kind    string `json:"kind"`
+	Sub     int64  `json:"sub"`
+	Topic   string `json:"topic"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+}
+
+var started = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+// sample is the overview of the n-th answer (n from 0): the totals grow by
+// 30 pushes per 2 s of server time, so the page must show 15.0 msgs/s.
+func sample(n int) overview {
+	k := int64(n)
+	return overview{
+		Version: "1.2.3 (abc123)", Started: started.Format(time.RFC3339),
+		UptimeS: 93784.5, // 1d 2h 3m 4s
+		NowMS:   started.UnixMilli() + 2000*k,
+		Totals: totals{Pushes: 1000 + 30*k, Successes: 990 + 29*k, Failures: 10 + k,
+			Retries: 5 + k, GivenUp: 2, Redistributed: 2000 + 40*k, DecodeErrors: 1},
+		Main:             backlog{Ready: 7 + k, Delayed: 1, Reserved: 3},
+		BacklogSampledMS: started.UnixMilli() + 2000*k - 1000,
+		Subscriptions: []subscription{
+			{ID: 1, Topic: "orders", SubscriberID: 3, URL: "http://127.0.0.1:8080/x", Concurrency: 5, RetryConcurrency: 2,
+				Rate10s: 5.5, Pushes1m: 330, Failures1m: 0, Ready: 9, RetryReady: 0, RetryDelayed: 0},
+			{ID: 2, Topic: "billing", SubscriberID: 4, URL: "http://127.0.0.1:8080/y", Concurrency: 5, RetryConcurrency: 2,
+				Rate10s: 12, Pushes1m: 720, Failures1m: 3, FailureRatio1m: 3.0 / 720, Ready: 4, RetryReady: 2, RetryDelayed: 3},
+			{ID: 3, Topic: "users", SubscriberID: 5, URL: "http://127.0.0.1:8080/z", Concurrency: 1, RetryConcurrency: 1,
+				Rate10s: 0.5, Pushes1m: 30, Failures1m: 1, FailureRatio1m: 1.0 / 30, Ready: 0, RetryReady: 1, RetryDelayed: 0},
+		},
+		Alerts: []alert{
+			{Time: "2026-11-25T10:00:05Z", Kind: "channel_backlog", Sub: 2, Topic: "billing", Subject: "backlog of billing", Text: "4 ready"},
+			{Time: "2026-11-25T10:00:09Z", Kind: "failure_ratio", Sub: 3, Topic: "users", Subject: "failures of users <b>", Text: "3%"},
+		},
+	}
+}
+
+// stub serves the page and a fake overview on a free loopback port.
+type stub struct {
+	URL string
+
+	mu     sync.Mutex
+	status int    // answer with this status instead of data when not 0
+	token  string // required as "Bearer <token>" when not empty
+	gen    func(n int) overview
+	served int      // overviews answered with data
+	auth   []string // Authorization header of every overview request
+}
+
+func startStub(t *testing.T, gen func(int) overview) *stub {
+	t.Helper()
+	s := &stub{gen: gen}
+	page := Handler()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	// The browser keeps connections open after its tab closes; a short
+	// idle timeout lets Shutdown finish at once instead of waiting for them.
+	srv := &fasthttp.Server{IdleTimeout: 50 * time.Millisecond, Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/api/v1/overview" {
+			s.overview(ctx)
+			return
+		}
+		page(ctx)
+	}}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		require.NoError(t, srv.Shutdown())
+		require.NoError(t, <-done)
+	})
+	s.URL = "http://" + ln.Addr().String()
+	return s
+}
+
+func (s *stub) overview(ctx *fasthttp.RequestCtx) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	auth := string(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	s.auth = append(s.auth, auth)
+	if s.token != "" && auth != "Bearer "+s.token {
+		ctx.Error(`{"error":"unauthorized"}`, fasthttp.StatusUnauthorized)
+		return
+	}
+	if s.status != 0 {
+		ctx.Error(`{"error":"boom"}`, s.status)
+		return
+	}
+	b, err := json.Marshal(s.gen(s.served))
+	if err != nil {
+		ctx.Error(err.Error(), fasthttp.StatusInternalServerError)
+		return
+	}
+	s.served++
+	ctx.SetContentType("application/json")
+	ctx.SetBody(b)
+}
+
+func (s *stub) set(f func(s *stub)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(s)
+}
+
+func (s *stub) stats() (served int, auth []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served, append([]string(nil), s.auth...)
+}
+
+const wait = 10 * time.Second
+
+// hooks reads the text of every hooked element in one evaluation, so all
+// values come from the same poll.
+func hooks(t *testing.T, ctx context.Context) map[string]string {
+	t.Helper()
+	m, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(() => {
+		const o = {};
+		for (const id of ['total-pushes','total-successes','total-failures','total-retries','total-given-up',
+			'total-redistributed','rate','main-ready','version','uptime','last-update','error'])
+			o[id] = document.getElementById(id).textContent;
+		o['last-update-ms'] = document.getElementById('last-update').dataset.value || '';
+		return o;
+	})()`))
+	require.NoError(t, err)
+	return m
+}
+
+func rowOrder(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	ids, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll('#subs tbody tr')].map(tr => tr.dataset.sub)`))
+	require.NoError(t, err)
+	return ids
+}
+
+func navigate(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	tctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	require.NoError(t, chromedp.Do(tctx, chromedp.Navigate(url)))
+}
+
+func TestStatusPage(t *testing.T) {
+	browser := browsertest.Start(t)
+
+	t.Run("numbers match the overview and the rate comes from two polls", func(t *testing.T) {
+		s := startStub(t, sample)
+		ctx := browsertest.NewTab(t, browser)
+		navigate(t, ctx, s.URL+"/?interval=100")
+		// The rate needs two polls; wait for one more so the numbers have
+		// changed under the page at least once.
+		require.NoError(t, browsertest.WaitFor(ctx,
+			`document.getElementById('rate').dataset.value !== '' && +document.getElementById('total-pushes').textContent >= 1060`, wait))
+
+		h := hooks(t, ctx)
+		pushes, err := strconv.ParseInt(h["total-pushes"], 10, 64)
+		require.NoError(t, err, h["total-pushes"])
+		n := int((pushes - 1000) / 30)
+		served, _ := s.stats()
+		require.GreaterOrEqual(t, n, 2)
+		require.Less(t, n, served)
+		want := sample(n)
+		itoa := func(v int64) string { return strconv.FormatInt(v, 10) }
+		assert.Equal(t, map[string]string{
+			"total-pushes":        itoa(want.Totals.Pushes),
+			"total-successes":     itoa(want.Totals.Successes),
+			"total-failures":      itoa(want.Totals.Failures),
+			"total-retries":       itoa(want.Totals.Retries),
+			"total-given-up":      itoa(want.Totals.GivenUp),
+			"total-redistributed": itoa(want.Totals.Redistributed),
+			"rate":                "15.0",
+			"main-ready":          itoa(want.Main.Ready),
+			"version":             "1.2.3 (abc123)",
+			"uptime":              "1d 2h 3m 4s",
+			"error":               "",
+			"last-update-ms":      itoa(want.NowMS),
+		}, without(h, "last-update"))
+		assert.NotEqual(t, "never", h["last-update"])
+
+		// One row per subscription with the overview's values.
+		row := func(sub, cls string) string {
+			s, err := browsertest.Text(ctx, fmt.Sprintf(`tr[data-sub="%s"] td.%s`, sub, cls))
+			require.NoError(t, err)
+			return s
+		}
+		assert.Equal(t, []string{"1", "2", "3"}, rowOrder(t, ctx), "sorted by id at first")
+		for _, c := range []struct{ sub, cls, want string }{
+			{"2", "rate", "12.0"}, {"2", "pushes-1m", "720"}, {"2", "failures-1m", "3"},
+			{"2", "ratio", "0.42%"}, {"2", "ready", "4"}, {"2", "retry", "5"},
+			{"1", "rate", "5.5"}, {"1", "ratio", "0.00%"}, {"3", "ratio", "3.33%"}, {"3", "topic", "users"},
+		} {
+			assert.Equal(t, c.want, row(c.sub, c.cls), "sub %s %s", c.sub, c.cls)
+		}
+
+		// Alerts, newest first, with their text kept as text.
+		alerts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+			`[...document.querySelectorAll('#alerts li .subject')].map(e => e.textContent)`))
+		require.NoError(t, err)
+		assert.Equal(t, []string{"failures of users <b>", "backlog of billing"}, alerts)
+
+		// Charts: the rate line and one sparkline per row, and the style
+		// block applied under the Content-Security-Policy.
+		drawn, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]bool](`({
+			rate: !!document.querySelector('#chart-rate polyline'),
+			failures: !!document.querySelector('#chart-failures polyline'),
+			sparks: document.querySelectorAll('#subs tbody td.spark polyline').length === 3,
+			styled: getComputedStyle(document.querySelector('header')).display === 'flex',
+			errorHidden: document.getElementById('error').hidden,
+		})`))
+		require.NoError(t, err)
+		assert.Equal(t, map[string]bool{"rate": true, "failures": true, "sparks": true, "styled": true, "errorHidden": true}, drawn)
+	})
+
+	t.Run("sorting by clicking a header", func(t *testing.T) {
+		s := startStub(t, sample)
+		ctx := browsertest.NewTab(t, browser)
+		navigate(t, ctx, s.URL+"/?interval=100")
+		require.NoError(t, browsertest.WaitFor(ctx, `document.querySelectorAll('#subs tbody tr').length === 3`, wait))
+
+		click := func(key string) {
+			tctx, cancel := context.WithTimeout(ctx, wait)
+			defer cancel()
+			require.NoError(t, chromedp.Do(tctx, chromedp.Click(chromedp.CSS(`th[data-key="`+key+`"]`))))
+		}
+		click("rate")
+		assert.Equal(t, []string{"3", "1", "2"}, rowOrder(t, ctx), "rate ascending")
+		click("rate")
+		assert.Equal(t, []string{"2", "1", "3"}, rowOrder(t, ctx), "rate descending")
+		click("topic")
+		assert.Equal(t, []string{"2", "1", "3"}, rowOrder(t, ctx), "topic ascending: billing, orders, users")
+		click("retry")
+		click("retry")
+		assert.Equal(t, []string{"2", "3", "1"}, rowOrder(t, ctx), "retry descending")
+
+		// The order survives the next polls.
+		last := hooks(t, ctx)["last-update-ms"]
+		require.NoError(t, browsertest.WaitFor(ctx,
+			`document.getElementById('last-update').dataset.value !== '`+last+`'`, wait))
+		assert.Equal(t, []string{"2", "3", "1"}, rowOrder(t, ctx))
+		sorted, err := chromedp.Run(ctx, chromedp.Evaluate[string](
+			`document.querySelector('th[aria-sort]').dataset.key + ' ' + document.querySelector('th[aria-sort]').getAttribute('aria-sort')`))
+		require.NoError(t, err)
+		assert.Equal(t, "retry descending", sorted)
+	})
+
+	t.Run("asks for the token on 401 and sends it", func(t *testing.T) {
+		s := startStub(t, sample)
+		s.set(func(s *stub) { s.token = "s3cret" })
+		ctx := browsertest.NewTab(t, browser)
+		navigate(t, ctx, s.URL+"/?interval=100")
+
+		tctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		// A wrong token is refused and the form comes back saying so.
+		require.NoError(t, chromedp.Do(tctx,
+			chromedp.WaitVisible(chromedp.ID("token-form")),
+			chromedp.SendKeys(chromedp.ID("token"), "wrong"),
+			chromedp.Click(chromedp.ID("token-submit")),
+		))
+		require.NoError(t, browsertest.WaitFor(ctx, `document.getElementById('auth-msg').textContent !== ''`, wait))
+		require.NoError(t, chromedp.Do(tctx,
+			chromedp.WaitVisible(chromedp.ID("token-form")),
+			chromedp.SendKeys(chromedp.ID("token"), "s3cret"),
+			chromedp.Click(chromedp.ID("token-submit")),
+		))
+		require.NoError(t, browsertest.WaitFor(ctx, `document.getElementById('total-pushes').dataset.value`, wait))
+		require.NoError(t, chromedp.Do(tctx, chromedp.WaitNotVisible(chromedp.ID("token-form"))))
+
+		h := hooks(t, ctx)
+		assert.Regexp(t, `^\d+$`, h["total-pushes"])
+		served, auth := s.stats()
+		assert.Positive(t, served)
+		require.GreaterOrEqual(t, len(auth), 3)
+		assert.Equal(t, "", auth[0], "first request without a token")
+		assert.Equal(t, "Bearer wrong", auth[1])
+		for i, a := range auth[2:] {
+			assert.Equal(t, "Bearer s3cret", a, "request %d", i+2)
+		}
+		stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem('medispatcher.token')`))
+		require.NoError(t, err)
+		assert.Equal(t, "s3cret", stored)
+	})
+
+	t.Run("error banner while polls fail", func(t *testing.T) {
+		s := startStub(t, sample)
+		ctx := browsertest.NewTab(t, browser)
+		navigate(t, ctx, s.URL+"/?interval=100")
+		require.NoError(t, browsertest.WaitFor(ctx, `document.getElementById('total-pushes').dataset.value`, wait))
+
+		tctx, cancel := context.WithTimeout(ctx, wait)
+		defer cancel()
+		s.set(func(s *stub) { s.status = fasthttp.StatusInternalServerError })
+		require.NoError(t, chromedp.Do(tctx, chromedp.WaitVisible(chromedp.ID("error"))))
+		msg, err := browsertest.Text(ctx, "#error")
+		require.NoError(t, err)
+		assert.Contains(t, msg, "HTTP 500")
+		// The last numbers stay on screen.
+		assert.Regexp(t, `^\d+$`, hooks(t, ctx)["total-pushes"])
+
+		s.set(func(s *stub) { s.status = 0 })
+		require.NoError(t, chromedp.Do(tctx, chromedp.WaitNotVisible(chromedp.ID("error"))))
+	})
+
+	if *screenshot != "" {
+		t.Run("screenshot", func(t *testing.T) {
+			s := startStub(t, demo)
+			ctx := browsertest.NewTab(t, browser)
+			navigate(t, ctx, s.URL+"/?interval=50")
+			// 20 polls of 30 s of server time fill the 10-minute charts.
+			require.NoError(t, browsertest.WaitFor(ctx, `+document.getElementById('last-update').dataset.value >= `+
+				strconv.FormatInt(demo(21).NowMS, 10), wait))
+			require.NoError(t, browsertest.Screenshot(ctx, *screenshot))
+			t.Logf("screenshot saved to %s", *screenshot)
+		})
+	}
+}
+
+// demo is sample data with a varying load, for the screenshot. It stops
+// changing after 21 polls so the picture is stable.
+func demo(n int) overview {
+	n = min(n, 21)
+	o := sample(0)
+	o.NowMS = started.UnixMilli() + 30000*int64(n)
+	var pushes, fails float64
+	for i := 1; i <= n; i++ {
+		pushes += 30 * (420 + 160*math.Sin(float64(i)/3))
+		fails += 30 * math.Max(0, 6*math.Sin(float64(i)/2.5)-2)
+	}
+	o.Totals = totals{Pushes: 1_250_000 + int64(pushes), Failures: 812 + int64(fails), Retries: 1_901 + int64(fails),
+		GivenUp: 3, Redistributed: 640_000 + int64(pushes/2), DecodeErrors: 0}
+	o.Totals.Successes = o.Totals.Pushes - o.Totals.Failures
+	o.Main = backlog{Ready: 12, Delayed: 0, Reserved: 2}
+	o.BacklogSampledMS = o.NowMS - 1500
+	for i := range o.Subscriptions {
+		sub := &o.Subscriptions[i]
+		sub.Rate10s = math.Round((float64(60*(i+1))+25*math.Sin(float64(n+i)/3))*10) / 10
+		sub.Pushes1m = int64(sub.Rate10s * 60)
+		if sub.Pushes1m > 0 {
+			sub.FailureRatio1m = float64(sub.Failures1m) / float64(sub.Pushes1m)
+		}
+	}
+	return o
+}
+
+func without(m map[string]string, key string) map[string]string {
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		if k != key {
+			c[k] = v
+		}
+	}
+	return c
+}
+
+func TestHandlerHeaders(t *testing.T) {
+	s := startStub(t, sample)
+	tests := []struct {
+		method string
+		status int
+	}{
+		{fasthttp.MethodGet, 200},
+		{fasthttp.MethodHead, 200},
+		{fasthttp.MethodPost, 405},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.Header.SetMethod(tt.method)
+			req.SetRequestURI(s.URL + "/")
+			if tt.method == fasthttp.MethodHead {
+				resp.SkipBody = true
+			}
+			require.NoError(t, fasthttp.DoTimeout(req, resp, 5*time.Second))
+			require.Equal(t, tt.status, resp.StatusCode())
+			if tt.status != 200 {
+				assert.Equal(t, "GET, HEAD", string(resp.Header.Peek(fasthttp.HeaderAllow)))
+				return
+			}
+			assert.Equal(t, "text/html; charset=utf-8", string(resp.Header.ContentType()))
+			assert.Equal(t, "no-store", string(resp.Header.Peek(fasthttp.HeaderCacheControl)))
+			assert.Equal(t, "nosniff", string(resp.Header.Peek("X-Content-Type-Options")))
+			csp := string(resp.Header.Peek("Content-Security-Policy"))
+			assert.Contains(t, csp, "default-src 'none'")
+			assert.Contains(t, csp, "connect-src 'self'")
+			assert.Regexp(t, `script-src 'sha256-[A-Za-z0-9+/]{43}='; `, csp)
+			assert.Regexp(t, `style-src 'sha256-[A-Za-z0-9+/]{43}='; `, csp)
+			assert.NotContains(t, csp, "unsafe")
+			if tt.method == fasthttp.MethodGet {
+				assert.Equal(t, page, resp.Body())
+			}
+		})
+	}
+}
+
+// TestPageSelfContained guards the offline promise: nothing is loaded from
+// another origin and no build step is hidden in the page.
+func TestPageSelfContained(t *testing.T) {
+	doc := string(page)
+	for _, bad := range []*regexp.Regexp{
+		regexp.MustCompile(`<script[^>]+src=`),
+		regexp.MustCompile(`<link[^>]+stylesheet`),
+		regexp.MustCompile(`@import`),
+		regexp.MustCompile(`(src|href)="(https?:)?//`),
+		regexp.MustCompile(`url\(`),
+	} {
+		assert.NotRegexp(t, bad, doc)
+	}
+	// The only absolute URL is the SVG namespace.
+	for _, u := range regexp.MustCompile(`https?://[^'"\s)]+`).FindAllString(doc, -1) {
+		assert.Equal(t, "http://www.w3.org/2000/svg", u)
+	}
+	// Every hooked id the tests and the daemon-level test rely on exists.
+	for _, id := range []string{"total-pushes", "total-successes", "total-failures", "total-retries",
+		"total-given-up", "total-redistributed", "rate", "main-ready", "version", "uptime", "last-update", "error", "alerts"} {
+		assert.Contains(t, doc, `id="`+id+`"`)
+	}
+	assert.Equal(t, 1, strings.Count(doc, "<script>"))
+	assert.Equal(t, 1, strings.Count(doc, "<style>"))
+}
+
+func TestPolicyHashes(t *testing.T) {
+	// sha256("a") and sha256("b"), base64: two blocks, two hashes.
+	got := policy("<style>a</style><script>a</script><script>b</script>")
+	assert.Contains(t, got, "script-src 'sha256-ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs=' 'sha256-PiPoFgA5WUoziU9lZOGxNIu9egCI1CxKy3PurtWcAJ0=';")
+	assert.Contains(t, got, "style-src 'sha256-ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs=';")
+	assert.Contains(t, policy("<p>no blocks</p>"), "script-src 'none';")
+}
