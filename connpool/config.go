@@ -1,6 +1,8 @@
 package connpool
 
 import (
+	"medispatcher/internal/wire"
+
 	"errors"
 	"log/slog"
 	"runtime"
@@ -16,7 +18,7 @@ const (
 	DefaultBackoffMax  = 5 * time.Second
 	DefaultBatch       = 16
 	DefaultIdleWait    = time.Second
-	DefaultTTR         = 60 * time.Second
+	DefaultTTR         = wire.TTR
 )
 
 func (c Config) withDefaults() (Config, error) {

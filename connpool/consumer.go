@@ -1,6 +1,8 @@
 package connpool
 
 import (
+	"medispatcher/internal/wire"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -13,8 +15,8 @@ import (
 )
 
 // releasePri is the priority of jobs released unseen while a consumer
-// closes (the real one is unknown; 1024 is what producers use).
-const releasePri = 1024
+// closes (the real one is unknown; producers use wire.Priority).
+const releasePri = wire.Priority
 
 // wakeTubePrefix names the private tubes that end long polls: each reserve
 // link watches "<prefix>.<consumer id>.<link>" for its whole life.

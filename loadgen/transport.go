@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -38,10 +40,10 @@ func NewRawPutter(servers []string) (*RawPutter, error) {
 	return p, nil
 }
 
-// Put implements Putter (priority 1024, TTR 60 s, spec §1).
+// Put implements Putter (wire.Priority, wire.TTR).
 func (p *RawPutter) Put(_ context.Context, server int, tube string, body []byte) error {
 	r := p.reqs.Get().(*bstalk.Request)
-	r.Op, r.Tube, r.Body, r.Pri, r.TTR = bstalk.OpPut, tube, body, 1024, 60
+	r.Op, r.Tube, r.Body, r.Pri, r.TTR = bstalk.OpPut, tube, body, wire.Priority, wire.TTRSeconds
 	err := p.conns[server%len(p.conns)].Do(r)
 	r.Body = nil
 	p.reqs.Put(r)

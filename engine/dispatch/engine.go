@@ -22,6 +22,8 @@
 package dispatch
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -34,12 +36,6 @@ import (
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/dispatch/push"
 	"medispatcher/engine/dispatch/subs"
-)
-
-// Beanstalkd put parameters of the old daemon (spec section 1).
-const (
-	DefaultPriority = 1024
-	DefaultTTR      = 60 * time.Second
 )
 
 // Options are the engine's settings, taken from the daemon config.
@@ -124,10 +120,10 @@ func (o *Options) defaults() {
 		o.MaxRetries = 10
 	}
 	if o.Priority == 0 {
-		o.Priority = DefaultPriority
+		o.Priority = wire.Priority
 	}
 	if o.TTR <= 0 {
-		o.TTR = DefaultTTR
+		o.TTR = wire.TTR
 	}
 	if o.KeepDelay <= 0 {
 		o.KeepDelay = 10 * time.Second

@@ -1,12 +1,13 @@
 package dispatch
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"time"
 
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/message"
-	"medispatcher/engine/dispatch/subs"
 )
 
 // onChannelJob routes a reserved channel or retry job to its subscription's
@@ -72,7 +73,7 @@ func (e *Engine) routeLegacy(j *connpool.Job) {
 		j.Release(e.opts.Priority, time.Second)
 		return
 	}
-	sid, retry, ok := subs.ParseTube(st.Tube, e.opts.ChannelPrefix)
+	sid, retry, ok := wire.ParseTube(st.Tube, e.opts.ChannelPrefix)
 	if !ok {
 		e.log.Error("job in a tube that is no channel tube: buried", "job", j.ID, "tube", st.Tube)
 		j.Bury(e.opts.Priority)

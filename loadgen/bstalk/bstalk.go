@@ -11,6 +11,8 @@
 package bstalk
 
 import (
+	"medispatcher/internal/wire"
+
 	"bufio"
 	"bytes"
 	"errors"
@@ -167,9 +169,9 @@ func (c *Conn) Do(r *Request) error {
 	return r.Wait()
 }
 
-// Put puts body into tube with priority 1024 and TTR 60 s.
+// Put puts body into tube with wire.Priority and wire.TTR.
 func (c *Conn) Put(tube string, body []byte) (uint64, error) {
-	r := Request{Op: OpPut, Tube: tube, Body: body, Pri: 1024, TTR: 60}
+	r := Request{Op: OpPut, Tube: tube, Body: body, Pri: wire.Priority, TTR: wire.TTRSeconds}
 	err := c.Do(&r)
 	return r.ID, err
 }

@@ -10,6 +10,8 @@
 package ceiling
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -132,7 +134,7 @@ func pipeline(ctx context.Context, cfg Config, w int, done *atomic.Int64) error 
 	}
 	for ctx.Err() == nil {
 		for i := range puts { // put main
-			puts[i] = bstalk.Request{Op: bstalk.OpPut, Tube: mainTube, Body: body, Pri: 1024, TTR: 60}
+			puts[i] = bstalk.Request{Op: bstalk.OpPut, Tube: mainTube, Body: body, Pri: wire.Priority, TTR: wire.TTRSeconds}
 			prod.Send(&puts[i])
 		}
 		if err := wait(puts); err != nil {
@@ -151,7 +153,7 @@ func pipeline(ctx context.Context, cfg Config, w int, done *atomic.Int64) error 
 			}
 			for i := range res { // put channel, delete
 				if stage.next != "" {
-					puts[i] = bstalk.Request{Op: bstalk.OpPut, Tube: stage.next, Body: res[i].Body, Pri: 1024, TTR: 60}
+					puts[i] = bstalk.Request{Op: bstalk.OpPut, Tube: stage.next, Body: res[i].Body, Pri: wire.Priority, TTR: wire.TTRSeconds}
 					prod.Send(&puts[i])
 				}
 				dels[i] = bstalk.Request{Op: bstalk.OpDelete, ID: res[i].ID}

@@ -5,9 +5,10 @@
 package cptransport
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"fmt"
-	"time"
 
 	"medispatcher/connpool"
 )
@@ -26,9 +27,9 @@ func New(ctx context.Context, servers []string) (*Putter, error) {
 	return &Putter{pool: p}, nil
 }
 
-// Put puts with the spec's parameters: priority 1024, no delay, TTR 60 s.
+// Put puts with the producers' parameters: wire.Priority, no delay, wire.TTR.
 func (p *Putter) Put(ctx context.Context, server int, tube string, body []byte) error {
-	if _, err := p.pool.Put(ctx, server, tube, body, 1024, 0, 60*time.Second); err != nil {
+	if _, err := p.pool.Put(ctx, server, tube, body, wire.Priority, 0, wire.TTR); err != nil {
 		return fmt.Errorf("put to %s: %w", tube, err)
 	}
 	return nil

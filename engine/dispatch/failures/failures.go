@@ -17,6 +17,8 @@
 package failures
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -282,8 +284,8 @@ func Resend(ctx context.Context, p Putter, r *Record, channelPrefix string) erro
 		return fmt.Errorf("resend record %d: %w", r.LogID, err)
 	}
 	m.RetryTimes, m.LogID, m.SubscriptionID = 0, 0, r.SubID
-	tube := r.Topic + "/" + channelPrefix + strconv.FormatInt(r.SubID, 10)
-	if _, err := p.Put(ctx, -1, tube, message.AppendChannelJob(nil, &m), 1024, 0, time.Minute); err != nil {
+	tube := wire.ChannelTube(r.Topic, channelPrefix, r.SubID)
+	if _, err := p.Put(ctx, -1, tube, message.AppendChannelJob(nil, &m), wire.Priority, 0, wire.TTR); err != nil {
 		return fmt.Errorf("resend record %d to %s: %w", r.LogID, tube, err)
 	}
 	return nil

@@ -1,11 +1,12 @@
 package subs
 
 import (
+	"medispatcher/internal/wire"
+
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 
 	"medispatcher/internal/redact"
 )
@@ -16,9 +17,6 @@ const MaxTubeName = 200
 // DefaultChannelPrefix is the old daemon's PrefixOfChannelQueue: channel
 // tubes are named "<topic>/sub-queue/<id>".
 const DefaultChannelPrefix = "sub-queue/"
-
-// retrySuffix ends the retry tube's name: "<channel tube>/FAIL".
-const retrySuffix = "/FAIL"
 
 // Drop actions for a channel whose backlog exceeds DropThreshold.
 const (
@@ -104,12 +102,12 @@ func (s *Subscription) EffectiveBurst() int {
 
 // ChannelTube is the subscription's channel tube, "<topic>/<prefix><id>".
 func (s *Subscription) ChannelTube(prefix string) string {
-	return s.Topic + "/" + prefix + strconv.FormatInt(s.ID, 10)
+	return wire.ChannelTube(s.Topic, prefix, s.ID)
 }
 
 // RetryTube is the subscription's retry tube, the channel tube plus "/FAIL".
 func (s *Subscription) RetryTube(prefix string) string {
-	return s.ChannelTube(prefix) + retrySuffix
+	return wire.RetryTube(s.Topic, prefix, s.ID)
 }
 
 // Equal reports whether s and o have the same settings.
@@ -237,22 +235,4 @@ func tubeChar(c byte) bool {
 		return true
 	}
 	return false
-}
-
-// ParseTube returns the subscription id of a channel tube
-// "<topic>/<prefix><id>" or retry tube "<topic>/<prefix><id>/FAIL", and
-// whether it is a retry tube; ok is false for any other name.
-func ParseTube(tube, prefix string) (id int64, retry bool, ok bool) {
-	if strings.HasSuffix(tube, retrySuffix) {
-		tube, retry = strings.TrimSuffix(tube, retrySuffix), true
-	}
-	i := strings.LastIndex(tube, "/"+prefix)
-	if i <= 0 {
-		return 0, false, false
-	}
-	id, err := strconv.ParseInt(tube[i+1+len(prefix):], 10, 64)
-	if err != nil || id <= 0 {
-		return 0, false, false
-	}
-	return id, retry, true
 }

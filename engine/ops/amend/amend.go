@@ -10,13 +10,14 @@
 package amend
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"errors"
 	"fmt"
 	"sort"
 
 	"medispatcher/connpool"
-	"medispatcher/engine/dispatch/subs"
 )
 
 // TubeReport is what was found and done in one tube of one server.
@@ -47,7 +48,7 @@ func Run(ctx context.Context, pool *connpool.Pool, mainTube, prefix string, dryR
 		}
 		sort.Strings(tubes)
 		for _, tube := range tubes {
-			if _, _, ok := subs.ParseTube(tube, prefix); tube != mainTube && !ok {
+			if _, _, ok := wire.ParseTube(tube, prefix); tube != mainTube && !ok {
 				continue
 			}
 			st, err := pool.StatsTube(ctx, si, tube)

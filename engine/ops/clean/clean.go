@@ -8,6 +8,8 @@
 package clean
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +42,7 @@ func Run(ctx context.Context, pool *connpool.Pool, o Options, drop DropLog) ([]R
 	if o.Topic == "" || o.SubID <= 0 {
 		return nil, errors.New("clean: a topic and a subscription id are required")
 	}
-	channel := o.Topic + "/" + o.ChannelPrefix + fmt.Sprint(o.SubID)
+	channel := wire.ChannelTube(o.Topic, o.ChannelPrefix, o.SubID)
 	states := []string{"ready"}
 	if o.Delayed {
 		states = append(states, "delayed")
@@ -51,7 +53,7 @@ func Run(ctx context.Context, pool *connpool.Pool, o Options, drop DropLog) ([]R
 	var reports []Report
 	var errs []error
 	for si, addr := range pool.Servers() {
-		for _, tube := range []string{channel, channel + "/FAIL"} {
+		for _, tube := range []string{channel, channel + wire.RetrySuffix} {
 			st, err := pool.StatsTube(ctx, si, tube)
 			if errors.Is(err, connpool.ErrNotFound) {
 				continue

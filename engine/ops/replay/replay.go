@@ -18,6 +18,8 @@
 package replay
 
 import (
+	"medispatcher/internal/wire"
+
 	"bufio"
 	"context"
 	"crypto/sha256"
@@ -193,7 +195,7 @@ func plan(e *datalog.Entry, o Options) (j job, ok bool, err error) {
 		if len(e.Raw) == 0 {
 			return j, true, errNoJob
 		}
-		j = job{tube: o.MainTube, body: e.Raw, pri: 1024}
+		j = job{tube: o.MainTube, body: e.Raw, pri: wire.Priority}
 		var m message.Message
 		if err := message.Decode(e.Raw, &m); err == nil {
 			if m.Priority != 0 {
@@ -211,7 +213,7 @@ func plan(e *datalog.Entry, o Options) (j job, ok bool, err error) {
 			if len(e.Raw) == 0 {
 				return j, true, errNoJob
 			}
-			return job{tube: o.MainTube, body: e.Raw, pri: 1024}, true, nil
+			return job{tube: o.MainTube, body: e.Raw, pri: wire.Priority}, true, nil
 		}
 		if id, err := strconv.ParseInt(sub, 10, 64); err != nil || id <= 0 || topic == "" {
 			return j, true, fmt.Errorf("no channel: topic %q, sub %q", topic, sub)
@@ -219,7 +221,7 @@ func plan(e *datalog.Entry, o Options) (j job, ok bool, err error) {
 		if len(e.Raw) == 0 {
 			return j, true, errNoJob
 		}
-		return job{tube: topic + "/" + o.ChannelPrefix + sub, body: e.Raw, pri: 1024}, true, nil
+		return job{tube: topic + "/" + o.ChannelPrefix + sub, body: e.Raw, pri: wire.Priority}, true, nil
 	case failures.FailRec:
 		r, err := failures.FromFailRec(e)
 		if err != nil {

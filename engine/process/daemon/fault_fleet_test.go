@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"medispatcher/internal/wire"
+
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -11,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/dispatch"
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/internal/testsrv"
 )
@@ -175,7 +176,7 @@ func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
 	require.Less(t, before, total, "the kill came under load")
 
 	// Less than the TTR: jobs the dead daemon held must not wait for it.
-	wait := dispatch.DefaultTTR - 15*time.Second
+	wait := wire.TTR - 15*time.Second
 	f.w.sub.WaitFor(wait, "every message delivered by the survivor", func(h []testsrv.Hit) bool {
 		seen, _ := distinct(h)
 		return len(seen) == total

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"medispatcher/internal/wire"
+
 	"fmt"
 	"strconv"
 	"syscall"
@@ -11,7 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/dispatch"
 	"medispatcher/internal/testsrv"
 )
 
@@ -72,7 +73,7 @@ func TestFleetSIGSTOPShortTTR(t *testing.T) {
 	// servers' current-jobs-reserved: only the stopped daemon holds jobs
 	// then) is counted, not waited for.
 	bound := 10 * ttr * time.Second
-	require.Less(t, bound, dispatch.DefaultTTR/2, "the bound would not tell a short TTR from the default one")
+	require.Less(t, bound, wire.TTR/2, "the bound would not tell a short TTR from the default one")
 	var all time.Duration
 	deadline := time.Now().Add(bound)
 	for time.Now().Before(deadline) {

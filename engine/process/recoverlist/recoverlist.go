@@ -54,6 +54,8 @@
 package recoverlist
 
 import (
+	"medispatcher/internal/wire"
+
 	"context"
 	"errors"
 	"fmt"
@@ -460,7 +462,7 @@ func decodeEntry(raw []byte) (pri uint32, delay time.Duration, cat datalog.Categ
 	}
 	pri = m.Priority
 	if pri == 0 {
-		pri = 1024
+		pri = wire.Priority
 	}
 	return pri, time.Duration(m.Delay) * time.Second, "", nil
 }
