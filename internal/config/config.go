@@ -12,6 +12,8 @@
 package config
 
 import (
+	"medispatcher/internal/wire"
+
 	"fmt"
 	"log/slog"
 	"runtime"
@@ -338,7 +340,7 @@ func Default() *Config {
 		NameOfMainQueue:                "event_center_messages",
 		PrefixOfChannelQueue:           "sub-queue/",
 		ListenersOfMainQueue:           10,
-		ChannelJobTTR:                  60,
+		ChannelJobTTR:                  wire.TTRSeconds,
 
 		SendersPerChannel:               5,
 		MaxSendersPerChannel:            10,

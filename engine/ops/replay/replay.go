@@ -215,13 +215,14 @@ func plan(e *datalog.Entry, o Options) (j job, ok bool, err error) {
 			}
 			return job{tube: o.MainTube, body: e.Raw, pri: wire.Priority}, true, nil
 		}
-		if id, err := strconv.ParseInt(sub, 10, 64); err != nil || id <= 0 || topic == "" {
+		id, err := strconv.ParseInt(sub, 10, 64)
+		if err != nil || id <= 0 || topic == "" {
 			return j, true, fmt.Errorf("no channel: topic %q, sub %q", topic, sub)
 		}
 		if len(e.Raw) == 0 {
 			return j, true, errNoJob
 		}
-		return job{tube: topic + "/" + o.ChannelPrefix + sub, body: e.Raw, pri: wire.Priority}, true, nil
+		return job{tube: wire.ChannelTube(topic, o.ChannelPrefix, id), body: e.Raw, pri: wire.Priority}, true, nil
 	case failures.FailRec:
 		r, err := failures.FromFailRec(e)
 		if err != nil {
