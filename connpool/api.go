@@ -17,8 +17,8 @@
 // land in the wrong tube), and never send a job operation over any
 // connection but the one that reserved the job.
 //
-// THIS FILE IS THE AGREED API (signatures and semantics). Implementation
-// lives in the other files of the package.
+// This file holds the package's public API (types, signatures and their
+// semantics); the other files implement it.
 package connpool
 
 import (

@@ -6,7 +6,7 @@ import (
 	"medispatcher/engine/dispatch/message"
 )
 
-// Encoder builds main-tube jobs: the producers' wire format (spec §2) with
+// Encoder builds main-tube jobs: the producers' wire format (a msgpack map, message.AppendMainJob) with
 // a body the farm can read back, {"pad", "seq", "topic", "ts"}. One Encoder
 // per goroutine; it reuses its buffers.
 type Encoder struct {

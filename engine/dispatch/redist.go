@@ -99,7 +99,7 @@ func (e *Engine) redistribute(j *connpool.Job, m *message.Message, buf []byte) [
 			continue
 		}
 		// The channel job exists only in the DATA log now; the replay
-		// tool puts it back (spec section 4). If the line cannot be
+		// tool puts it back into the channel tube. If the line cannot be
 		// written, the main job is kept: every subscription gets it again
 		// later (a duplicate for those already served, never a loss).
 		e.log.Error("put to channel failed", "sub", s.ID, "tube", r.tube, "job", j.ID, "err", err)

@@ -343,8 +343,9 @@ func (w *worker) process(j *connpool.Job) {
 	p := r.params.Load()
 	url, ok := p.sub.URLs().Pick(e.opts.ReceptionEnv, uint32(w.rnd.Uint64()))
 	if !ok {
-		// As the old daemon (spec section 3) the message is not pushed,
-		// but it is never silently gone: a DROP line keeps it (replay puts
+		// A message with no URL for this environment is not pushed (the
+		// old daemon's rule, which subscribers rely on), but it is never
+		// silently gone: a DROP line keeps it (replay puts
 		// it back once the subscription has a URL for this environment).
 		r.m.noURL.Inc()
 		if err := e.deps.Data.Drop(r.topic, r.id, j.Body, "no URL for RECEPTION_ENV "+strconv.Quote(e.opts.ReceptionEnv)); err != nil {

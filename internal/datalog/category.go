@@ -5,7 +5,8 @@ import "github.com/VictoriaMetrics/metrics"
 // Category is the event kind, the second token of a line.
 type Category string
 
-// The categories of the DATA log (spec section 8) and of the drop log.
+// The categories of the DATA log and of the drop log; operators' tools
+// (replay, grep) match these exact words.
 const (
 	// RecovFailBack: a message popped from a recover list (Redis) could not
 	// be put into the main tube nor pushed back onto the list. The line holds

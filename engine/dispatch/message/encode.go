@@ -60,8 +60,9 @@ func AppendChannelJob(dst []byte, m *Message) []byte {
 }
 
 // AppendRetryJob appends the retry-job encoding of m: exactly the old
-// daemon's 11 keys in its order, as observed in its retry tubes (spec
-// section 2), without SubscriptionId; a consumer routes it by its tube.
+// daemon's 11 keys in its order, as its retry tubes hold them (other
+// daemons of a mixed fleet read them), without SubscriptionId; a consumer
+// routes it by its tube.
 func AppendRetryJob(dst []byte, m *Message) []byte {
 	return appendJob(dst, m, false)
 }

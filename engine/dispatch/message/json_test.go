@@ -17,7 +17,7 @@ type jsonCase struct {
 	wantErr bool
 }
 
-// spec section 3's observed body, nested map included.
+// the push body observed from the old daemon, nested map included.
 var specBody = mmap(
 	mstr("name"), mstr("Zoë <&> \"q\""),
 	mint(7), mstr("int-key"),
@@ -187,7 +187,7 @@ func TestAppendJSONDeepMapsBounded(t *testing.T) {
 }
 
 // The old daemon's Go wrote \b and \f as \u0008 and \u000c; only \t \n \r
-// keep a short form (spec section 3). Subscribers may compare raw bytes.
+// keep a short form. Subscribers may compare raw bytes.
 func TestAppendJSONControlCharactersAsTheOldDaemon(t *testing.T) {
 	got, err := AppendJSON(nil, mstr("a\bb\fc\x01\t\n\r\\b"))
 	require.NoError(t, err)

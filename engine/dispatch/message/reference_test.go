@@ -30,7 +30,7 @@ func refJSON(body []byte) ([]byte, error) {
 
 // oldControlEscapes rewrites the short escapes \b and \f that encoding/json
 // writes since Go 1.22 into the \u0008 and \u000c the old daemon's Go
-// wrote (spec section 3: only \t \n \r keep a short form).
+// wrote (only \t \n \r keep a short form; subscribers compare raw bytes).
 func oldControlEscapes(b []byte) []byte {
 	out := make([]byte, 0, len(b))
 	for i := 0; i < len(b); i++ {

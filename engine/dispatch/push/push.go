@@ -1,5 +1,5 @@
 // Package push delivers one message to one subscriber over HTTP, exactly as
-// the old daemon did on the wire (spec section 3): a form POST carrying
+// subscribers have always received it: a form POST carrying
 // jobid, message (the body as JSON) and retry_times, the same two fields on
 // the query string, the tracing headers, and the success rule "HTTP 200 and
 // a JSON answer whose status is 1".

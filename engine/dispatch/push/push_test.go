@@ -24,7 +24,7 @@ import (
 	"medispatcher/engine/dispatch/message"
 )
 
-// exampleBody is spec section 3's body, as a producer's msgpack:
+// exampleBody is the push body observed from the old daemon, as a producer's msgpack:
 // {"name":"Zoë <&> \"q\"", 7:"int-key", "f":0.1, "big":12345678901234,
 // "nested":{"e":[1,[2,[3,{"f":"g"}]]]}}.
 func exampleBody() []byte {

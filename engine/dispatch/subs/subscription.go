@@ -70,7 +70,7 @@ type Subscription struct {
 	AlertEmails   string `toml:"alert_emails" json:"alert_emails"`
 	AlertPhones   string `toml:"alert_phones" json:"alert_phones"`
 	AlertReceiver string `toml:"alert_receiver" json:"alert_receiver"`
-	// Alert thresholds of this subscription (spec section 9); 0 means the
+	// Alert thresholds of this subscription (package alert); 0 means the
 	// daemon's default of the same meaning.
 	AlertIntervalS        int `toml:"alert_interval_s" json:"alert_interval_s"`               // AlarmInterval
 	AlertFailureWindowS   int `toml:"alert_failure_window_s" json:"alert_failure_window_s"`   // IntervalOfErrorMonitorAlert

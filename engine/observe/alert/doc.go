@@ -4,7 +4,7 @@
 // out through up to three gateways (email, SMS, an alarm platform), each an
 // HTTP(S) POST, an SMTP server or the local sendmail.
 //
-// # Conditions (spec section 9)
+// # Conditions
 //
 // Per subscription, with the daemon's defaults unless the subscription
 // overrides them (a zero override means the default):

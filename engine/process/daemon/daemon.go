@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	go redis.onConnect(ctx, fstore.SetClient)
 
 	// Recover lists: entries producers pushed to Redis while beanstalkd was
-	// out of reach go into the main tube (spec section 7).
+	// out of reach go into the main tube (package recoverlist).
 	rctx, rcancel := context.WithCancel(ctx)
 	var recovering sync.WaitGroup
 	recovering.Add(1)

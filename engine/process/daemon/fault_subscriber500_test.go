@@ -16,7 +16,7 @@ import (
 // A subscriber answers 500 for a while, then is healthy again: every
 // message is delivered, exactly one push of each jobid succeeds, and the
 // retries of one jobid come RetryTimes² × CoeOfIntervalForRetrySendingMsg
-// seconds apart (spec section 5).
+// seconds apart (the retry schedule producers and subscribers expect).
 func TestSubscriber500ThenHealthyDeliversEverything(t *testing.T) {
 	failFor, batchGap := 3*time.Second, 1500*time.Millisecond
 	if long(t, "500s for 3 s", "500s for 60 s") {

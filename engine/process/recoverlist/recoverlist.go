@@ -1,7 +1,7 @@
 // Package recoverlist drains the recover lists: Redis lists (names starting
 // with MsgQueueFaultToleranceListNamePrefix) that producers push a job to
 // when they cannot reach beanstalkd. Each entry goes into the main tube
-// with its own priority and delay (spec section 7).
+// with the priority and delay its message names (wire.Priority if none).
 //
 // # No loss window
 //
