@@ -212,6 +212,21 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Monitor, error)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	m := baseMonitor(cfg, log, newOptions(opts))
+	g := globalsFrom(cfg)
+	if err := g.validate(); err != nil {
+		return nil, fmt.Errorf("alert globals from config: %w", err)
+	}
+	m.globals.Store(&g)
+	if err := m.addGateways(cfg); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newOptions applies opts over the defaults and brings out-of-range values
+// back to the nearest usable one.
+func newOptions(opts []Option) options {
 	o := options{
 		now:         time.Now,
 		queueSize:   DefaultQueueSize,
@@ -230,6 +245,13 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Monitor, error)
 	if o.sendTimeout <= 0 {
 		o.sendTimeout = DefaultSendTimeout
 	}
+	return o
+}
+
+// baseMonitor builds a Monitor with no gateway and no globals yet: the
+// per-subscription defaults from cfg, no subscription state, nothing
+// fired.
+func baseMonitor(cfg *config.Config, log *slog.Logger, o options) *Monitor {
 	host, err := os.Hostname()
 	if err != nil || host == "" {
 		host = "localhost"
@@ -261,37 +283,19 @@ func New(cfg *config.Config, log *slog.Logger, opts ...Option) (*Monitor, error)
 	for i := range m.globalFired {
 		m.globalFired[i].at.Store(never)
 	}
-	g := Globals{
+	return m
+}
+
+// globalsFrom is the configuration's global settings, before SetGlobals
+// changes any.
+func globalsFrom(cfg *config.Config) Globals {
+	return Globals{
 		DefaultAlarmReceiver:                 cfg.DefaultAlarmReceiver,
 		DefaultAlarmChan:                     cfg.DefaultAlarmChan,
 		GlobalMessageBlockedAlertThreshold:   cfg.GlobalMessageBlockedAlertThreshold,
 		NameOfMainQueueBlockedAlertThreshold: cfg.NameOfMainQueueBlockedAlertThreshold,
 		GlobalMessageBlockedAlarmInterval:    cfg.GlobalMessageBlockedAlarmInterval,
 	}
-	if err := g.validate(); err != nil {
-		return nil, fmt.Errorf("alert globals from config: %w", err)
-	}
-	m.globals.Store(&g)
-
-	var errs []error
-	for _, sec := range []struct {
-		name string
-		cfg  *config.AlerterConfig
-	}{{GatewayEmail, &cfg.AlerterEmail}, {GatewaySms, &cfg.AlerterSms}, {GatewayPlatform, &cfg.AlarmPlatform}} {
-		e, err := m.newGatewayEntry(sec.name, sec.cfg)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if e != nil {
-			m.gateways = append(m.gateways, e)
-			m.byName[sec.name] = e
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return m, nil
 }
 
 func secondsNS(s int) int64 { return int64(min(max(s, 1), maxSeconds)) * int64(time.Second) }

@@ -54,6 +54,28 @@ type delivery struct {
 	msg *Message
 }
 
+// addGateways builds the gateways of the three alerter sections, in the
+// order email, SMS, platform, and keeps those that are on. It reports the
+// problems of every section at once.
+func (m *Monitor) addGateways(cfg *config.Config) error {
+	var errs []error
+	for _, sec := range []struct {
+		name string
+		cfg  *config.AlerterConfig
+	}{{GatewayEmail, &cfg.AlerterEmail}, {GatewaySms, &cfg.AlerterSms}, {GatewayPlatform, &cfg.AlarmPlatform}} {
+		e, err := m.newGatewayEntry(sec.name, sec.cfg)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if e != nil {
+			m.gateways = append(m.gateways, e)
+			m.byName[sec.name] = e
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // newGatewayEntry builds the gateway of section name, or nil when it is off.
 func (m *Monitor) newGatewayEntry(name string, c *config.AlerterConfig) (*gatewayEntry, error) {
 	gw, replaced := m.opts.gateways[name]
