@@ -190,3 +190,19 @@ func TestEveryServerHasLimits(t *testing.T) {
 	assert.Equal(t, obsWriteTimeout, servers[1].WriteTimeout, "PrometheusApiAddr")
 	assert.Equal(t, obsWriteTimeout, servers[2].WriteTimeout, "StatisticApiAddr")
 }
+
+// TestServedListsBoundAddresses: the start line's endpoints are those
+// bound, with their real port; off ones are absent (refused ones too:
+// TestDaemonLifecycle).
+func TestServedListsBoundAddresses(t *testing.T) {
+	l := &listeners{log: slog.New(slog.DiscardHandler)}
+	cfg := &config.Config{DebugAddr: "127.0.0.1:0"}
+	require.NoError(t, l.observability(cfg, nil, stats.New()))
+	defer l.shutdown()
+	got := l.served()
+	require.Len(t, got, 2, "%v", got)
+	assert.Equal(t, "debug", got[0])
+	assert.True(t, strings.HasPrefix(got[1].(string), "127.0.0.1:"), got[1])
+	assert.NotEqual(t, "127.0.0.1:0", got[1])
+	assert.Empty(t, (&listeners{}).served(), "nothing served, nothing logged")
+}
