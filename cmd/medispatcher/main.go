@@ -55,11 +55,24 @@ Exit status:
   3  runtime failure (the daemon could not start or failed)
 `
 
-// runDaemon is daemon.Run; tests replace it.
+// runDaemon runs the daemon until ctx ends (serveDaemon); tests replace it.
 type runDaemon func(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, daemon.Run))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, serveDaemon))
+}
+
+// serveDaemon is the daemon's life: built from cfg (an error there means
+// it could not start), run until SIGTERM or SIGINT ends ctx, then stopped
+// in its shutdown order.
+func serveDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	d, err := daemon.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	runErr := d.Run(ctx)
+	d.Close()
+	return runErr
 }
 
 // run is the whole program: it returns the exit status.

@@ -1,10 +1,53 @@
-// Package daemon wires a medispatcher process from its configuration: the
-// DATA log, the beanstalkd pool, Redis, the subscription source, the push
-// client, the engine and the debug endpoints (pprof, /metrics), and stops
-// them in order.
+// Package daemon assembles a medispatcher process from its configuration,
+// runs it and stops it in order. It holds no dispatching logic of its own;
+// cmd/medispatcher parses flags and calls New, Run and Close.
 //
-// It holds no dispatching logic of its own; cmd/medispatcher only parses
-// flags and calls Run.
+// # Parts
+//
+//   - the DATA log and the drop log (package datalog);
+//   - the beanstalkd pool (package connpool), whose links' goroutines the
+//     pool owns;
+//   - Redis: one client, connected in the background with backoff, so that
+//     a Redis down at start delays only what needs it;
+//   - the failure store (package failures), whose writer goroutine the
+//     store owns; records Redis does not take go to the DATA log;
+//   - the subscription source: a file, or Redis once connected;
+//   - the engine (package dispatch), run in Run's caller's goroutine: the
+//     daemon lives as long as its engine does;
+//   - the background parts, each a goroutine of one group (group.go): the
+//     orphan wake-tube sweep, the Redis connection, handing the client to
+//     the failure store, the recover lists, the backlog sampler, the alert
+//     deliverer, the recover-list gauge and the SIGHUP handler;
+//   - the HTTP servers (DebugAddr, PrometheusApiAddr, StatisticApiAddr and
+//     the admin API on ListenAddr), whose Serve goroutines the listeners
+//     own (listen.go).
+//
+// # Lifecycle
+//
+// New builds and checks everything that can fail (log files, the pool,
+// the Redis options, the alert gateways, the engine, the listening
+// sockets) and starts none of the parts above. Run starts them and blocks
+// until its context ends or the engine stops by itself (its subscription
+// source failed); the background parts cannot stop the daemon. Close stops
+// it in one order, each step once the previous one has returned (the list
+// is Daemon.shutdown):
+//
+//  1. the engine drains (pushes in flight finish, the rest goes back to
+//     beanstalkd) and Run returns; Close called while Run runs ends Run's
+//     context first;
+//  2. the failure store writes the records it holds (3 s at most; the rest
+//     goes to the DATA log);
+//  3. SIGHUP gets its default action back (until then, even while the
+//     engine drains, it never ends the process);
+//  4. the HTTP servers (2 s at most: an idle browser connection must not
+//     hold the exit), so that the admin API and /metrics answer during
+//     the drain;
+//  5. the background parts: their context ends (it already has if Run's
+//     context ended) and Close waits for every one;
+//  6. the Redis client, which steps 2 and 5 used;
+//  7. the beanstalkd pool;
+//  8. the drop log, then the DATA log (5 s each at most), last because
+//     every step before may still write to them.
 package daemon
 
 import (
@@ -13,66 +56,113 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/VictoriaMetrics/metrics"
-	"github.com/redis/rueidis"
 
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch"
 	"medispatcher/engine/dispatch/failures"
-	"medispatcher/engine/dispatch/push"
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/observe/backlog"
 	"medispatcher/engine/observe/stats"
-	"medispatcher/engine/process/admin"
-	"medispatcher/engine/process/recoverlist"
 	"medispatcher/internal/buildinfo"
 	"medispatcher/internal/config"
 	"medispatcher/internal/datalog"
-	"medispatcher/internal/redisopt"
 )
 
-// Run runs the daemon until ctx ends, then stops it gracefully. It returns
-// an error only when the daemon could not start or stopped on a failure.
+// Daemon is one medispatcher process: New builds it, Run runs it, Close
+// stops it.
+type Daemon struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	started time.Time
+
+	data, drops *datalog.Writer
+	pool        *connpool.Pool
+	redis       *redisConn
+	failures    *failures.Store
+	alerts      *alert.Monitor
+	source      subs.Source
+	reload      func() // re-reads a file source (SIGHUP); nil for Redis
+	stats       *stats.Stats
+	engine      *dispatch.Engine
+	sampler     *backlog.Sampler
+	http        *listeners
+	parts       *group         // set by Run
+	hup         chan os.Signal // SIGHUP, from Run until Close
+
+	mu      sync.Mutex
+	ran     bool               // Run was called
+	closed  bool               // Close was called
+	stopRun context.CancelFunc // ends the engine's context
+	runDone chan struct{}      // closed when Run returns
+	runErr  error
+	once    sync.Once
+}
+
+// New builds the daemon from cfg. Everything that can fail at start fails
+// here, before any part runs; what was built is then closed again. ctx
+// bounds the wait for the beanstalkd servers.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Daemon, error) {
+	d := &Daemon{cfg: cfg, log: log, started: time.Now(), runDone: make(chan struct{})}
+	if err := d.build(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Run starts every part and blocks until ctx ends or the engine stops by
+// itself; it returns the engine's error, if any. Call Close afterwards.
+// Run runs once: a second call, or a call after Close, is an error.
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	d.mu.Lock()
+	if d.ran || d.closed {
+		d.mu.Unlock()
+		cancel()
+		return errors.New("daemon: Run after Run or Close")
+	}
+	d.ran, d.stopRun = true, cancel
+	d.parts, d.hup = newGroup(ctx, d.log), make(chan os.Signal, 1)
+	d.mu.Unlock()
+	defer close(d.runDone)
+
+	d.startParts(d.parts)
+	d.http.serve()
+	// The endpoints logged are those served, at the address bound.
+	attrs := []any{"version", buildinfo.Version, "servers", d.cfg.QueueServers,
+		"main_tube", d.cfg.NameOfMainQueue, "subscriptions", d.cfg.SubscriptionSource}
+	attrs = append(attrs, d.http.served()...)
+	d.log.Info("medispatcher started", append(attrs, "took", time.Since(d.started).Round(time.Millisecond))...)
+	d.runErr = d.engine.Run(ctx)
+	return d.runErr
+}
+
+// Run builds the daemon from cfg, runs it until ctx ends and closes it:
+// New, Run and Close in one call.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	start := time.Now()
-	data, err := datalog.Open(datalog.Config{
-		Dir: cfg.LogDir, Split: cfg.SplitLog, Buffer: cfg.DataLogBuffer, BufferBytes: cfg.DataLogBufferBytes,
-		Fsync: cfg.DataLogFsync, Logger: log,
-	})
+	d, err := New(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open DATA log in %s: %w", cfg.LogDir, err)
+		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := data.Close(cctx); err != nil {
-			log.Error("close DATA log", "err", err)
-		}
-	}()
+	defer d.Close()
+	return d.Run(ctx)
+}
 
-	drops, err := datalog.Open(datalog.Config{
-		Dir: cfg.DropMessageLogDir, Prefix: "DROP", Split: cfg.SplitLog, Buffer: 4096,
-		Fsync: cfg.DataLogFsync, Logger: log,
-	})
-	if err != nil {
-		return fmt.Errorf("open drop log in %s: %w", cfg.DropMessageLogDir, err)
+// build makes the parts in dependency order; on error, those made so far
+// are in d for Close.
+func (d *Daemon) build(ctx context.Context) error {
+	cfg, log := d.cfg, d.log
+	var err error
+	if d.data, err = openDataLog(cfg, log); err != nil {
+		return err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := drops.Close(cctx); err != nil {
-			log.Error("close drop log", "err", err)
-		}
-	}()
-
-	pool, err := connpool.New(ctx, connpool.Config{
+	if d.drops, err = openDropLog(cfg, log); err != nil {
+		return err
+	}
+	d.pool, err = connpool.New(ctx, connpool.Config{
 		Addrs:       cfg.QueueServers,
 		CmdConns:    cfg.CmdConnsPerServer(),
 		ListenConns: cfg.ListenConnsPerServer(),
@@ -81,308 +171,22 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("beanstalkd pool: %w", err)
 	}
-	defer pool.Close()
-
-	// Wake tubes a crashed process left behind hold a job each: remove them,
-	// beanstalkd's cost per job grows with its number of tubes.
-	go func() {
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if n := pool.SweepOrphanWakeTubes(sctx); n > 0 {
-			log.Info("removed jobs of orphan wake tubes", "jobs", n)
-		}
-	}()
-
-	ropt, err := redisopt.Option(cfg)
-	if err != nil {
+	if d.redis, err = newRedisConn(cfg, log); err != nil {
 		return err
 	}
-	redis := newRedisConn(ctx, cfg, ropt, log)
-	defer redis.close()
-
-	fstore := failures.New(nil, failures.Config{
-		Key:    cfg.Redis.KeyPrefix + ":failures",
-		MaxLen: int64(cfg.FailureRecordMaxLen),
-		Logger: log,
-		// A record Redis did not take is kept as a FAILREC DATA line, with
-		// its job: replay re-sends the given-up ones.
-		Fallback: func(r *failures.Record, err error) { _ = failures.WriteFailRec(data, r, err) },
-	})
-	go redis.onConnect(ctx, fstore.SetClient)
-
-	// Recover lists: entries producers pushed to Redis while beanstalkd was
-	// out of reach go into the main tube (package recoverlist).
-	rctx, rcancel := context.WithCancel(ctx)
-	var recovering sync.WaitGroup
-	recovering.Add(1)
-	go func() {
-		defer recovering.Done()
-		redis.onConnect(rctx, func(c rueidis.Client) {
-			recoverlist.New(recoverlist.Config{
-				Prefix: cfg.MsgQueueFaultToleranceListNamePrefix, MainTube: cfg.NameOfMainQueue, Logger: log,
-			}, c, pool, data).Run(rctx)
-		})
-	}()
-	defer func() { rcancel(); recovering.Wait() }()
-
-	lim := subs.Limits{
-		MaxConcurrency:      cfg.MaxSendersPerChannel,
-		MaxRetryConcurrency: cfg.MaxSendersPerRetryChannel,
-		MaxTimeoutMS:        cfg.MaxMessageProcessTime,
-		ChannelPrefix:       cfg.PrefixOfChannelQueue,
-	}
-	alerts, err := alert.New(cfg, log)
-	if err != nil {
+	d.failures = newFailureStore(cfg, d.data, log)
+	if d.alerts, err = alert.New(cfg, log); err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	// Each invalid version of a subscription entry is counted and alerted.
-	invalidSubs := metrics.GetOrCreateCounter(`medispatcher_subscription_invalid_total`)
-	subsOpts := subs.Options{Env: cfg.ReceptionEnv, OnInvalid: func(id int64, held bool, err error) {
-		invalidSubs.Inc()
-		if cfg.Observability {
-			alerts.SubscriptionInvalid(id, held, err)
-		}
-	}}
-	var source subs.Source
-	var reload func()
-	if cfg.SubscriptionFromRedis {
-		source = &lazyRedisSource{conn: redis, prefix: cfg.Redis.KeyPrefix, lim: lim, opts: subsOpts, log: log}
-	} else {
-		fs := subs.NewFileSource(cfg.SubscriptionFile, lim, log)
-		fs.SetOptions(subsOpts)
-		source, reload = fs, fs.Reload
-	}
-
-	// Observability: statistics and alerts hear every push; the backlog
-	// sampler measures the tubes in the background.
-	st := stats.New()
-	var obs dispatch.Observer
-	if cfg.Observability {
-		obs = &observer{stats: st, alerts: alerts}
-	}
-
-	eng, err := dispatch.New(dispatch.Options{
-		MainTube:                cfg.NameOfMainQueue,
-		ChannelPrefix:           cfg.PrefixOfChannelQueue,
-		RedistWorkers:           cfg.ListenersOfMainQueue * 5,
-		DefaultConcurrency:      cfg.SendersPerChannel,
-		DefaultRetryConcurrency: cfg.SendersPerRetryChannel,
-		Interval:                time.Duration(cfg.IntervalOfSendingForSendRoutine) * time.Millisecond,
-		DefaultTimeout:          time.Duration(cfg.DefaultMaxMessageProcessTime) * time.Millisecond,
-		MaxTimeout:              time.Duration(cfg.MaxMessageProcessTime) * time.Millisecond,
-		RetryCoe:                time.Duration(cfg.CoeOfIntervalForRetrySendingMsg) * time.Second,
-		MaxRetries:              cfg.MaxRetryTimesOfSendingMessage,
-		SentLog:                 cfg.EnableMsgSentLog,
-		ReceptionEnv:            cfg.ReceptionEnv,
-		RunAtBench:              cfg.RunAtBench,
-		ShutdownTimeout:         cfg.ShutdownGrace(),
-		TTR:                     cfg.ChannelTTR(),
-		NoPushMetrics:           !cfg.Observability,
-		AllowEmptySet:           cfg.AllowEmptySubscriptionSet,
-		LogUnsubscribed:         cfg.LogUnsubscribed,
-		// The backlog sampler tells the engine which retry tubes hold jobs.
-		LazyRetryWatch: true,
-	}, dispatch.Deps{
-		Pool:     pool,
-		Push:     push.NewClient(pushConfig(cfg)),
-		Source:   source,
-		Failures: fstore,
-		Data:     dataLogs{Writer: data, drops: drops},
-		Log:      log,
-		Observer: obs,
-		Alert:    alerts.Problem,
-	})
-	if err != nil {
+	d.source, d.reload = subscriptionSource(cfg, d.redis, d.alerts, log)
+	d.stats = stats.New()
+	if d.engine, err = d.newEngine(); err != nil {
 		return err
 	}
-
-	// The sampler always runs: the engine's retry watching depends on it.
-	// Without observability it exports no gauges and raises no alerts.
-	sampler := backlog.New(pool, backlog.Options{Rate: cfg.BacklogSampleRate,
-		Tubes: backlogTubes(cfg, eng, cfg.Observability), Log: log})
-	sweepAlerts := alerts
-	if !cfg.Observability {
-		sweepAlerts = nil
-	}
-	sampler.SetOnSweep(afterSweep(cfg, eng, sampler, sweepAlerts))
-	octx, ocancel := context.WithCancel(ctx)
-	var observing sync.WaitGroup
-	defer func() { ocancel(); observing.Wait() }()
-	observing.Add(1)
-	go func() { defer observing.Done(); sampler.Run(octx) }()
-	if cfg.Observability {
-		observing.Add(2)
-		go func() { defer observing.Done(); alerts.Run(octx) }()
-		go func() {
-			defer observing.Done()
-			redis.onConnect(octx, func(c rueidis.Client) {
-				(&recoverGauge{}).run(octx, c, cfg.MsgQueueFaultToleranceListNamePrefix, 10*time.Second, log)
-			})
-		}()
-	}
-
-	ls := &listeners{log: log}
-	defer ls.shutdown()
-	if err := ls.observability(cfg, pool, st); err != nil {
+	d.sampler = d.newSampler()
+	d.http = &listeners{log: log}
+	if err := d.http.observability(cfg, d.pool, d.stats); err != nil {
 		return err
 	}
-	if why := cfg.AdminAPIRefused(); why != "" {
-		log.Error("admin API not served: set AdminToken (or MEDISPATCHER_ADMIN_TOKEN) or a loopback ListenAddr", "why", why)
-	} else if cfg.ListenAddr != "" {
-		api := admin.New(admin.Deps{
-			Config: cfg, Started: start, Engine: eng, Pool: pool, Stats: st, Alerts: alerts, Backlog: sampler,
-			Redis: redis.client, Drop: drops.Drop,
-			KickFail: func(server, tube string, id uint64, reason string) { _ = data.KickFail(server, tube, id, reason) },
-			Log:      log,
-		})
-		if err := ls.admin(cfg, api); err != nil {
-			return err
-		}
-	}
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if reload != nil {
-					log.Info("SIGHUP: reloading subscriptions")
-					reload()
-				}
-			}
-		}
-	}()
-
-	log.Info("medispatcher started", "version", buildinfo.Version, "servers", cfg.QueueServers,
-		"main_tube", cfg.NameOfMainQueue, "subscriptions", cfg.SubscriptionSource,
-		"debug", cfg.DebugAddr, "took", time.Since(start).Round(time.Millisecond))
-	runErr := eng.Run(ctx)
-
-	fctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	fstore.Close(fctx)
-	cancel()
-	if runErr != nil {
-		return runErr
-	}
-	log.Info("medispatcher stopped")
-	return nil
-}
-
-// dataLogs sends the backlog guard's drops (action 1) to their own files in
-// DropMessageLogDir and everything else to the DATA log.
-type dataLogs struct {
-	*datalog.Writer
-	drops *datalog.Writer
-}
-
-func (d dataLogs) Drop(topic string, subID int64, job []byte, reason string) error {
-	return d.drops.Drop(topic, subID, job, reason)
-}
-
-// redisConn connects to Redis in the background with backoff, so a Redis
-// that is down at start delays only what needs it.
-type redisConn struct {
-	cfg   *config.Config
-	opt   rueidis.ClientOption
-	log   *slog.Logger
-	ready chan struct{}
-	c     rueidis.Client
-}
-
-func newRedisConn(ctx context.Context, cfg *config.Config, opt rueidis.ClientOption, log *slog.Logger) *redisConn {
-	rc := &redisConn{cfg: cfg, opt: opt, log: log, ready: make(chan struct{})}
-	if len(cfg.Redis.Addrs) == 0 {
-		return rc
-	}
-	go rc.connect(ctx)
-	return rc
-}
-
-func (rc *redisConn) connect(ctx context.Context) {
-	backoff := 100 * time.Millisecond
-	for {
-		c, err := rueidis.NewClient(rc.opt)
-		if err == nil {
-			rc.c = c
-			close(rc.ready)
-			return
-		}
-		rc.log.Warn("redis not reachable; retrying", "addr", rc.cfg.Redis.Addr, "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-// onConnect calls f with the client once connected (or never, if ctx ends).
-func (rc *redisConn) onConnect(ctx context.Context, f func(rueidis.Client)) {
-	select {
-	case <-rc.ready:
-		f(rc.c)
-	case <-ctx.Done():
-	}
-}
-
-// client returns the client once connected, waiting at most until ctx
-// ends (nil then).
-func (rc *redisConn) client(ctx context.Context) rueidis.Client {
-	select {
-	case <-rc.ready:
-		return rc.c
-	default:
-	}
-	select {
-	case <-rc.ready:
-		return rc.c
-	case <-ctx.Done():
-		return nil
-	}
-}
-
-func (rc *redisConn) close() {
-	select {
-	case <-rc.ready:
-		rc.c.Close()
-	default:
-	}
-}
-
-// lazyRedisSource is the Redis subscription source once Redis is reachable.
-type lazyRedisSource struct {
-	conn   *redisConn
-	prefix string
-	lim    subs.Limits
-	opts   subs.Options
-	log    *slog.Logger
-	src    atomic.Pointer[subs.RedisSource]
-}
-
-// Problem implements subs.Problemer.
-func (s *lazyRedisSource) Problem() string {
-	if src := s.src.Load(); src != nil {
-		return src.Problem()
-	}
-	return "Redis " + s.conn.cfg.Redis.Addr + " not connected yet"
-}
-
-func (s *lazyRedisSource) Run(ctx context.Context, apply func(*subs.Set)) error {
-	select {
-	case <-s.conn.ready:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if s.conn.c == nil {
-		return errors.New("redis subscription source: no [Redis] Addr configured")
-	}
-	src := subs.NewRedisSource(s.conn.c, s.prefix, s.lim, s.log)
-	src.SetOptions(s.opts)
-	s.src.Store(src)
-	return src.Run(ctx, apply)
+	return d.serveAdmin()
 }

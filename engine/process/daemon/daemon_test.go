@@ -3,9 +3,12 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -13,10 +16,12 @@ import (
 
 	"github.com/beanstalkd/go-beanstalk"
 	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/internal/config"
 	"medispatcher/internal/testsrv"
 )
 
@@ -256,4 +261,78 @@ func TestRecoverListEntriesAreDelivered(t *testing.T) {
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
 	<-d.exited
 	require.NoError(t, d.err)
+}
+
+// newInProcess builds a daemon in the test process (so that the race
+// detector sees it) on a variant of the world's config (configVariant);
+// it logs at INFO to the buffer returned.
+func (w *world) newInProcess(name string, set map[string]string) (*Daemon, *testsrv.LogBuffer, error) {
+	w.t.Helper()
+	cfg, _, err := config.Load(w.configVariant(name, set))
+	require.NoError(w.t, err)
+	logs := &testsrv.LogBuffer{}
+	d, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	return d, logs, err
+}
+
+// TestDaemonLifecycle: New, then Run until Close is called from another
+// goroutine, which drains and stops; the start line names what is served
+// at the address bound, and only that.
+func TestDaemonLifecycle(t *testing.T) {
+	w := newWorld(t, &subs.Subscription{ID: 1, Topic: "life", URL: "/hook", AlertEnabled: true})
+	d, logs, err := w.newInProcess("life.toml", map[string]string{
+		"DebugAddr": `"127.0.0.1:0"`, "StatisticApiAddr": `"192.0.2.1:5606"`,
+	})
+	require.NoError(t, err)
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(context.Background()) }()
+
+	w.produce("life", 3)
+	w.sub.WaitFor(20*time.Second, "3 pushes", func(h []testsrv.Hit) bool { return len(h) >= 3 })
+	started := regexp.MustCompile(`msg="medispatcher started" .*`).FindString(logs.String())
+	require.NotEmpty(t, started, logs.String())
+	debug := regexp.MustCompile(` debug=(127\.0\.0\.1:\d+) `).FindStringSubmatch(started)
+	require.NotNil(t, debug, started)
+	assert.NotEqual(t, "127.0.0.1:0", debug[1], "the bound port, not the configured 0")
+	status, _ := get(t, "http://"+debug[1]+"/metrics")
+	assert.Equal(t, 200, status)
+	assert.NotContains(t, started, "statistics=", "a refused address is not served, so not logged")
+	assert.NotContains(t, started, "admin=")
+
+	d.Close()
+	select {
+	case err := <-ran:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("Run did not return after Close:\n%s", logs)
+	}
+	assert.Contains(t, logs.String(), `msg="medispatcher stopped"`)
+	d.Close() // a second Close does nothing
+	assert.Error(t, d.Run(context.Background()), "Run after Close")
+	_, err = net.DialTimeout("tcp", debug[1], time.Second)
+	assert.Error(t, err, "DebugAddr closed")
+}
+
+// TestNewFailsBeforeAnythingRuns: an address that cannot be listened on
+// fails New, which closes what it had built (the port it did bind among
+// them) and starts nothing.
+func TestNewFailsBeforeAnythingRuns(t *testing.T) {
+	w := newWorld(t, &subs.Subscription{ID: 1, Topic: "nostart", URL: "/hook", AlertEnabled: true})
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	prom := freeAddr(t)
+	d, logs, err := w.newInProcess("taken.toml", map[string]string{
+		"PrometheusApiAddr": `"` + prom + `"`, "StatisticApiAddr": `"` + taken.Addr().String() + `"`,
+	})
+	require.Error(t, err)
+	assert.Nil(t, d)
+	assert.Contains(t, err.Error(), "listen on StatisticApiAddr "+taken.Addr().String())
+	w.produce("nostart", 1)
+	time.Sleep(500 * time.Millisecond)
+	assert.Empty(t, w.sub.Hits(), "nothing dispatched")
+	assert.NotContains(t, logs.String(), "medispatcher started")
+	ln, err := net.Listen("tcp", prom)
+	require.NoError(t, err, "PrometheusApiAddr, bound before the failure, was closed")
+	_ = ln.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
@@ -33,25 +34,37 @@ const (
 	obsMaxBody        = 1 << 10
 )
 
-// listeners are the daemon's HTTP servers, shut down together.
+// listeners are the daemon's HTTP servers: bound by New, so that an
+// address that cannot be listened on stops the start; served by Run, each
+// in a goroutine the listeners own; shut down together.
 type listeners struct {
-	log     *slog.Logger
-	servers []*fasthttp.Server
+	log *slog.Logger
+	eps []endpoint
+	wg  sync.WaitGroup
 }
 
-// observability serves DebugAddr (pprof and /metrics), PrometheusApiAddr
+// endpoint is one served address.
+type endpoint struct {
+	key  string // the configuration key: DebugAddr, ListenAddr...
+	name string // in the start log line: debug, admin...
+	addr string // as configured
+	srv  *fasthttp.Server
+	ln   net.Listener
+}
+
+// observability binds DebugAddr (pprof and /metrics), PrometheusApiAddr
 // (/metrics only) and StatisticApiAddr (the statistics). An address beyond
 // loopback without ExposeObservability is not served: an ERROR line says
 // why and the daemon goes on dispatching.
 func (l *listeners) observability(cfg *config.Config, pool *connpool.Pool, st *stats.Stats) error {
 	for _, ep := range []struct {
-		key, addr string
-		h         fasthttp.RequestHandler
-		write     time.Duration
+		key, name, addr string
+		h               fasthttp.RequestHandler
+		write           time.Duration
 	}{
-		{"DebugAddr", cfg.DebugAddr, debugHandler(pool), debugWriteTimeout},
-		{"PrometheusApiAddr", cfg.PrometheusApiAddr, metricsHandler(pool), obsWriteTimeout},
-		{"StatisticApiAddr", cfg.StatisticApiAddr, st.Handler(), obsWriteTimeout},
+		{"DebugAddr", "debug", cfg.DebugAddr, debugHandler(pool), debugWriteTimeout},
+		{"PrometheusApiAddr", "metrics", cfg.PrometheusApiAddr, metricsHandler(pool), obsWriteTimeout},
+		{"StatisticApiAddr", "statistics", cfg.StatisticApiAddr, st.Handler(), obsWriteTimeout},
 	} {
 		if ep.addr == "" {
 			continue
@@ -79,12 +92,12 @@ func (l *listeners) observability(cfg *config.Config, pool *connpool.Pool, st *s
 		if err != nil {
 			return fmt.Errorf("listen on %s %s: %w", ep.key, ep.addr, err)
 		}
-		l.serve(s, ln, ep.key, ep.addr)
+		l.eps = append(l.eps, endpoint{key: ep.key, name: ep.name, addr: ep.addr, srv: s, ln: ln})
 	}
 	return nil
 }
 
-// admin serves the admin API on ListenAddr, over TLS when
+// admin binds the admin API on ListenAddr, over TLS when
 // AdminTLSCertFile and AdminTLSKeyFile are set; a certificate that does
 // not load is an error at start.
 func (l *listeners) admin(cfg *config.Config, api *admin.API) error {
@@ -104,27 +117,46 @@ func (l *listeners) admin(cfg *config.Config, api *admin.API) error {
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
-	l.serve(api.Server(), ln, "ListenAddr", cfg.ListenAddr)
+	l.eps = append(l.eps, endpoint{key: "ListenAddr", name: "admin", addr: cfg.ListenAddr, srv: api.Server(), ln: ln})
 	return nil
 }
 
-func (l *listeners) serve(s *fasthttp.Server, ln net.Listener, key, addr string) {
-	l.servers = append(l.servers, s)
-	go func() {
-		if err := s.Serve(ln); err != nil {
-			l.log.Error("http server stopped", "key", key, "addr", addr, "err", err)
-		}
-	}()
+// serve serves every bound endpoint until shutdown.
+func (l *listeners) serve() {
+	for _, ep := range l.eps {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			if err := ep.srv.Serve(ep.ln); err != nil {
+				l.log.Error("http server stopped", "key", ep.key, "addr", ep.addr, "err", err)
+			}
+		}()
+	}
+}
+
+// served lists the endpoints for the start log line, as name, address
+// pairs: only those served, at the address bound (an address with port 0
+// gets its real port).
+func (l *listeners) served() []any {
+	out := make([]any, 0, 2*len(l.eps))
+	for _, ep := range l.eps {
+		out = append(out, ep.name, ep.ln.Addr().String())
+	}
+	return out
 }
 
 // shutdown stops every server, bounded: an idle browser connection must
-// not hold the exit.
+// not hold the exit. Closing the listener too ends a Serve that had not
+// yet registered it when Shutdown ran, or that never ran; then it waits
+// for the Serve goroutines.
 func (l *listeners) shutdown() {
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	for _, s := range l.servers {
-		_ = s.ShutdownWithContext(sctx)
+	for _, ep := range l.eps {
+		_ = ep.srv.ShutdownWithContext(sctx)
+		_ = ep.ln.Close()
 	}
+	l.wg.Wait()
 }
 
 var pprofRoute = pprofhandler.PprofHandler

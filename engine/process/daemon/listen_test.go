@@ -14,6 +14,7 @@ import (
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valyala/fasthttp"
 
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/engine/dispatch/subs"
@@ -177,14 +178,31 @@ func TestEveryServerHasLimits(t *testing.T) {
 	ls := &listeners{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	require.NoError(t, ls.observability(cfg, nil, stats.New()))
 	defer ls.shutdown()
-	require.Len(t, ls.servers, 3)
-	for i, s := range append(ls.servers, admin.New(admin.Deps{Config: cfg}).Server()) {
+	require.Len(t, ls.eps, 3)
+	servers := []*fasthttp.Server{ls.eps[0].srv, ls.eps[1].srv, ls.eps[2].srv}
+	for i, s := range append(servers, admin.New(admin.Deps{Config: cfg}).Server()) {
 		assert.Positive(t, s.ReadTimeout, i)
 		assert.Positive(t, s.WriteTimeout, i)
 		assert.Positive(t, s.IdleTimeout, i)
 		assert.Positive(t, s.MaxRequestBodySize, i)
 	}
-	assert.Equal(t, debugWriteTimeout, ls.servers[0].WriteTimeout, "DebugAddr")
-	assert.Equal(t, obsWriteTimeout, ls.servers[1].WriteTimeout, "PrometheusApiAddr")
-	assert.Equal(t, obsWriteTimeout, ls.servers[2].WriteTimeout, "StatisticApiAddr")
+	assert.Equal(t, debugWriteTimeout, servers[0].WriteTimeout, "DebugAddr")
+	assert.Equal(t, obsWriteTimeout, servers[1].WriteTimeout, "PrometheusApiAddr")
+	assert.Equal(t, obsWriteTimeout, servers[2].WriteTimeout, "StatisticApiAddr")
+}
+
+// TestServedListsBoundAddresses: the start line's endpoints are those
+// bound, with their real port; off ones are absent (refused ones too:
+// TestDaemonLifecycle).
+func TestServedListsBoundAddresses(t *testing.T) {
+	l := &listeners{log: slog.New(slog.DiscardHandler)}
+	cfg := &config.Config{DebugAddr: "127.0.0.1:0"}
+	require.NoError(t, l.observability(cfg, nil, stats.New()))
+	defer l.shutdown()
+	got := l.served()
+	require.Len(t, got, 2, "%v", got)
+	assert.Equal(t, "debug", got[0])
+	assert.True(t, strings.HasPrefix(got[1].(string), "127.0.0.1:"), got[1])
+	assert.NotEqual(t, "127.0.0.1:0", got[1])
+	assert.Empty(t, (&listeners{}).served(), "nothing served, nothing logged")
 }
