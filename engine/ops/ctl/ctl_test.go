@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/ops/cli"
+	"medispatcher/engine/process/adminapi"
 )
 
 // result is one medictl run's exit code and output.
@@ -320,7 +320,7 @@ func TestAlertTable(t *testing.T) {
 	var b strings.Builder
 	r := &runner{env: Env{Stdout: &b}}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.Local)
-	require.NoError(t, printAlerts(r, []alert.Alert{
+	require.NoError(t, printAlerts(r, []adminapi.Alert{
 		{Time: at, Kind: "sub_failures", SubID: 7, Topic: "orders", Subject: "subscription 7 failing",
 			Delivered: []string{"mail", "sms"}},
 		{Time: at, Kind: "main_backlog", Subject: "main tube backlog", Failed: []string{"sms"}, Note: "queue full"},

@@ -10,8 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"medispatcher/engine/observe/alert"
-	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/internal/redact"
 )
 
@@ -41,7 +40,7 @@ On a terminal it asks first unless --yes; elsewhere it refuses without --yes.
 				if !*dry && !*yes {
 					// The question names the topic and backlog, and a wrong
 					// id fails here, before anything is asked.
-					var v admin.SubView
+					var v adminapi.SubView
 					if _, err := r.call(ctx, "GET", subPath(id), nil, nil, &v); err != nil {
 						return err
 					}
@@ -62,9 +61,9 @@ On a terminal it asks first unless --yes; elsewhere it refuses without --yes.
 						return err
 					}
 				}
-				var res admin.OpResult[admin.CleanReport]
+				var res adminapi.OpResult[adminapi.CleanReport]
 				raw, err := r.call(ctx, "POST", subPath(id, "clean"), nil,
-					admin.CleanRequest{Delayed: *delayed, Buried: *buried, DryRun: *dry}, &res)
+					adminapi.CleanRequest{Delayed: *delayed, Buried: *buried, DryRun: *dry}, &res)
 				if err != nil {
 					return err
 				}
@@ -142,8 +141,8 @@ func kickCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				var res admin.OpResult[admin.KickReport]
-				raw, err := r.call(ctx, "POST", "/api/v1/kick", nil, admin.KickRequest{DryRun: *dry}, &res)
+				var res adminapi.OpResult[adminapi.KickReport]
+				raw, err := r.call(ctx, "POST", "/api/v1/kick", nil, adminapi.KickRequest{DryRun: *dry}, &res)
 				if err != nil {
 					return err
 				}
@@ -179,11 +178,6 @@ func kickCommand() *command {
 // finalStates are the states a failure record's final field takes in the
 // API (openapi.yaml, Failure.final).
 var finalStates = []string{"retrying", "success", "given_up"}
-
-// failureList is the answer of GET /failures.
-type failureList struct {
-	Records []admin.FailureView `json:"records"`
-}
 
 func failuresCommand() *command {
 	return &command{
@@ -231,7 +225,7 @@ func failuresCommand() *command {
 					}
 					q.Set("limit", strconv.FormatInt(*limit, 10))
 				}
-				return get(ctx, r, "/api/v1/failures", q, func(l *failureList) error {
+				return get(ctx, r, "/api/v1/failures", q, func(l *adminapi.FailureList) error {
 					if len(l.Records) == 0 {
 						fmt.Fprintln(r.env.Stdout, "(no failure records)")
 						return nil
@@ -299,9 +293,9 @@ kept (JOB "kept" in medictl failures) can be re-sent.`,
 				if *sub < 0 || *limit < 0 {
 					return usageErrorf("--sub and --limit must be positive")
 				}
-				var res admin.ResendResult
+				var res adminapi.ResendResult
 				raw, err := r.call(ctx, "POST", "/api/v1/failures/resend", nil,
-					admin.ResendRequest{LogIDs: ids, Sub: *sub, Limit: *limit}, &res)
+					adminapi.ResendRequest{LogIDs: ids, Sub: *sub, Limit: *limit}, &res)
 				if err != nil {
 					return err
 				}
@@ -332,7 +326,7 @@ func recoverCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				return get(ctx, r, "/api/v1/recover", nil, func(st *admin.RecoverStatus) error {
+				return get(ctx, r, "/api/v1/recover", nil, func(st *adminapi.RecoverStatus) error {
 					fmt.Fprintf(r.env.Stdout, "%d entries waiting in %d recover lists (%s*)\n", st.Total, len(st.Lists), st.Prefix)
 					if len(st.Lists) == 0 {
 						return nil
@@ -346,11 +340,6 @@ func recoverCommand() *command {
 			}
 		},
 	}
-}
-
-// alertList is the answer of GET /alerts.
-type alertList struct {
-	Alerts []alert.Alert `json:"alerts"`
 }
 
 func alertsCommand() *command {
@@ -370,7 +359,7 @@ func alertsCommand() *command {
 					}
 					q.Set("limit", strconv.Itoa(*limit))
 				}
-				return get(ctx, r, "/api/v1/alerts", q, func(l *alertList) error {
+				return get(ctx, r, "/api/v1/alerts", q, func(l *adminapi.AlertList) error {
 					if len(l.Alerts) == 0 {
 						fmt.Fprintln(r.env.Stdout, "(no alerts)")
 						return nil
@@ -391,7 +380,7 @@ func alertSettingsCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				return get(ctx, r, "/api/v1/alerts/settings", nil, func(s *admin.AlertSettings) error {
+				return get(ctx, r, "/api/v1/alerts/settings", nil, func(s *adminapi.AlertSettings) error {
 					return printAlertSettings(r, s)
 				})
 			}
@@ -411,7 +400,7 @@ func alertSetCommand() *command {
 				if err != nil {
 					return err
 				}
-				var s admin.AlertSettings
+				var s adminapi.AlertSettings
 				raw, err := r.call(ctx, "PUT", "/api/v1/alerts/settings", nil, body, &s)
 				if err != nil {
 					return err
@@ -426,7 +415,7 @@ func alertSetCommand() *command {
 	}
 }
 
-func printAlertSettings(r *runner, s *admin.AlertSettings) error {
+func printAlertSettings(r *runner, s *adminapi.AlertSettings) error {
 	t := newTable(r.env.Stdout, "KEY", "VALUE")
 	eachField(s, func(key string, v reflect.Value) { t.row(key, fmt.Sprint(v.Interface())) })
 	return t.flush()
