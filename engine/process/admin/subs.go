@@ -166,15 +166,35 @@ func decodeSub(body []byte) (*subs.Subscription, error) {
 	return s, nil
 }
 
-func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
+// incoming is the subscription a write's body describes. The source must
+// be writable and subscription id must exist (id 0: a new subscription,
+// none current); dec decodes the body given the current subscription, and
+// the URL lines a client could only send masked get their secrets back
+// from it.
+func (a *API) incoming(id int64, dec func(cur *subs.Subscription) (*subs.Subscription, error)) (*subs.Subscription, error) {
 	if err := a.writable(); err != nil {
 		return nil, err
 	}
-	s, err := decodeSub(ctx.PostBody())
+	var cur *subs.Subscription
+	if id != 0 {
+		var err error
+		if cur, err = a.subOr404(id); err != nil {
+			return nil, err
+		}
+	}
+	s, err := dec(cur)
 	if err != nil {
 		return nil, err
 	}
-	if err := unmask(s, nil); err != nil {
+	if err := unmask(s, cur); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
+	s, err := a.incoming(0, func(*subs.Subscription) (*subs.Subscription, error) { return decodeSub(ctx.PostBody()) })
+	if err != nil {
 		return nil, err
 	}
 	if err := a.validate(s); err != nil {
@@ -201,18 +221,8 @@ func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 }
 
 func (a *API) replaceSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
-	if err := a.writable(); err != nil {
-		return nil, err
-	}
-	cur, err := a.subOr404(id)
+	s, err := a.incoming(id, func(*subs.Subscription) (*subs.Subscription, error) { return decodeSub(ctx.PostBody()) })
 	if err != nil {
-		return nil, err
-	}
-	s, err := decodeSub(ctx.PostBody())
-	if err != nil {
-		return nil, err
-	}
-	if err := unmask(s, cur); err != nil {
 		return nil, err
 	}
 	return a.update(ctx, id, s)
@@ -221,18 +231,8 @@ func (a *API) replaceSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
 // patchSub changes only the keys the body names: the way to set one
 // parameter (concurrency, rate, timeout, URL, alert settings…) live.
 func (a *API) patchSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
-	if err := a.writable(); err != nil {
-		return nil, err
-	}
-	cur, err := a.subOr404(id)
+	s, err := a.incoming(id, func(cur *subs.Subscription) (*subs.Subscription, error) { return patchedSub(cur, ctx.PostBody()) })
 	if err != nil {
-		return nil, err
-	}
-	s, err := patchedSub(cur, ctx.PostBody())
-	if err != nil {
-		return nil, err
-	}
-	if err := unmask(s, cur); err != nil {
 		return nil, err
 	}
 	return a.update(ctx, id, s)
