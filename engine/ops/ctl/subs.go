@@ -160,14 +160,9 @@ Keys: ` + wrap(strings.Join(subSchema.keys(), ", "), 72),
 					return err
 				}
 				var ch adminapi.Changed
-				raw, err := r.call(ctx, "PATCH", subPath(id), nil, patch, &ch)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printChanged(r.env.Stdout, "stored", &ch, subSchema.keysOf(patch))
+				return send(ctx, r, "PATCH", subPath(id), patch, &ch, func() error {
+					return printChanged(r.env.Stdout, "stored", &ch, subSchema.keysOf(patch))
+				})
 			}
 		},
 	}
@@ -236,14 +231,9 @@ unless given. Keys: ` + wrap("id, "+strings.Join(subSchema.keys(), ", "), 72),
 					return usageErrorf("%s: not valid JSON", *file)
 				}
 				var ch adminapi.Changed
-				raw, err := r.call(ctx, "POST", "/api/v1/subscriptions", nil, body, &ch)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printChanged(r.env.Stdout, "created", &ch, nil)
+				return send(ctx, r, "POST", "/api/v1/subscriptions", body, &ch, func() error {
+					return printChanged(r.env.Stdout, "created", &ch, nil)
+				})
 			}
 		},
 	}
@@ -286,18 +276,13 @@ func subDeleteCommand() *command {
 					return err
 				}
 				var ch adminapi.Changed
-				raw, err := r.call(ctx, "DELETE", subPath(id), nil, nil, &ch)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				if ch.Deleted == 0 {
-					ch.Deleted = id
-				}
-				ch.Subscription = nil
-				return printChanged(r.env.Stdout, "cancelled", &ch, nil)
+				return send(ctx, r, "DELETE", subPath(id), nil, &ch, func() error {
+					if ch.Deleted == 0 {
+						ch.Deleted = id
+					}
+					ch.Subscription = nil
+					return printChanged(r.env.Stdout, "cancelled", &ch, nil)
+				})
 			}
 		},
 	}
