@@ -385,30 +385,37 @@ func TestTimeoutAndInterrupt(t *testing.T) {
 func TestOperationTables(t *testing.T) {
 	var b strings.Builder
 	r := &runner{env: Env{Stdout: &b}}
-	require.NoError(t, printCleaned(r, &adminapi.OpResult[adminapi.CleanReport]{Reports: []adminapi.CleanReport{
+	cleaned := &adminapi.OpResult[adminapi.CleanReport]{Reports: []adminapi.CleanReport{
 		{Server: "s1", Tube: "t/sub-queue/3", State: "ready", Found: 3, Deleted: 2},
 		{Server: "s2", Tube: "t/sub-queue/3", State: "ready", Found: 1, Deleted: 1},
-	}}, false))
-	assert.Equal(t, ""+
-		"SERVER  TUBE           STATE  FOUND  DELETED\n"+
-		"s1      t/sub-queue/3  ready  3      2\n"+
-		"s2      t/sub-queue/3  ready  1      1\n"+
-		"3 of 4 jobs found deleted (each in the drop log)\n", b.String())
-	b.Reset()
-	require.NoError(t, printCleaned(r, &adminapi.OpResult[adminapi.CleanReport]{}, true))
-	assert.Equal(t, "SERVER  TUBE  STATE  FOUND  DELETED\ndry run: 0 jobs found, none deleted\n", b.String())
-
-	b.Reset()
-	require.NoError(t, printKicked(r, &adminapi.OpResult[adminapi.KickReport]{Reports: []adminapi.KickReport{
+	}}
+	kicked := &adminapi.OpResult[adminapi.KickReport]{Reports: []adminapi.KickReport{
 		{Server: "s1", Tube: "main", Buried: 2, Kicked: 2},
 		{Server: "s1", Tube: "t/sub-queue/3", Buried: 1, Error: "gone"},
-	}}, false))
-	assert.Equal(t, ""+
-		"SERVER  TUBE           BURIED  KICKED  ERROR\n"+
-		"s1      main           2       2       -\n"+
-		"s1      t/sub-queue/3  1       0       gone\n"+
-		"2 of 3 buried jobs kicked\n", b.String())
-	b.Reset()
-	require.NoError(t, printKicked(r, &adminapi.OpResult[adminapi.KickReport]{Reports: []adminapi.KickReport{}}, true))
-	assert.Equal(t, "dry run: 0 buried jobs, none kicked\n", b.String())
+	}}
+	for _, tc := range []struct {
+		print func() error
+		want  string
+	}{
+		{func() error { return printCleaned(r, cleaned, false) }, "" +
+			"SERVER  TUBE           STATE  FOUND  DELETED\n" +
+			"s1      t/sub-queue/3  ready  3      2\n" +
+			"s2      t/sub-queue/3  ready  1      1\n" +
+			"3 of 4 jobs found deleted (each in the drop log)\n"},
+		{func() error { return printCleaned(r, &adminapi.OpResult[adminapi.CleanReport]{}, true) },
+			"SERVER  TUBE  STATE  FOUND  DELETED\ndry run: 0 jobs found, none deleted\n"},
+		{func() error { return printKicked(r, kicked, false) }, "" +
+			"SERVER  TUBE           BURIED  KICKED  ERROR\n" +
+			"s1      main           2       2       -\n" +
+			"s1      t/sub-queue/3  1       0       gone\n" +
+			"2 of 3 buried jobs kicked\n"},
+		{func() error {
+			return printKicked(r, &adminapi.OpResult[adminapi.KickReport]{Reports: []adminapi.KickReport{}}, true)
+		},
+			"dry run: 0 buried jobs, none kicked\n"},
+	} {
+		b.Reset()
+		require.NoError(t, tc.print())
+		assert.Equal(t, tc.want, b.String())
+	}
 }
