@@ -32,17 +32,17 @@ func TestAmenderKicksAndReports(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("QueueServerAddr = %q\nLOG_DIR = \"logs\"\n", bs.Addr)), 0o644))
 
 	var out, errOut bytes.Buffer
-	require.Equal(t, 0, run(context.Background(), []string{"-f", cfg, "--dry-run"}, &out, &errOut), errOut.String())
+	require.Equal(t, 0, tool.Run(context.Background(), []string{"-f", cfg, "--dry-run"}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), tube)
 	require.Contains(t, out.String(), "would kick (dry run) 1 jobs in 1 tubes")
 
 	out.Reset()
-	require.Equal(t, 0, run(context.Background(), []string{"-f", cfg}, &out, &errOut), errOut.String())
+	require.Equal(t, 0, tool.Run(context.Background(), []string{"-f", cfg}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "kicked 1 jobs in 1 tubes")
 	st, err := c.StatsJob(id)
 	require.NoError(t, err)
 	require.Equal(t, "ready", st["state"])
 
-	require.Equal(t, 1, run(context.Background(), []string{"-f", filepath.Join(dir, "missing.toml")}, &out, &errOut))
-	require.Equal(t, 2, run(context.Background(), []string{"--nonsense"}, &out, &errOut))
+	require.Equal(t, 1, tool.Run(context.Background(), []string{"-f", filepath.Join(dir, "missing.toml")}, &out, &errOut))
+	require.Equal(t, 2, tool.Run(context.Background(), []string{"--nonsense"}, &out, &errOut))
 }

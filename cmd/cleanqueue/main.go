@@ -8,59 +8,62 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"io"
 
 	"medispatcher/engine/ops/clean"
 	"medispatcher/engine/ops/cli"
+	"medispatcher/engine/ops/cli/clipool"
 	"medispatcher/internal/datalog"
 )
 
-func main() { cli.Main(run) }
+var tool = &cli.Tool{Name: "cleanqueue", Usage: "usage: cleanqueue [-f CONFIG] --topic T --sub ID [--delayed] [--buried] [--dry-run]\n\n" +
+	"Deletes the jobs of <topic>/<prefix><id> and its /FAIL tube on every server,\n" +
+	"writing each to the drop log first (replay can put them back).\n",
+	Flags: func(fs *flag.FlagSet) cli.Body {
+		var o clean.Options
+		fs.StringVar(&o.Topic, "topic", "", "the subscription's topic (required)")
+		fs.Int64Var(&o.SubID, "sub", 0, "the subscription id (required)")
+		fs.BoolVar(&o.Delayed, "delayed", false, "also delete delayed jobs (retries not yet due)")
+		fs.BoolVar(&o.Buried, "buried", false, "also delete buried jobs")
+		fs.BoolVar(&o.DryRun, "dry-run", false, "count only")
+		return func(ctx context.Context, e *cli.Env) int {
+			if o.Topic == "" || o.SubID <= 0 {
+				return e.UsageError()
+			}
+			return cleanQueue(ctx, e, o)
+		}
+	},
+}
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := cli.NewFlags("cleanqueue", "usage: cleanqueue [-f CONFIG] --topic T --sub ID [--delayed] [--buried] [--dry-run]\n\n"+
-		"Deletes the jobs of <topic>/<prefix><id> and its /FAIL tube on every server,\n"+
-		"writing each to the drop log first (replay can put them back).\n", stderr)
-	topic := fs.String("topic", "", "the subscription's topic (required)")
-	sub := fs.Int64("sub", 0, "the subscription id (required)")
-	delayed := fs.Bool("delayed", false, "also delete delayed jobs (retries not yet due)")
-	buried := fs.Bool("buried", false, "also delete buried jobs")
-	dry := fs.Bool("dry-run", false, "count only")
-	if code, done := fs.Parse(args, stdout); done {
-		return code
-	}
-	if *topic == "" || *sub <= 0 {
-		fs.Usage()
-		return cli.ExitUsage
-	}
-	cfg, pool, code := fs.Open(ctx, stderr)
+func main() { cli.Main(tool.Run) }
+
+func cleanQueue(ctx context.Context, e *cli.Env, o clean.Options) int {
+	cfg, pool, code := clipool.Open(ctx, e)
 	if code != cli.ExitOK {
 		return code
 	}
 	defer pool.Close()
 	var drop clean.DropLog
-	if !*dry {
+	if !o.DryRun {
 		drops, err := datalog.Open(datalog.Config{Dir: cfg.DropMessageLogDir, Prefix: "DROP", Split: cfg.SplitLog, Fsync: datalog.FsyncAlways})
 		if err != nil {
-			fmt.Fprintf(stderr, "cleanqueue: %v\n", err)
-			return cli.ExitConfig
+			return e.Failf(cli.ExitConfig, "%v", err)
 		}
 		defer drops.Close(context.Background())
 		drop = drops.Drop
 	}
-	reports, err := clean.Run(ctx, pool, clean.Options{Topic: *topic, SubID: *sub, ChannelPrefix: cfg.PrefixOfChannelQueue,
-		Delayed: *delayed, Buried: *buried, DryRun: *dry}, drop)
-	fmt.Fprintf(stdout, "%-22s %-50s %-8s %8s %8s\n", "SERVER", "TUBE", "STATE", "FOUND", "DELETED")
+	o.ChannelPrefix = cfg.PrefixOfChannelQueue
+	reports, err := clean.Run(ctx, pool, o, drop)
+	fmt.Fprintf(e.Stdout, "%-22s %-50s %-8s %8s %8s\n", "SERVER", "TUBE", "STATE", "FOUND", "DELETED")
 	total := 0
 	for _, r := range reports {
-		fmt.Fprintf(stdout, "%-22s %-50s %-8s %8d %8d\n", r.Server, r.Tube, r.State, r.Found, r.Deleted)
+		fmt.Fprintf(e.Stdout, "%-22s %-50s %-8s %8d %8d\n", r.Server, r.Tube, r.State, r.Found, r.Deleted)
 		total += r.Deleted
 	}
-	fmt.Fprintf(stdout, "deleted %d jobs (each written to the drop log in %s)\n", total, cfg.DropMessageLogDir)
+	fmt.Fprintf(e.Stdout, "deleted %d jobs (each written to the drop log in %s)\n", total, cfg.DropMessageLogDir)
 	if err != nil {
-		fmt.Fprintf(stderr, "cleanqueue: %v\n", err)
-		return cli.ExitFailed
+		return e.Failf(cli.ExitFailed, "%v", err)
 	}
 	return cli.ExitOK
 }

@@ -28,8 +28,8 @@ func TestCleanQueueCommand(t *testing.T) {
 	cfg := filepath.Join(dir, "medispatcher.toml")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("QueueServerAddr = %q\nLOG_DIR = \"logs\"\n", bs.Addr)), 0o644))
 	var out, errOut bytes.Buffer
-	require.Equal(t, 2, run(context.Background(), []string{"-f", cfg, "--topic", "t"}, &out, &errOut), "a subscription id is required")
-	require.Equal(t, 0, run(context.Background(), []string{"-f", cfg, "--topic", "t", "--sub", "9"}, &out, &errOut), errOut.String())
+	require.Equal(t, 2, tool.Run(context.Background(), []string{"-f", cfg, "--topic", "t"}, &out, &errOut), "a subscription id is required")
+	require.Equal(t, 0, tool.Run(context.Background(), []string{"-f", cfg, "--topic", "t", "--sub", "9"}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "deleted 3 jobs")
 	drops, err := filepath.Glob(filepath.Join(dir, "logs", "drop", "DROP.*.log"))
 	require.NoError(t, err)

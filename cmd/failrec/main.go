@@ -7,85 +7,111 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/redis/rueidis"
 
-	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/ops/cli"
+	"medispatcher/engine/ops/cli/clipool"
+	"medispatcher/internal/config"
 	"medispatcher/internal/redisopt"
 )
 
-func main() { cli.Main(run) }
+var tool = &cli.Tool{Name: "failrec", Usage: "usage: failrec [-f CONFIG] [--sub ID] [--topic T] [--jobid J] [--since D] [--json] [--resend]\n\n" +
+	"Lists failure records, newest first. --resend puts the message of each\n" +
+	"matching given_up record back into its channel tube (same jobid).\n" +
+	"Records Redis did not take are FAILREC lines of the DATA log, with their\n" +
+	"job: replay re-sends the given_up ones.\n",
+	Flags: func(fs *flag.FlagSet) cli.Body {
+		var q query
+		fs.Int64Var(&q.sub, "sub", 0, "only this subscription")
+		fs.StringVar(&q.topic, "topic", "", "only this topic")
+		fs.StringVar(&q.jobid, "jobid", "", "only this jobid")
+		fs.DurationVar(&q.since, "since", 0, "only records younger than this (e.g. 1h)")
+		fs.Int64Var(&q.limit, "limit", 1000, "newest records read from the stream")
+		asJSON := fs.Bool("json", false, "print JSON lines")
+		resend := fs.Bool("resend", false, "re-send the message of every matching given-up record")
+		return func(ctx context.Context, e *cli.Env) int {
+			cfg, code := e.Config()
+			if code != cli.ExitOK {
+				return code
+			}
+			recs, code := q.run(ctx, e, cfg)
+			if code != cli.ExitOK {
+				return code
+			}
+			list(e, recs, *asJSON)
+			if !*resend {
+				return cli.ExitOK
+			}
+			return resendGivenUp(ctx, e, cfg, recs)
+		}
+	},
+}
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := cli.NewFlags("failrec", "usage: failrec [-f CONFIG] [--sub ID] [--topic T] [--jobid J] [--since D] [--json] [--resend]\n\n"+
-		"Lists failure records, newest first. --resend puts the message of each\n"+
-		"matching given_up record back into its channel tube (same jobid).\n"+
-		"Records Redis did not take are FAILREC lines of the DATA log, with their\n"+
-		"job: replay re-sends the given_up ones.\n", stderr)
-	sub := fs.Int64("sub", 0, "only this subscription")
-	topic := fs.String("topic", "", "only this topic")
-	jobid := fs.String("jobid", "", "only this jobid")
-	since := fs.Duration("since", 0, "only records younger than this (e.g. 1h)")
-	limit := fs.Int64("limit", 1000, "newest records read from the stream")
-	asJSON := fs.Bool("json", false, "print JSON lines")
-	resend := fs.Bool("resend", false, "re-send the message of every matching given-up record")
-	if code, done := fs.Parse(args, stdout); done {
-		return code
-	}
-	cfg, err := fs.Load(stderr)
-	if err != nil {
-		return cli.ExitConfig
-	}
+func main() { cli.Main(tool.Run) }
+
+// query is which records to list.
+type query struct {
+	sub          int64
+	topic, jobid string
+	since        time.Duration
+	limit        int64
+}
+
+// run reads the newest records of the stream that match q.
+func (q *query) run(ctx context.Context, e *cli.Env, cfg *config.Config) ([]*failures.Record, int) {
 	opt, err := redisopt.Option(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "failrec: %v\n", err)
-		return cli.ExitConfig
+		return nil, e.Failf(cli.ExitConfig, "%v", err)
 	}
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
-		fmt.Fprintf(stderr, "failrec: redis %s: %v\n", cfg.Redis.Addr, err)
-		return cli.ExitFailed
+		return nil, e.Failf(cli.ExitFailed, "redis %s: %v", cfg.Redis.Addr, err)
 	}
 	defer c.Close()
 	cutoff := time.Time{}
-	if *since > 0 {
-		cutoff = time.Now().Add(-*since)
+	if q.since > 0 {
+		cutoff = time.Now().Add(-q.since)
 	}
-	recs, err := failures.Query(ctx, c, cfg.Redis.KeyPrefix+":failures", *limit, func(r *failures.Record) bool {
-		return (*sub == 0 || r.SubID == *sub) && (*topic == "" || r.Topic == *topic) &&
-			(*jobid == "" || r.JobID == *jobid) && (cutoff.IsZero() || r.Time.After(cutoff))
+	recs, err := failures.Query(ctx, c, cfg.Redis.KeyPrefix+":failures", q.limit, func(r *failures.Record) bool {
+		return (q.sub == 0 || r.SubID == q.sub) && (q.topic == "" || r.Topic == q.topic) &&
+			(q.jobid == "" || r.JobID == q.jobid) && (cutoff.IsZero() || r.Time.After(cutoff))
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "failrec: %v\n", err)
-		return cli.ExitFailed
+		return nil, e.Failf(cli.ExitFailed, "%v", err)
 	}
-	enc := json.NewEncoder(stdout)
-	if !*asJSON {
-		fmt.Fprintf(stdout, "%-20s %-10s %-24s %6s %-30s %7s %-9s %s\n", "TIME", "LOG_ID", "TOPIC", "SUB", "JOBID", "RETRIES", "FINAL", "ERROR")
+	return recs, cli.ExitOK
+}
+
+// list prints recs as a table, or as JSON lines.
+func list(e *cli.Env, recs []*failures.Record, asJSON bool) {
+	enc := json.NewEncoder(e.Stdout)
+	if !asJSON {
+		fmt.Fprintf(e.Stdout, "%-20s %-10s %-24s %6s %-30s %7s %-9s %s\n", "TIME", "LOG_ID", "TOPIC", "SUB", "JOBID", "RETRIES", "FINAL", "ERROR")
 	}
 	for _, r := range recs {
-		if *asJSON {
+		if asJSON {
 			_ = enc.Encode(r.View())
 			continue
 		}
-		fmt.Fprintf(stdout, "%-20s %-10d %-24s %6d %-30s %7d %-9s %s\n", r.Time.Format("2006-01-02 15:04:05"),
+		fmt.Fprintf(e.Stdout, "%-20s %-10d %-24s %6d %-30s %7d %-9s %s\n", r.Time.Format("2006-01-02 15:04:05"),
 			r.LogID, r.Topic, r.SubID, r.JobID, r.RetryTimes, r.Final, r.Error)
 	}
-	if !*resend {
-		return cli.ExitOK
-	}
-	pool, err := connpool.New(ctx, connpool.Config{Addrs: cfg.QueueServers})
-	if err != nil {
-		fmt.Fprintf(stderr, "failrec: %v\n", err)
-		return cli.ExitFailed
+}
+
+// resendGivenUp puts the message of each given-up record of recs back into
+// its channel tube, once per log id.
+func resendGivenUp(ctx context.Context, e *cli.Env, cfg *config.Config, recs []*failures.Record) int {
+	pool, code := clipool.Connect(ctx, e, cfg)
+	if code != cli.ExitOK {
+		return code
 	}
 	defer pool.Close()
-	code, sent := cli.ExitOK, 0
+	sent := 0
 	seen := map[uint64]bool{}
 	for _, r := range recs {
 		if r.Final != failures.GivenUp || seen[r.LogID] {
@@ -93,12 +119,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		seen[r.LogID] = true
 		if err := failures.Resend(ctx, pool, r, cfg.PrefixOfChannelQueue); err != nil {
-			fmt.Fprintf(stderr, "failrec: %v\n", err)
-			code = cli.ExitFailed
+			code = e.Failf(cli.ExitFailed, "%v", err)
 			continue
 		}
 		sent++
 	}
-	fmt.Fprintf(stdout, "re-sent %d given-up messages\n", sent)
+	fmt.Fprintf(e.Stdout, "re-sent %d given-up messages\n", sent)
 	return code
 }

@@ -33,12 +33,12 @@ func TestListAndResend(t *testing.T) {
 	cfg := filepath.Join(dir, "medispatcher.toml")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf("QueueServerAddr = %q\nLOG_DIR = \"logs\"\n[Redis]\nAddr = %q\n", bs.Addr, rd.Addr)), 0o644))
 	var out, errOut bytes.Buffer
-	require.Equal(t, 0, run(context.Background(), []string{"-f", cfg, "--sub", "4"}, &out, &errOut), errOut.String())
+	require.Equal(t, 0, tool.Run(context.Background(), []string{"-f", cfg, "--sub", "4"}, &out, &errOut), errOut.String())
 	require.Equal(t, 3, bytes.Count(out.Bytes(), []byte("\n")), "header and the two records of sub 4:\n%s", out.String())
 	require.Contains(t, out.String(), "given_up")
 
 	out.Reset()
-	require.Equal(t, 0, run(context.Background(), []string{"-f", cfg, "--resend"}, &out, &errOut), errOut.String())
+	require.Equal(t, 0, tool.Run(context.Background(), []string{"-f", cfg, "--resend"}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "re-sent 1 given-up messages")
 	pool, err := connpool.New(context.Background(), connpool.Config{Addrs: []string{bs.Addr}})
 	require.NoError(t, err)

@@ -10,14 +10,14 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 
-	"medispatcher/connpool"
 	"medispatcher/engine/ops/cli"
+	"medispatcher/engine/ops/cli/clipool"
 	"medispatcher/engine/ops/replay"
 )
 
@@ -25,83 +25,91 @@ import (
 // malformed (named on stderr) and their messages were not.
 const exitMalformed = 4
 
-func main() { cli.Main(run) }
+var tool = &cli.Tool{Name: "replay", Usage: "usage: replay [-f CONFIG] [--dry-run] [--state FILE] DATA-LOG...\n\n" +
+	"Puts the jobs of REDISTFAIL and DROP lines back into their channel tubes,\n" +
+	"those of RECOVFAILBACK lines into the main tube, and re-sends the job of\n" +
+	"FAILREC lines whose final is given_up into its channel tube (retrying and\n" +
+	"success lines are skipped: their message is in a retry tube or delivered).\n" +
+	"A line replayed once is recorded in the state file and never replayed again.\n" +
+	"Malformed lines are named on stderr (FILE:LINE) and skipped; exit code 4\n" +
+	"then says so (3 wins when something else failed).\n",
+	Flags: func(fs *flag.FlagSet) cli.Body {
+		dry := fs.Bool("dry-run", false, "count what would be replayed, put nothing")
+		statePath := fs.String("state", "", "file recording replayed lines (default: LOG_DIR/replayed.state)")
+		return func(ctx context.Context, e *cli.Env) int {
+			if len(e.Args()) == 0 {
+				return e.UsageError()
+			}
+			return replayFiles(ctx, e, *statePath, *dry)
+		}
+	},
+}
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := cli.NewFlags("replay", "usage: replay [-f CONFIG] [--dry-run] [--state FILE] DATA-LOG...\n\n"+
-		"Puts the jobs of REDISTFAIL and DROP lines back into their channel tubes,\n"+
-		"those of RECOVFAILBACK lines into the main tube, and re-sends the job of\n"+
-		"FAILREC lines whose final is given_up into its channel tube (retrying and\n"+
-		"success lines are skipped: their message is in a retry tube or delivered).\n"+
-		"A line replayed once is recorded in the state file and never replayed again.\n"+
-		"Malformed lines are named on stderr (FILE:LINE) and skipped; exit code 4\n"+
-		"then says so (3 wins when something else failed).\n", stderr)
-	dry := fs.Bool("dry-run", false, "count what would be replayed, put nothing")
-	statePath := fs.String("state", "", "file recording replayed lines (default: LOG_DIR/replayed.state)")
-	if code, done := fs.Parse(args, stdout); done {
+func main() { cli.Main(tool.Run) }
+
+func replayFiles(ctx context.Context, e *cli.Env, statePath string, dry bool) int {
+	cfg, code := e.Config()
+	if code != cli.ExitOK {
 		return code
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return cli.ExitUsage
+	if statePath == "" {
+		statePath = filepath.Join(cfg.LogDir, "replayed.state")
 	}
-	cfg, err := fs.Load(stderr)
+	st, err := replay.OpenState(statePath)
 	if err != nil {
-		return cli.ExitConfig
-	}
-	if *statePath == "" {
-		*statePath = filepath.Join(cfg.LogDir, "replayed.state")
-	}
-	st, err := replay.OpenState(*statePath)
-	if err != nil {
-		fmt.Fprintf(stderr, "replay: %v\n", err)
-		return cli.ExitConfig
+		return e.Failf(cli.ExitConfig, "%v", err)
 	}
 	defer st.Close()
-	pool, err := connpool.New(ctx, connpool.Config{Addrs: cfg.QueueServers})
-	if err != nil {
-		fmt.Fprintf(stderr, "replay: %v\n", err)
-		return cli.ExitFailed
+	pool, code := clipool.Connect(ctx, e, cfg)
+	if code != cli.ExitOK {
+		return code
 	}
 	defer pool.Close()
-	opts := replay.Options{MainTube: cfg.NameOfMainQueue, ChannelPrefix: cfg.PrefixOfChannelQueue, DryRun: *dry}
-	code, malformed := cli.ExitOK, 0
-	for _, file := range fs.Args() {
-		f, err := os.Open(file)
-		if err != nil {
-			fmt.Fprintf(stderr, "replay: %v\n", err)
-			code = cli.ExitFailed
-			continue
-		}
-		opts.Malformed = func(line int, err error) {
-			fmt.Fprintf(stderr, "replay: %s:%d: malformed: %v\n", file, line, err)
-		}
-		sum := replay.Run(ctx, f, pool, st, opts)
-		malformed += sum.Malformed
-		f.Close()
-		cats := make([]string, 0, len(sum.Replayed))
-		for c := range sum.Replayed {
-			cats = append(cats, c)
-		}
-		sort.Strings(cats)
-		verb := "replayed"
-		if *dry {
-			verb = "would replay"
-		}
-		fmt.Fprintf(stdout, "%s: %d lines;", file, sum.Lines)
-		for _, c := range cats {
-			fmt.Fprintf(stdout, " %s %s %d;", verb, c, sum.Replayed[c])
-		}
-		fmt.Fprintf(stdout, " already replayed %d; nothing to replay %d; malformed %d; failed %d\n",
-			sum.Already, sum.Skipped, sum.Malformed, sum.Failed)
-		if sum.FirstError != nil {
-			fmt.Fprintf(stderr, "replay: %s: %v\n", file, sum.FirstError)
-			code = cli.ExitFailed
+	opts := replay.Options{MainTube: cfg.NameOfMainQueue, ChannelPrefix: cfg.PrefixOfChannelQueue, DryRun: dry}
+	malformed := 0
+	for _, file := range e.Args() {
+		n, c := replayFile(ctx, e, file, pool, st, opts)
+		malformed += n
+		if c != cli.ExitOK {
+			code = c
 		}
 	}
 	if code == cli.ExitOK && malformed > 0 {
-		fmt.Fprintf(stderr, "replay: %d malformed lines not replayed\n", malformed)
+		fmt.Fprintf(e.Stderr, "replay: %d malformed lines not replayed\n", malformed)
 		return exitMalformed
 	}
 	return code
+}
+
+// replayFile replays one DATA log and prints what it did; it returns the
+// malformed lines it met and ExitFailed when something failed.
+func replayFile(ctx context.Context, e *cli.Env, file string, pool replay.Putter, st *replay.State, opts replay.Options) (malformed int, code int) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, e.Failf(cli.ExitFailed, "%v", err)
+	}
+	defer f.Close()
+	opts.Malformed = func(line int, err error) {
+		fmt.Fprintf(e.Stderr, "replay: %s:%d: malformed: %v\n", file, line, err)
+	}
+	sum := replay.Run(ctx, f, pool, st, opts)
+	cats := make([]string, 0, len(sum.Replayed))
+	for c := range sum.Replayed {
+		cats = append(cats, c)
+	}
+	sort.Strings(cats)
+	verb := "replayed"
+	if opts.DryRun {
+		verb = "would replay"
+	}
+	fmt.Fprintf(e.Stdout, "%s: %d lines;", file, sum.Lines)
+	for _, c := range cats {
+		fmt.Fprintf(e.Stdout, " %s %s %d;", verb, c, sum.Replayed[c])
+	}
+	fmt.Fprintf(e.Stdout, " already replayed %d; nothing to replay %d; malformed %d; failed %d\n",
+		sum.Already, sum.Skipped, sum.Malformed, sum.Failed)
+	if sum.FirstError != nil {
+		return sum.Malformed, e.Failf(cli.ExitFailed, "%s: %v", file, sum.FirstError)
+	}
+	return sum.Malformed, cli.ExitOK
 }

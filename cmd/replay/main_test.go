@@ -29,15 +29,15 @@ func TestReplayCommand(t *testing.T) {
 	logFile := filepath.Join(dir, "logs", "DATA.REDISTFAIL.log")
 
 	var out, errOut bytes.Buffer
-	require.Equal(t, 0, run(context.Background(), []string{"-f", cfg, "--dry-run", logFile}, &out, &errOut), errOut.String())
+	require.Equal(t, 0, tool.Run(context.Background(), []string{"-f", cfg, "--dry-run", logFile}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "would replay REDISTFAIL 1")
 	out.Reset()
-	require.Equal(t, 0, run(context.Background(), []string{"-f", cfg, logFile}, &out, &errOut), errOut.String())
+	require.Equal(t, 0, tool.Run(context.Background(), []string{"-f", cfg, logFile}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "replayed REDISTFAIL 1")
 	out.Reset()
-	require.Equal(t, 0, run(context.Background(), []string{"-f", cfg, logFile}, &out, &errOut), errOut.String())
+	require.Equal(t, 0, tool.Run(context.Background(), []string{"-f", cfg, logFile}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "already replayed 1")
-	require.Equal(t, 2, run(context.Background(), []string{"-f", cfg}, &out, &errOut), "a log file is required")
+	require.Equal(t, 2, tool.Run(context.Background(), []string{"-f", cfg}, &out, &errOut), "a log file is required")
 
 	// A log with malformed lines: each is named, the good line is replayed
 	// all the same, and the exit code says some were not.
@@ -54,7 +54,7 @@ func TestReplayCommand(t *testing.T) {
 	require.NoError(t, os.WriteFile(mixed, []byte("garbage\n"+string(good)+"2026-11-25T14:03:07.123456+08:00 REDISTFAIL topic=t sub=4\n"+string(other)), 0o644))
 	out.Reset()
 	errOut.Reset()
-	require.Equal(t, exitMalformed, run(context.Background(), []string{"-f", cfg, mixed}, &out, &errOut))
+	require.Equal(t, exitMalformed, tool.Run(context.Background(), []string{"-f", cfg, mixed}, &out, &errOut))
 	require.Contains(t, errOut.String(), mixed+":1: malformed")
 	require.Contains(t, errOut.String(), mixed+":3: malformed")
 	require.NotContains(t, errOut.String(), mixed+":2:")

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"medispatcher/engine/process/adminapi"
 )
 
 // APIError is an error answer of the admin API: its stable code, its
@@ -24,11 +26,7 @@ type APIError struct {
 }
 
 // FieldProblem is one invalid field of a validation error.
-type FieldProblem struct {
-	Field   string `json:"field"`
-	Value   any    `json:"value"`
-	Allowed string `json:"allowed"`
-}
+type FieldProblem = adminapi.FieldProblem
 
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
@@ -192,13 +190,7 @@ func (c *Client) roundTrip(ctx context.Context, method, uri string, payload []by
 // decodeError turns a non-2xx answer into an *APIError, or an *HTTPError
 // when the body is not the API's error object.
 func decodeError(method, path string, status int, raw []byte) error {
-	var env struct {
-		Error *struct {
-			Code    string         `json:"code"`
-			Message string         `json:"message"`
-			Details []FieldProblem `json:"details"`
-		} `json:"error"`
-	}
+	var env adminapi.ErrorAnswer
 	if json.Unmarshal(raw, &env) == nil && env.Error != nil && env.Error.Code != "" {
 		return &APIError{Status: status, Code: env.Error.Code, Message: env.Error.Message, Details: env.Error.Details}
 	}

@@ -141,6 +141,20 @@ func get[T any](ctx context.Context, r *runner, path string, query url.Values, h
 	return human(&v)
 }
 
+// send is what every changing command does: one request with body, then
+// the API's JSON as it came (--json) or human's form of out, into which
+// the answer was decoded.
+func send(ctx context.Context, r *runner, method, path string, body, out any, human func() error) error {
+	raw, err := r.call(ctx, method, path, nil, body, out)
+	if err != nil {
+		return err
+	}
+	if r.g.json {
+		return r.printRaw(raw)
+	}
+	return human()
+}
+
 // printRaw prints the API's answer as it came (--json).
 func (r *runner) printRaw(raw []byte) error {
 	if _, err := r.env.Stdout.Write(raw); err != nil {

@@ -6,6 +6,8 @@
 //
 // It only speaks HTTP to the API: it never touches beanstalkd or Redis
 // itself, so what it does is exactly what the API allows and validates.
+// It reads the API's bodies as the types of package adminapi and links
+// nothing of the engine.
 // Each command prints a table for people or, with --json, the API's answer
 // as it came, for scripts. Commands that delete jobs ask first.
 package ctl

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/ops/cli"
+	"medispatcher/engine/process/adminapi"
 )
 
 // result is one medictl run's exit code and output.
@@ -320,7 +320,7 @@ func TestAlertTable(t *testing.T) {
 	var b strings.Builder
 	r := &runner{env: Env{Stdout: &b}}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.Local)
-	require.NoError(t, printAlerts(r, []alert.Alert{
+	require.NoError(t, printAlerts(r, []adminapi.Alert{
 		{Time: at, Kind: "sub_failures", SubID: 7, Topic: "orders", Subject: "subscription 7 failing",
 			Delivered: []string{"mail", "sms"}},
 		{Time: at, Kind: "main_backlog", Subject: "main tube backlog", Failed: []string{"sms"}, Note: "queue full"},
@@ -378,4 +378,44 @@ func TestTimeoutAndInterrupt(t *testing.T) {
 	cancel()
 	assert.Equal(t, cli.ExitFailed, <-code)
 	assert.Equal(t, "medictl: interrupted\n", errb.String())
+}
+
+// TestOperationTables: clean always shows its table; kick shows one only
+// when some tube has buried jobs; both end with their totals.
+func TestOperationTables(t *testing.T) {
+	var b strings.Builder
+	r := &runner{env: Env{Stdout: &b}}
+	cleaned := &adminapi.OpResult[adminapi.CleanReport]{Reports: []adminapi.CleanReport{
+		{Server: "s1", Tube: "t/sub-queue/3", State: "ready", Found: 3, Deleted: 2},
+		{Server: "s2", Tube: "t/sub-queue/3", State: "ready", Found: 1, Deleted: 1},
+	}}
+	kicked := &adminapi.OpResult[adminapi.KickReport]{Reports: []adminapi.KickReport{
+		{Server: "s1", Tube: "main", Buried: 2, Kicked: 2},
+		{Server: "s1", Tube: "t/sub-queue/3", Buried: 1, Error: "gone"},
+	}}
+	for _, tc := range []struct {
+		print func() error
+		want  string
+	}{
+		{func() error { return printCleaned(r, cleaned, false) }, "" +
+			"SERVER  TUBE           STATE  FOUND  DELETED\n" +
+			"s1      t/sub-queue/3  ready  3      2\n" +
+			"s2      t/sub-queue/3  ready  1      1\n" +
+			"3 of 4 jobs found deleted (each in the drop log)\n"},
+		{func() error { return printCleaned(r, &adminapi.OpResult[adminapi.CleanReport]{}, true) },
+			"SERVER  TUBE  STATE  FOUND  DELETED\ndry run: 0 jobs found, none deleted\n"},
+		{func() error { return printKicked(r, kicked, false) }, "" +
+			"SERVER  TUBE           BURIED  KICKED  ERROR\n" +
+			"s1      main           2       2       -\n" +
+			"s1      t/sub-queue/3  1       0       gone\n" +
+			"2 of 3 buried jobs kicked\n"},
+		{func() error {
+			return printKicked(r, &adminapi.OpResult[adminapi.KickReport]{Reports: []adminapi.KickReport{}}, true)
+		},
+			"dry run: 0 buried jobs, none kicked\n"},
+	} {
+		b.Reset()
+		require.NoError(t, tc.print())
+		assert.Equal(t, tc.want, b.String())
+	}
 }

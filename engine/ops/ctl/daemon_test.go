@@ -21,7 +21,7 @@ import (
 
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/engine/ops/cli"
-	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/internal/testsrv"
 )
 
@@ -193,7 +193,7 @@ func TestAgainstDaemon(t *testing.T) {
 		assert.Contains(t, r.stdout, d.bs.Addr+" healthy")
 		assert.Regexp(t, `subscriptions\s+0 from redis`, r.stdout)
 
-		var in admin.Info
+		var in adminapi.Info
 		decodeStrict(t, d.ok("info", "--json").stdout, &in)
 		assert.Equal(t, "redis", in.Source)
 		assert.Equal(t, d.addr, in.Endpoints.Admin)
@@ -205,7 +205,7 @@ func TestAgainstDaemon(t *testing.T) {
 	t.Run("address and token from the config file", func(t *testing.T) {
 		r := ctl(t, Env{}, "-f", d.cfg, "info", "--json")
 		require.Equal(t, cli.ExitOK, r.code, r.stderr)
-		var in admin.Info
+		var in adminapi.Info
 		decodeStrict(t, r.stdout, &in)
 		assert.Equal(t, d.cfg, in.Config)
 	})
@@ -232,7 +232,7 @@ func TestAgainstDaemon(t *testing.T) {
 
 	t.Run("defaults", func(t *testing.T) {
 		assert.Regexp(t, `(?m)^max_concurrency\s+10$`, d.ok("defaults").stdout)
-		var df admin.Defaults
+		var df adminapi.Defaults
 		decodeStrict(t, d.ok("defaults", "--json").stdout, &df)
 		assert.Equal(t, 10, df.MaxConcurrency)
 	})
@@ -248,7 +248,7 @@ func TestAgainstDaemon(t *testing.T) {
 		r = d.ctl(Env{Stdin: strings.NewReader(fmt.Sprintf(`{"id": 42, "topic": %q, "url": %q}`, topic, d.sub.URL+"/other"))},
 			"sub", "create", "--file", "-", "--json")
 		require.Equal(t, cli.ExitOK, r.code, r.stderr)
-		var ch admin.Changed
+		var ch adminapi.Changed
 		decodeStrict(t, r.stdout, &ch)
 		assert.True(t, ch.Applied)
 		require.NotNil(t, ch.Subscription)
@@ -265,7 +265,7 @@ func TestAgainstDaemon(t *testing.T) {
 		assert.Regexp(t, `(?m)^41\s+ctltopic\s+0\s+2/`, r.stdout)
 		assert.Regexp(t, `(?m)^42\s+ctltopic\s`, r.stdout)
 
-		var l admin.SubList
+		var l adminapi.SubList
 		decodeStrict(t, d.ok("subs", "--topic", topic, "--json").stdout, &l)
 		assert.Len(t, l.Subscriptions, 2)
 		decodeStrict(t, d.ok("subs", "--topic", "nothing-here", "--json").stdout, &l)
@@ -284,7 +284,7 @@ func TestAgainstDaemon(t *testing.T) {
 		assert.Regexp(t, `(?m)^timeout_ms\s+0\s+2000$`, r.stdout, "a 0 shows the daemon's default")
 		assert.Contains(t, r.stdout, channel)
 
-		var v admin.SubView
+		var v adminapi.SubView
 		decodeStrict(t, d.ok("sub", "get", strconv.Itoa(subID), "--json").stdout, &v)
 		assert.Equal(t, 7, v.Effective.Concurrency)
 		assert.Equal(t, 7, v.Concurrency)
@@ -296,7 +296,7 @@ func TestAgainstDaemon(t *testing.T) {
 		r := d.ctl(Env{}, "sub", "set", strconv.Itoa(subID), "concurrency=50")
 		assert.Equal(t, cli.ExitFailed, r.code)
 		assert.Equal(t, "medictl: invalid: subscription 41 is not valid\n  concurrency = 50: must be 0..10 (0 = default)\n", r.stderr)
-		var v admin.SubView
+		var v adminapi.SubView
 		decodeStrict(t, d.ok("sub", "get", strconv.Itoa(subID), "--json").stdout, &v)
 		assert.Equal(t, 7, v.Concurrency, "nothing changed")
 	})
@@ -308,7 +308,7 @@ func TestAgainstDaemon(t *testing.T) {
 		assert.Regexp(t, `(?m)^ID\s+TOPIC\s+CONC\s+RATE/S\s+PUSH_1M\s+FAIL_1M\s+FAIL%`, r.stdout)
 		assert.Regexp(t, `(?m)^41\s+ctltopic\s+7/`, r.stdout)
 
-		var o admin.Overview
+		var o adminapi.Overview
 		decodeStrict(t, d.ok("status", "--json").stdout, &o)
 		assert.Len(t, o.Subscriptions, 2)
 	})
@@ -325,7 +325,7 @@ func TestAgainstDaemon(t *testing.T) {
 		assert.Regexp(t, `(?m)^\S+\s+`+regexp.QuoteMeta(channel)+`\s+delayed\s+3\s+0$`, r.stdout)
 		assert.Contains(t, r.stdout, "dry run: 3 jobs found, none deleted")
 
-		var res admin.OpResult[admin.CleanReport]
+		var res adminapi.OpResult[adminapi.CleanReport]
 		decodeStrict(t, d.ok("clean", strconv.Itoa(subID), "--delayed", "--dry-run", "--json").stdout, &res)
 		found := int64(0)
 		for _, c := range res.Reports {
@@ -357,14 +357,14 @@ func TestAgainstDaemon(t *testing.T) {
 	t.Run("kick dry run", func(t *testing.T) {
 		r := d.ok("kick", "--dry-run")
 		assert.Contains(t, r.stdout, "dry run: 0 buried jobs, none kicked")
-		var res admin.OpResult[admin.KickReport]
+		var res adminapi.OpResult[adminapi.KickReport]
 		decodeStrict(t, d.ok("kick", "--dry-run", "--json").stdout, &res)
 	})
 
 	t.Run("failures on an empty stream", func(t *testing.T) {
 		r := d.ok("failures")
 		assert.Contains(t, r.stdout, "(no failure records)")
-		var l failureList
+		var l adminapi.FailureList
 		decodeStrict(t, d.ok("failures", "--sub", "41", "--since", "1h", "--final", "given_up", "--limit", "10", "--json").stdout, &l)
 		assert.NotNil(t, l.Records)
 		assert.Empty(t, l.Records)
@@ -402,7 +402,7 @@ func TestAgainstDaemon(t *testing.T) {
 		before := len(d.sub.Hits())
 		require.NoError(t, d.redis.Do(context.Background(), d.redis.B().Lpush().Key(list).Element(string(entry)).Build()).Error())
 
-		var st admin.RecoverStatus
+		var st adminapi.RecoverStatus
 		decodeStrict(t, d.ok("recover", "--json").stdout, &st)
 		assert.Equal(t, "event_center_message_in_failure_log:", st.Prefix)
 		// The daemon drains the list as soon as it finds it: the entry is
@@ -423,12 +423,12 @@ func TestAgainstDaemon(t *testing.T) {
 
 	t.Run("alerts", func(t *testing.T) {
 		assert.Equal(t, "(no alerts)\n", d.ok("alerts", "--limit", "10").stdout)
-		var l alertList
+		var l adminapi.AlertList
 		decodeStrict(t, d.ok("alerts", "--json").stdout, &l)
 
 		r := d.ok("alerts", "set", "main_queue_blocked_alert_threshold=1234", "default_alarm_chan=ops")
 		assert.Regexp(t, `(?m)^main_queue_blocked_alert_threshold\s+1234$`, r.stdout)
-		var s admin.AlertSettings
+		var s adminapi.AlertSettings
 		decodeStrict(t, d.ok("alerts", "settings", "--json").stdout, &s)
 		require.NotNil(t, s.NameOfMainQueueBlockedAlertThreshold)
 		assert.Equal(t, 1234, *s.NameOfMainQueueBlockedAlertThreshold)
@@ -460,7 +460,7 @@ func TestAdminAPIOverTLS(t *testing.T) {
 	f := testsrv.NewTLSFiles(t)
 	d := startDaemonTLS(t, f)
 
-	var in admin.Info
+	var in adminapi.Info
 	decodeStrict(t, d.ok("info", "--json").stdout, &in)
 	assert.Equal(t, "redis", in.Source)
 	// A JSON write over TLS.

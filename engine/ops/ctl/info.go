@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"medispatcher/engine/observe/alert"
-	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 )
 
 func infoCommand() *command {
@@ -21,7 +20,7 @@ func infoCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				return get(ctx, r, "/api/v1/info", nil, func(in *admin.Info) error {
+				return get(ctx, r, "/api/v1/info", nil, func(in *adminapi.Info) error {
 					return printInfo(r, in)
 				})
 			}
@@ -29,7 +28,7 @@ func infoCommand() *command {
 	}
 }
 
-func printInfo(r *runner, in *admin.Info) error {
+func printInfo(r *runner, in *adminapi.Info) error {
 	t := newTable(r.env.Stdout)
 	t.row("version", fmt.Sprintf("%s (built %s, git %s)", in.Version, orDash(in.BuildTime), orDash(in.GitHash)))
 	t.row("started", fmt.Sprintf("%s (up %s)", stamp(in.Started), seconds(in.UptimeS)))
@@ -73,7 +72,7 @@ R_READY, R_DELAYED the retry tube's, as last sampled.`,
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				return get(ctx, r, "/api/v1/overview", nil, func(o *admin.Overview) error {
+				return get(ctx, r, "/api/v1/overview", nil, func(o *adminapi.Overview) error {
 					return printStatus(r, o)
 				})
 			}
@@ -84,7 +83,7 @@ R_READY, R_DELAYED the retry tube's, as last sampled.`,
 // statusAlerts is how many recent alerts status shows.
 const statusAlerts = 5
 
-func printStatus(r *runner, o *admin.Overview) error {
+func printStatus(r *runner, o *adminapi.Overview) error {
 	w := r.env.Stdout
 	fmt.Fprintf(w, "medispatcher %s, up %s\n", o.Version, seconds(o.UptimeS))
 	if o.Paused != "" {
@@ -129,7 +128,7 @@ func defaultsCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				return get(ctx, r, "/api/v1/defaults", nil, func(d *admin.Defaults) error {
+				return get(ctx, r, "/api/v1/defaults", nil, func(d *adminapi.Defaults) error {
 					t := newTable(r.env.Stdout, "KEY", "VALUE")
 					eachField(d, func(key string, v reflect.Value) { t.row(key, fmt.Sprint(v.Interface())) })
 					return t.flush()
@@ -175,7 +174,7 @@ func eachField(p any, fn func(key string, v reflect.Value)) {
 	}
 }
 
-func printAlerts(r *runner, alerts []alert.Alert) error {
+func printAlerts(r *runner, alerts []adminapi.Alert) error {
 	t := newTable(r.env.Stdout, "TIME", "KIND", "SUB", "TOPIC", "SUBJECT", "DELIVERED", "FAILED", "NOTE")
 	for _, a := range alerts {
 		sub := "-"

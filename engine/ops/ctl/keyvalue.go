@@ -9,8 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"medispatcher/engine/dispatch/subs"
-	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 )
 
 // kind is the JSON type of a settable key.
@@ -71,8 +70,8 @@ func contains(list []string, s string) bool {
 // Keys a command may set. The id of a subscription is its address, not a
 // setting; the tubes and backlog of a SubView are computed.
 var (
-	subSchema   = schemaOf(reflect.TypeFor[subs.Subscription](), "id")
-	alertSchema = schemaOf(reflect.TypeFor[admin.AlertSettings]())
+	subSchema   = schemaOf(reflect.TypeFor[adminapi.Subscription](), "id")
+	alertSchema = schemaOf(reflect.TypeFor[adminapi.AlertSettings]())
 )
 
 // keys lists the keys of s, sorted.

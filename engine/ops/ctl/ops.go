@@ -10,8 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"medispatcher/engine/observe/alert"
-	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/internal/redact"
 )
 
@@ -35,64 +34,85 @@ On a terminal it asks first unless --yes; elsewhere it refuses without --yes.
 				if err != nil {
 					return err
 				}
-				if !*dry && !*yes && !r.env.Interactive {
-					return usageErrorf("standard input is not a terminal: give --yes to delete (or --dry-run to count)")
-				}
 				if !*dry && !*yes {
-					// The question names the topic and backlog, and a wrong
-					// id fails here, before anything is asked.
-					var v admin.SubView
-					if _, err := r.call(ctx, "GET", subPath(id), nil, nil, &v); err != nil {
-						return err
-					}
-					states := "ready"
-					if *delayed {
-						states += ", delayed"
-					}
-					if *buried {
-						states += ", buried"
-					}
-					topic := ""
-					if v.Subscription != nil {
-						topic = v.Topic
-					}
-					q := fmt.Sprintf("Delete the %s jobs of subscription %d (topic %q; channel %s; retry %s)?",
-						states, id, topic, counts(v.Channel), counts(v.Retry))
-					if err := r.confirm(ctx, q); err != nil {
+					if err := confirmClean(ctx, r, id, *delayed, *buried); err != nil {
 						return err
 					}
 				}
-				var res admin.OpResult[admin.CleanReport]
-				raw, err := r.call(ctx, "POST", subPath(id, "clean"), nil,
-					admin.CleanRequest{Delayed: *delayed, Buried: *buried, DryRun: *dry}, &res)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					if err := r.printRaw(raw); err != nil {
-						return err
-					}
-				} else {
-					t := newTable(r.env.Stdout, "SERVER", "TUBE", "STATE", "FOUND", "DELETED")
-					var found, deleted int64
-					for _, c := range res.Reports {
-						t.row(c.Server, c.Tube, c.State, itoa(c.Found), itoa(int64(c.Deleted)))
-						found += c.Found
-						deleted += int64(c.Deleted)
-					}
-					if err := t.flush(); err != nil {
-						return err
-					}
-					if *dry {
-						fmt.Fprintf(r.env.Stdout, "dry run: %d jobs found, none deleted\n", found)
-					} else {
-						fmt.Fprintf(r.env.Stdout, "%d of %d jobs found deleted (each in the drop log)\n", deleted, found)
-					}
-				}
-				return r.opErrors(res.Errors)
+				return operate(ctx, r, subPath(id, "clean"), adminapi.CleanRequest{Delayed: *delayed, Buried: *buried, DryRun: *dry},
+					func(res *adminapi.OpResult[adminapi.CleanReport]) error { return printCleaned(r, res, *dry) })
 			}
 		},
 	}
+}
+
+// confirmClean asks the operator whether to delete the jobs of
+// subscription id. The question names the topic and backlog, and a wrong
+// id fails here, before anything is asked.
+func confirmClean(ctx context.Context, r *runner, id int64, delayed, buried bool) error {
+	if !r.env.Interactive {
+		return usageErrorf("standard input is not a terminal: give --yes to delete (or --dry-run to count)")
+	}
+	var v adminapi.SubView
+	if _, err := r.call(ctx, "GET", subPath(id), nil, nil, &v); err != nil {
+		return err
+	}
+	states := "ready"
+	if delayed {
+		states += ", delayed"
+	}
+	if buried {
+		states += ", buried"
+	}
+	topic := ""
+	if v.Subscription != nil {
+		topic = v.Topic
+	}
+	q := fmt.Sprintf("Delete the %s jobs of subscription %d (topic %q; channel %s; retry %s)?",
+		states, id, topic, counts(v.Channel), counts(v.Retry))
+	return r.confirm(ctx, q)
+}
+
+func printCleaned(r *runner, res *adminapi.OpResult[adminapi.CleanReport], dry bool) error {
+	return printReports(r, res.Reports, []string{"SERVER", "TUBE", "STATE", "FOUND", "DELETED"},
+		func(c adminapi.CleanReport) ([]string, int64, int64) {
+			return []string{c.Server, c.Tube, c.State, itoa(c.Found), itoa(int64(c.Deleted))}, c.Found, int64(c.Deleted)
+		},
+		func(found, deleted int64) string {
+			if dry {
+				return fmt.Sprintf("dry run: %d jobs found, none deleted", found)
+			}
+			return fmt.Sprintf("%d of %d jobs found deleted (each in the drop log)", deleted, found)
+		})
+}
+
+// printReports prints one row per report under header (none: no table
+// at all when there are no reports), then the line done makes of the
+// sums of the two counts each row gives.
+func printReports[T any](r *runner, reports []T, header []string, row func(T) ([]string, int64, int64), done func(a, b int64) string) error {
+	t := newTable(r.env.Stdout, header...)
+	var a, b int64
+	for _, rep := range reports {
+		cells, x, y := row(rep)
+		t.row(cells...)
+		a, b = a+x, b+y
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(r.env.Stdout, done(a, b))
+	return nil
+}
+
+// operate POSTs an operation over several tubes to path and prints its
+// answer (human's form of it, or with --json the JSON as it came), then
+// the problems it met, which fail the command.
+func operate[T any](ctx context.Context, r *runner, path string, body any, human func(*adminapi.OpResult[T]) error) error {
+	var res adminapi.OpResult[T]
+	if err := send(ctx, r, "POST", path, body, &res, func() error { return human(&res) }); err != nil {
+		return err
+	}
+	return r.opErrors(res.Errors)
 }
 
 // confirm asks question on a terminal and wants "y" or "yes"; without a
@@ -142,48 +162,33 @@ func kickCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				var res admin.OpResult[admin.KickReport]
-				raw, err := r.call(ctx, "POST", "/api/v1/kick", nil, admin.KickRequest{DryRun: *dry}, &res)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					if err := r.printRaw(raw); err != nil {
-						return err
-					}
-					return r.opErrors(res.Errors)
-				}
-				var buried, kicked int64
-				if len(res.Reports) > 0 {
-					t := newTable(r.env.Stdout, "SERVER", "TUBE", "BURIED", "KICKED", "ERROR")
-					for _, k := range res.Reports {
-						t.row(k.Server, k.Tube, itoa(k.Buried), itoa(int64(k.Kicked)), orDash(k.Error))
-						buried += k.Buried
-						kicked += int64(k.Kicked)
-					}
-					if err := t.flush(); err != nil {
-						return err
-					}
-				}
-				if *dry {
-					fmt.Fprintf(r.env.Stdout, "dry run: %d buried jobs, none kicked\n", buried)
-				} else {
-					fmt.Fprintf(r.env.Stdout, "%d of %d buried jobs kicked\n", kicked, buried)
-				}
-				return r.opErrors(res.Errors)
+				return operate(ctx, r, "/api/v1/kick", adminapi.KickRequest{DryRun: *dry},
+					func(res *adminapi.OpResult[adminapi.KickReport]) error { return printKicked(r, res, *dry) })
 			}
 		},
 	}
 }
 
+func printKicked(r *runner, res *adminapi.OpResult[adminapi.KickReport], dry bool) error {
+	header := []string{"SERVER", "TUBE", "BURIED", "KICKED", "ERROR"}
+	if len(res.Reports) == 0 {
+		header = nil // nothing buried anywhere: no table
+	}
+	return printReports(r, res.Reports, header,
+		func(k adminapi.KickReport) ([]string, int64, int64) {
+			return []string{k.Server, k.Tube, itoa(k.Buried), itoa(int64(k.Kicked)), orDash(k.Error)}, k.Buried, int64(k.Kicked)
+		},
+		func(buried, kicked int64) string {
+			if dry {
+				return fmt.Sprintf("dry run: %d buried jobs, none kicked", buried)
+			}
+			return fmt.Sprintf("%d of %d buried jobs kicked", kicked, buried)
+		})
+}
+
 // finalStates are the states a failure record's final field takes in the
 // API (openapi.yaml, Failure.final).
 var finalStates = []string{"retrying", "success", "given_up"}
-
-// failureList is the answer of GET /failures.
-type failureList struct {
-	Records []admin.FailureView `json:"records"`
-}
 
 func failuresCommand() *command {
 	return &command{
@@ -231,7 +236,7 @@ func failuresCommand() *command {
 					}
 					q.Set("limit", strconv.FormatInt(*limit, 10))
 				}
-				return get(ctx, r, "/api/v1/failures", q, func(l *failureList) error {
+				return get(ctx, r, "/api/v1/failures", q, func(l *adminapi.FailureList) error {
 					if len(l.Records) == 0 {
 						fmt.Fprintln(r.env.Stdout, "(no failure records)")
 						return nil
@@ -299,23 +304,19 @@ kept (JOB "kept" in medictl failures) can be re-sent.`,
 				if *sub < 0 || *limit < 0 {
 					return usageErrorf("--sub and --limit must be positive")
 				}
-				var res admin.ResendResult
-				raw, err := r.call(ctx, "POST", "/api/v1/failures/resend", nil,
-					admin.ResendRequest{LogIDs: ids, Sub: *sub, Limit: *limit}, &res)
+				var res adminapi.ResendResult
+				err := send(ctx, r, "POST", "/api/v1/failures/resend", adminapi.ResendRequest{LogIDs: ids, Sub: *sub, Limit: *limit}, &res,
+					func() error {
+						sent := uintList(res.Resent)
+						fmt.Fprintf(r.env.Stdout, "re-sent %d given-up messages", len(res.Resent))
+						if len(sent) > 0 {
+							fmt.Fprintf(r.env.Stdout, " (log ids %s)", sent.String())
+						}
+						fmt.Fprintln(r.env.Stdout)
+						return nil
+					})
 				if err != nil {
 					return err
-				}
-				if r.g.json {
-					if err := r.printRaw(raw); err != nil {
-						return err
-					}
-				} else {
-					sent := uintList(res.Resent)
-					fmt.Fprintf(r.env.Stdout, "re-sent %d given-up messages", len(res.Resent))
-					if len(sent) > 0 {
-						fmt.Fprintf(r.env.Stdout, " (log ids %s)", sent.String())
-					}
-					fmt.Fprintln(r.env.Stdout)
 				}
 				return r.opErrors(res.Errors)
 			}
@@ -332,7 +333,7 @@ func recoverCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				return get(ctx, r, "/api/v1/recover", nil, func(st *admin.RecoverStatus) error {
+				return get(ctx, r, "/api/v1/recover", nil, func(st *adminapi.RecoverStatus) error {
 					fmt.Fprintf(r.env.Stdout, "%d entries waiting in %d recover lists (%s*)\n", st.Total, len(st.Lists), st.Prefix)
 					if len(st.Lists) == 0 {
 						return nil
@@ -346,11 +347,6 @@ func recoverCommand() *command {
 			}
 		},
 	}
-}
-
-// alertList is the answer of GET /alerts.
-type alertList struct {
-	Alerts []alert.Alert `json:"alerts"`
 }
 
 func alertsCommand() *command {
@@ -370,7 +366,7 @@ func alertsCommand() *command {
 					}
 					q.Set("limit", strconv.Itoa(*limit))
 				}
-				return get(ctx, r, "/api/v1/alerts", q, func(l *alertList) error {
+				return get(ctx, r, "/api/v1/alerts", q, func(l *adminapi.AlertList) error {
 					if len(l.Alerts) == 0 {
 						fmt.Fprintln(r.env.Stdout, "(no alerts)")
 						return nil
@@ -391,7 +387,7 @@ func alertSettingsCommand() *command {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				return get(ctx, r, "/api/v1/alerts/settings", nil, func(s *admin.AlertSettings) error {
+				return get(ctx, r, "/api/v1/alerts/settings", nil, func(s *adminapi.AlertSettings) error {
 					return printAlertSettings(r, s)
 				})
 			}
@@ -411,22 +407,17 @@ func alertSetCommand() *command {
 				if err != nil {
 					return err
 				}
-				var s admin.AlertSettings
-				raw, err := r.call(ctx, "PUT", "/api/v1/alerts/settings", nil, body, &s)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				fmt.Fprintln(r.env.Stdout, "global alert settings changed until the daemon restarts:")
-				return printAlertSettings(r, &s)
+				var s adminapi.AlertSettings
+				return send(ctx, r, "PUT", "/api/v1/alerts/settings", body, &s, func() error {
+					fmt.Fprintln(r.env.Stdout, "global alert settings changed until the daemon restarts:")
+					return printAlertSettings(r, &s)
+				})
 			}
 		},
 	}
 }
 
-func printAlertSettings(r *runner, s *admin.AlertSettings) error {
+func printAlertSettings(r *runner, s *adminapi.AlertSettings) error {
 	t := newTable(r.env.Stdout, "KEY", "VALUE")
 	eachField(s, func(key string, v reflect.Value) { t.row(key, fmt.Sprint(v.Interface())) })
 	return t.flush()

@@ -7,19 +7,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/dispatch/subs"
-	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 )
 
 // TestOutputMasksUserinfo: medictl's tables mask URL userinfo even when a
 // daemon (an older one) sends it unmasked.
 func TestOutputMasksUserinfo(t *testing.T) {
-	s := &subs.Subscription{ID: 3, Topic: "t", URL: "http://user:hunter2@h/a\n[T_ENV:qa]https://tok3n@h/b"}
+	s := &adminapi.Subscription{ID: 3, Topic: "t", URL: "http://user:hunter2@h/a\n[T_ENV:qa]https://tok3n@h/b"}
 	var b strings.Builder
-	require.NoError(t, printSubList(&b, &admin.SubList{Subscriptions: []*admin.SubView{{Subscription: s}}}))
+	require.NoError(t, printSubList(&b, &adminapi.SubList{Subscriptions: []*adminapi.SubView{{Subscription: s}}}))
 	assert.Contains(t, b.String(), "http://user:xxxxx@h/a")
 	b.Reset()
-	require.NoError(t, printSubView(&b, &admin.SubView{Subscription: s}))
+	require.NoError(t, printSubView(&b, &adminapi.SubView{Subscription: s}))
 	assert.Contains(t, b.String(), "http://user:xxxxx@h/a")
 	assert.Contains(t, b.String(), "[T_ENV:qa]https://xxxxx@h/b")
 	assert.NotContains(t, b.String(), "hunter2")

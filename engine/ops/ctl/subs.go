@@ -11,8 +11,7 @@ import (
 	"reflect"
 	"strings"
 
-	"medispatcher/engine/observe/backlog"
-	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/internal/redact"
 )
 
@@ -33,7 +32,7 @@ retry tubes' ready jobs as last sampled ("-" before the first sample).`,
 				if *topic != "" {
 					q.Set("topic", *topic)
 				}
-				return get(ctx, r, "/api/v1/subscriptions", q, func(l *admin.SubList) error {
+				return get(ctx, r, "/api/v1/subscriptions", q, func(l *adminapi.SubList) error {
 					return printSubList(r.env.Stdout, l)
 				})
 			}
@@ -41,7 +40,7 @@ retry tubes' ready jobs as last sampled ("-" before the first sample).`,
 	}
 }
 
-func printSubList(w io.Writer, l *admin.SubList) error {
+func printSubList(w io.Writer, l *adminapi.SubList) error {
 	mode := "read-only: edit the file"
 	if l.Writable {
 		mode = "writable"
@@ -67,7 +66,7 @@ func printSubList(w io.Writer, l *admin.SubList) error {
 	return t.flush()
 }
 
-func ready(c *backlog.Counts) string {
+func ready(c *adminapi.Counts) string {
 	if c == nil {
 		return "-"
 	}
@@ -85,7 +84,7 @@ func subGetCommand() *command {
 				if err != nil {
 					return err
 				}
-				return get(ctx, r, subPath(id), nil, func(v *admin.SubView) error {
+				return get(ctx, r, subPath(id), nil, func(v *adminapi.SubView) error {
 					return printSubView(r.env.Stdout, v)
 				})
 			}
@@ -95,7 +94,7 @@ func subGetCommand() *command {
 
 // printSubView prints every setting with its effective value where the
 // daemon's default applies, then the tubes and their backlog.
-func printSubView(w io.Writer, v *admin.SubView) error {
+func printSubView(w io.Writer, v *adminapi.SubView) error {
 	if v.Subscription == nil {
 		return fmt.Errorf("the answer holds no subscription")
 	}
@@ -130,7 +129,7 @@ func printSubView(w io.Writer, v *admin.SubView) error {
 	return t.flush()
 }
 
-func counts(c *backlog.Counts) string {
+func counts(c *adminapi.Counts) string {
 	if c == nil {
 		return "not sampled yet"
 	}
@@ -160,15 +159,10 @@ Keys: ` + wrap(strings.Join(subSchema.keys(), ", "), 72),
 				if err != nil {
 					return err
 				}
-				var ch admin.Changed
-				raw, err := r.call(ctx, "PATCH", subPath(id), nil, patch, &ch)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printChanged(r.env.Stdout, "stored", &ch, subSchema.keysOf(patch))
+				var ch adminapi.Changed
+				return send(ctx, r, "PATCH", subPath(id), patch, &ch, func() error {
+					return printChanged(r.env.Stdout, "stored", &ch, subSchema.keysOf(patch))
+				})
 			}
 		},
 	}
@@ -187,7 +181,7 @@ func (s schema) keysOf(m map[string]any) []string {
 
 // printChanged says what the daemon did with a change and shows the keys
 // changed (every key when keys is nil).
-func printChanged(w io.Writer, what string, ch *admin.Changed, keys []string) error {
+func printChanged(w io.Writer, what string, ch *adminapi.Changed, keys []string) error {
 	applied := "applied by this daemon"
 	if !ch.Applied {
 		applied = "NOT yet applied by this daemon (it follows Redis; check medictl sub get)"
@@ -236,23 +230,18 @@ unless given. Keys: ` + wrap("id, "+strings.Join(subSchema.keys(), ", "), 72),
 				if !json.Valid(body) {
 					return usageErrorf("%s: not valid JSON", *file)
 				}
-				var ch admin.Changed
-				raw, err := r.call(ctx, "POST", "/api/v1/subscriptions", nil, body, &ch)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				return printChanged(r.env.Stdout, "created", &ch, nil)
+				var ch adminapi.Changed
+				return send(ctx, r, "POST", "/api/v1/subscriptions", body, &ch, func() error {
+					return printChanged(r.env.Stdout, "created", &ch, nil)
+				})
 			}
 		},
 	}
 }
 
 // maxInput bounds a file read for a request body: the API refuses more
-// than admin.MaxBody anyway.
-const maxInput = admin.MaxBody + 1
+// than adminapi.MaxBody anyway.
+const maxInput = adminapi.MaxBody + 1
 
 // readInput reads name, or stdin for "-", refusing more than the API takes.
 func readInput(stdin io.Reader, name string) ([]byte, error) {
@@ -270,7 +259,7 @@ func readInput(stdin io.Reader, name string) ([]byte, error) {
 		return nil, fmt.Errorf("read subscription %s: %w", name, err)
 	}
 	if len(b) >= maxInput {
-		return nil, usageErrorf("%s: larger than the API accepts (%d bytes)", name, admin.MaxBody)
+		return nil, usageErrorf("%s: larger than the API accepts (%d bytes)", name, adminapi.MaxBody)
 	}
 	return b, nil
 }
@@ -286,19 +275,14 @@ func subDeleteCommand() *command {
 				if err != nil {
 					return err
 				}
-				var ch admin.Changed
-				raw, err := r.call(ctx, "DELETE", subPath(id), nil, nil, &ch)
-				if err != nil {
-					return err
-				}
-				if r.g.json {
-					return r.printRaw(raw)
-				}
-				if ch.Deleted == 0 {
-					ch.Deleted = id
-				}
-				ch.Subscription = nil
-				return printChanged(r.env.Stdout, "cancelled", &ch, nil)
+				var ch adminapi.Changed
+				return send(ctx, r, "DELETE", subPath(id), nil, &ch, func() error {
+					if ch.Deleted == 0 {
+						ch.Deleted = id
+					}
+					ch.Subscription = nil
+					return printChanged(r.env.Stdout, "cancelled", &ch, nil)
+				})
 			}
 		},
 	}

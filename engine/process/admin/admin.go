@@ -12,7 +12,9 @@
 // from a browser (guard.go): the Host header must name the API, requests
 // from other sites are refused and writes must be JSON. Errors are JSON
 // objects {"error": {"code": "...", "message": "..."}} with stable codes. The
-// routes are described in openapi.yaml beside this file.
+// routes are described in openapi.yaml beside this file; the bodies they
+// take and answer are the types of package adminapi, which clients decode
+// without linking the engine.
 //
 // Nothing here sits on the message path: handlers read snapshots the
 // engine, the statistics and the backlog sampler keep anyway.
@@ -41,13 +43,10 @@ import (
 	"medispatcher/engine/observe/stats"
 	"medispatcher/engine/ops/amend"
 	"medispatcher/engine/ops/clean"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/engine/process/statuspage"
 	"medispatcher/internal/config"
 )
-
-// MaxBody bounds a request body; the largest legitimate one is a
-// subscription with a few URLs.
-const MaxBody = 64 << 10
 
 // Deps are what the API reads and acts on, built by the daemon.
 type Deps struct {
@@ -91,7 +90,7 @@ func (a *API) Server() *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:            a.Handler,
 		Name:               "medispatcher",
-		MaxRequestBodySize: MaxBody,
+		MaxRequestBodySize: adminapi.MaxBody,
 		ReadTimeout:        30 * time.Second,
 		WriteTimeout:       60 * time.Second,
 		IdleTimeout:        2 * time.Minute,
@@ -101,7 +100,7 @@ func (a *API) Server() *fasthttp.Server {
 		// Requests fasthttp refuses before a handler runs get JSON errors too.
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-				a.fail(ctx, errf(fasthttp.StatusRequestEntityTooLarge, CodeTooLarge, "request body above %d bytes", MaxBody))
+				a.fail(ctx, errf(fasthttp.StatusRequestEntityTooLarge, CodeTooLarge, "request body above %d bytes", adminapi.MaxBody))
 				return
 			}
 			a.fail(ctx, errf(fasthttp.StatusBadRequest, CodeBadRequest, "%v", err))
@@ -123,26 +122,17 @@ const (
 	CodeInternal         = "internal"
 )
 
-// apiError is an error with its HTTP status and code.
+// apiError is an error with its HTTP status; its JSON is the Problem
+// alone.
 type apiError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	// Details lists field problems of a validation error.
-	Details []FieldProblem `json:"details,omitempty"`
-}
-
-// FieldProblem is one invalid field.
-type FieldProblem struct {
-	Field   string `json:"field"`
-	Value   any    `json:"value"`
-	Allowed string `json:"allowed"`
+	Status int `json:"-"`
+	adminapi.Problem
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
 func errf(status int, code, format string, args ...any) *apiError {
-	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+	return &apiError{Status: status, Problem: adminapi.Problem{Code: code, Message: fmt.Sprintf(format, args...)}}
 }
 
 // Handler routes a request.

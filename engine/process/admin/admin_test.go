@@ -25,6 +25,7 @@ import (
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/engine/process/daemon"
 	"medispatcher/internal/config"
 	"medispatcher/internal/testsrv"
@@ -211,13 +212,13 @@ func (r *rig) scrape(url string) string {
 	return string(b)
 }
 
-func (r *rig) create(id int64, topic, path string, extra map[string]any) admin.Changed {
+func (r *rig) create(id int64, topic, path string, extra map[string]any) adminapi.Changed {
 	r.t.Helper()
 	body := map[string]any{"id": id, "topic": topic, "url": r.sub.URL + path}
 	for k, v := range extra {
 		body[k] = v
 	}
-	var ch admin.Changed
+	var ch adminapi.Changed
 	require.Equal(r.t, 201, r.call("POST", "/api/v1/subscriptions", token, body, &ch))
 	require.True(r.t, ch.Applied, "the engine runs the new subscription before the answer")
 	return ch
@@ -228,7 +229,7 @@ func TestAuth(t *testing.T) {
 	r.fail("GET", "/api/v1/info", "", nil, 401, admin.CodeUnauthorized)
 	r.fail("GET", "/api/v1/info", "wrong-token-0123456789", nil, 401, admin.CodeUnauthorized)
 	r.fail("GET", "/api/v1/subscriptions", token[:len(token)-1], nil, 401, admin.CodeUnauthorized)
-	var info admin.Info
+	var info adminapi.Info
 	require.Equal(t, 200, r.call("GET", "/api/v1/info", token, nil, &info))
 	assert.Equal(t, "redis", info.Source)
 	require.Len(t, info.Servers, 1)
@@ -273,18 +274,18 @@ func TestSubscriptionLifecycleAndValidation(t *testing.T) {
 	r.produce("orders", 20)
 	r.sub.WaitFor(10*time.Second, "20 pushes", func(h []testsrv.Hit) bool { return len(h) >= 20 })
 
-	var list admin.SubList
+	var list adminapi.SubList
 	require.Equal(t, 200, r.call("GET", "/api/v1/subscriptions", token, nil, &list))
 	require.Len(t, list.Subscriptions, 1)
 	assert.True(t, list.Writable)
 
 	// A live change of one parameter.
-	var patched admin.Changed
+	var patched adminapi.Changed
 	require.Equal(t, 200, r.call("PATCH", "/api/v1/subscriptions/7", token, map[string]any{"concurrency": 9, "rate": 100}, &patched))
 	assert.True(t, patched.Applied)
 	assert.Equal(t, 9, patched.Subscription.Effective.Concurrency)
 	assert.Equal(t, 5, patched.Subscription.Effective.Burst, "50 ms worth of rate 100")
-	var got admin.SubView
+	var got adminapi.SubView
 	require.Equal(t, 200, r.call("GET", "/api/v1/subscriptions/7", token, nil, &got))
 	assert.Equal(t, 9, got.Concurrency)
 	assert.Equal(t, r.sub.URL+"/seven", got.URL, "PATCH keeps what it does not name")
@@ -309,17 +310,17 @@ func TestSubscriptionLifecycleAndValidation(t *testing.T) {
 	r.fail("PUT", "/api/v1/subscriptions/7", token, map[string]any{"id": 8, "topic": "orders", "url": r.sub.URL}, 422, admin.CodeInvalid)
 	r.fail("POST", "/api/v1/info", token, nil, 405, admin.CodeMethodNotAllowed)
 	r.fail("GET", "/api/v1/nothing", token, nil, 404, admin.CodeNotFound)
-	r.fail("POST", "/api/v1/subscriptions", token, `{"id":10,"topic":"t","url":"`+strings.Repeat("x", admin.MaxBody)+`"}`, 413, admin.CodeTooLarge)
+	r.fail("POST", "/api/v1/subscriptions", token, `{"id":10,"topic":"t","url":"`+strings.Repeat("x", adminapi.MaxBody)+`"}`, 413, admin.CodeTooLarge)
 	// Nothing invalid reached the engine.
 	require.Equal(t, 200, r.call("GET", "/api/v1/subscriptions/7", token, nil, &got))
 	assert.Equal(t, 9, got.Concurrency)
 
 	// PUT replaces: absent keys go back to their defaults.
-	var put admin.Changed
+	var put adminapi.Changed
 	require.Equal(t, 200, r.call("PUT", "/api/v1/subscriptions/7", token, map[string]any{"topic": "orders", "url": r.sub.URL + "/seven"}, &put))
 	assert.Equal(t, r.cfg.SendersPerChannel, put.Subscription.Effective.Concurrency)
 
-	var del admin.Changed
+	var del adminapi.Changed
 	require.Equal(t, 200, r.call("DELETE", "/api/v1/subscriptions/7", token, nil, &del))
 	assert.True(t, del.Applied)
 	assert.Equal(t, int64(7), del.Deleted)
@@ -328,7 +329,7 @@ func TestSubscriptionLifecycleAndValidation(t *testing.T) {
 
 func TestDefaultsAndAlertSettings(t *testing.T) {
 	r := start(t, "NameOfMainQueueBlockedAlertThreshold = 500")
-	var d admin.Defaults
+	var d adminapi.Defaults
 	require.Equal(t, 200, r.call("GET", "/api/v1/defaults", token, nil, &d))
 	assert.Equal(t, r.cfg.SendersPerChannel, d.Concurrency)
 	assert.Equal(t, 50, d.MaxConcurrency)
@@ -370,7 +371,7 @@ func TestCleanKickFailuresResendRecover(t *testing.T) {
 	})
 	r.create(1, "slow", "/slow", map[string]any{"concurrency": 1, "retry_concurrency": 1})
 	r.produce("slow", 200)
-	var cleaned admin.OpResult[admin.CleanReport]
+	var cleaned adminapi.OpResult[adminapi.CleanReport]
 	require.Eventually(t, func() bool {
 		require.Equal(t, 200, r.call("POST", "/api/v1/subscriptions/1/clean", token, map[string]any{"dry_run": true}, &cleaned))
 		return len(cleaned.Reports) > 0 && cleaned.Reports[0].Found > 50
@@ -395,10 +396,10 @@ func TestCleanKickFailuresResendRecover(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, id, rid)
 	require.NoError(t, r.bc.Bury(id, 1024))
-	var kicked admin.OpResult[admin.KickReport]
+	var kicked adminapi.OpResult[adminapi.KickReport]
 	require.Equal(t, 200, r.call("POST", "/api/v1/kick", token, map[string]any{"dry_run": true}, &kicked))
 	require.Len(t, kicked.Reports, 1)
-	assert.Equal(t, admin.KickReport{Server: r.cfg.QueueServers[0], Tube: "gone/sub-queue/99", Buried: 1}, kicked.Reports[0])
+	assert.Equal(t, adminapi.KickReport{Server: r.cfg.QueueServers[0], Tube: "gone/sub-queue/99", Buried: 1}, kicked.Reports[0])
 	require.Equal(t, 200, r.call("POST", "/api/v1/kick", token, nil, &kicked))
 	assert.Equal(t, 1, kicked.Reports[0].Kicked)
 	st, err := r.bc.StatsJob(id)
@@ -409,7 +410,7 @@ func TestCleanKickFailuresResendRecover(t *testing.T) {
 	r.create(2, "fails", "/fail", nil)
 	r.produce("fails", 1)
 	var recs struct {
-		Records []admin.FailureView `json:"records"`
+		Records []adminapi.Failure `json:"records"`
 	}
 	require.Eventually(t, func() bool {
 		require.Equal(t, 200, r.call("GET", "/api/v1/failures?sub=2&final=given_up", token, nil, &recs))
@@ -425,7 +426,7 @@ func TestCleanKickFailuresResendRecover(t *testing.T) {
 	// Re-send once the subscriber is healthy: delivered with the same jobid.
 	jobid := recs.Records[0].JobID
 	r.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) { return 200, `{"status":1}`, 0 })
-	var res admin.ResendResult
+	var res adminapi.ResendResult
 	require.Equal(t, 200, r.call("POST", "/api/v1/failures/resend", token, map[string]any{"sub": 2}, &res))
 	assert.Len(t, res.Resent, 1)
 	assert.Empty(t, res.Errors)
@@ -440,7 +441,7 @@ func TestCleanKickFailuresResendRecover(t *testing.T) {
 	r.fail("POST", "/api/v1/failures/resend", token, map[string]any{}, 400, admin.CodeBadRequest)
 
 	// Recover lists: an entry a producer left is counted, then delivered.
-	var rec admin.RecoverStatus
+	var rec adminapi.RecoverStatus
 	require.Equal(t, 200, r.call("GET", "/api/v1/recover", token, nil, &rec))
 	assert.Equal(t, r.cfg.MsgQueueFaultToleranceListNamePrefix, rec.Prefix)
 	assert.Zero(t, rec.Total)
@@ -461,7 +462,7 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 	r.create(4, "bad", "/bad", nil)
 	// Engine-wide counters live in the process's metrics registry, which
 	// earlier tests of this package share: compare differences.
-	var o0 admin.Overview
+	var o0 adminapi.Overview
 	require.Equal(t, 200, r.call("GET", "/api/v1/overview", token, nil, &o0))
 	m0 := r.scrape(r.metrics + "/metrics")
 	r.produce("good", 30)
@@ -469,15 +470,15 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 	// Each bad message: a first push and its one retry, both failing.
 	r.sub.WaitFor(15*time.Second, "30 good pushes and 10 bad ones", func(h []testsrv.Hit) bool { return len(h) >= 40 })
 
-	var o admin.Overview
+	var o adminapi.Overview
 	require.Eventually(t, func() bool {
 		require.Equal(t, 200, r.call("GET", "/api/v1/overview", token, nil, &o))
 		return o.Totals.GivenUp == 5
 	}, 10*time.Second, 50*time.Millisecond)
 	o.Totals.Redistributed -= o0.Totals.Redistributed
-	assert.Equal(t, admin.Totals{Pushes: 40, Successes: 30, Failures: 10, Retries: 5, GivenUp: 5, Redistributed: 35}, o.Totals)
+	assert.Equal(t, adminapi.Totals{Pushes: 40, Successes: 30, Failures: 10, Retries: 5, GivenUp: 5, Redistributed: 35}, o.Totals)
 	require.Len(t, o.Subscriptions, 2)
-	byID := map[int64]admin.SubOverview{}
+	byID := map[int64]adminapi.SubOverview{}
 	for _, s := range o.Subscriptions {
 		byID[s.ID] = s
 	}
@@ -539,7 +540,7 @@ func TestFileSourceIsReadOnly(t *testing.T) {
 	subsFile := filepath.Join(dir, "subs.toml")
 	require.NoError(t, os.WriteFile(subsFile, []byte("[[subscription]]\nid = 5\ntopic = \"t\"\nurl = \"http://127.0.0.1:9/x\"\n"), 0o644))
 	r := start(t, fmt.Sprintf("SubscriptionSource = %q", "file:"+subsFile))
-	var list admin.SubList
+	var list adminapi.SubList
 	require.Eventually(t, func() bool {
 		require.Equal(t, 200, r.call("GET", "/api/v1/subscriptions", token, nil, &list))
 		return len(list.Subscriptions) == 1
@@ -626,7 +627,7 @@ project = "medispatcher"
 	// interval, so no second alert is raised.
 	r.produce("alerting", 5)
 	var recs struct {
-		Records []admin.FailureView `json:"records"`
+		Records []adminapi.Failure `json:"records"`
 	}
 	require.Eventually(t, func() bool {
 		require.Equal(t, 200, r.call("GET", "/api/v1/failures?sub=11&final=given_up", token, nil, &recs))

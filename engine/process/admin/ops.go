@@ -12,31 +12,9 @@ import (
 	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/ops/amend"
 	"medispatcher/engine/ops/clean"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/engine/process/recoverlist"
 )
-
-// CleanRequest is the body of POST /subscriptions/{id}/clean.
-type CleanRequest struct {
-	Delayed bool `json:"delayed"` // also delayed jobs (retries not yet due)
-	Buried  bool `json:"buried"`  // also buried jobs
-	DryRun  bool `json:"dry_run"` // count only
-}
-
-// CleanReport is one state of one tube on one server.
-type CleanReport struct {
-	Server  string `json:"server"`
-	Tube    string `json:"tube"`
-	State   string `json:"state"`
-	Found   int64  `json:"found"`
-	Deleted int    `json:"deleted"`
-}
-
-// OpResult is the answer of an operation over several tubes: what it did,
-// and the problems it met (it goes on past them).
-type OpResult[T any] struct {
-	Reports []T      `json:"reports"`
-	Errors  []string `json:"errors,omitempty"`
-}
 
 func errList(err error) []string {
 	if err == nil {
@@ -53,7 +31,7 @@ func (a *API) cleanSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var req CleanRequest
+	var req adminapi.CleanRequest
 	if len(ctx.PostBody()) > 0 {
 		if err := decode(ctx, &req); err != nil {
 			return nil, err
@@ -63,34 +41,20 @@ func (a *API) cleanSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
 	defer cancel()
 	reps, err := clean.Run(octx, a.d.Pool, clean.Options{Topic: s.Topic, SubID: s.ID,
 		ChannelPrefix: a.d.Config.PrefixOfChannelQueue, Delayed: req.Delayed, Buried: req.Buried, DryRun: req.DryRun}, a.d.Drop)
-	out := &OpResult[CleanReport]{Reports: []CleanReport{}, Errors: errList(err)}
+	out := &adminapi.OpResult[adminapi.CleanReport]{Reports: []adminapi.CleanReport{}, Errors: errList(err)}
 	total := 0
 	for _, r := range reps {
-		out.Reports = append(out.Reports, CleanReport{Server: r.Server, Tube: r.Tube, State: r.State, Found: r.Found, Deleted: r.Deleted})
+		out.Reports = append(out.Reports, adminapi.CleanReport{Server: r.Server, Tube: r.Tube, State: r.State, Found: r.Found, Deleted: r.Deleted})
 		total += r.Deleted
 	}
 	a.d.Log.Info("admin API: subscription queue cleaned", "sub", id, "deleted", total, "dry_run", req.DryRun, "err", err)
 	return out, nil
 }
 
-// KickRequest is the body of POST /kick.
-type KickRequest struct {
-	DryRun bool `json:"dry_run"`
-}
-
-// KickReport is one tube of one server with buried jobs.
-type KickReport struct {
-	Server string `json:"server"`
-	Tube   string `json:"tube"`
-	Buried int64  `json:"buried"`
-	Kicked int    `json:"kicked"`
-	Error  string `json:"error,omitempty"`
-}
-
 // kick does what the amender does: every buried job of the main, channel
 // and retry tubes of every server back to ready.
 func (a *API) kick(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
-	var req KickRequest
+	var req adminapi.KickRequest
 	if len(ctx.PostBody()) > 0 {
 		if err := decode(ctx, &req); err != nil {
 			return nil, err
@@ -99,9 +63,9 @@ func (a *API) kick(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	octx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	reps, err := amend.Run(octx, a.d.Pool, a.d.Config.NameOfMainQueue, a.d.Config.PrefixOfChannelQueue, req.DryRun, a.d.KickFail)
-	out := &OpResult[KickReport]{Reports: []KickReport{}, Errors: errList(err)}
+	out := &adminapi.OpResult[adminapi.KickReport]{Reports: []adminapi.KickReport{}, Errors: errList(err)}
 	for _, r := range reps {
-		kr := KickReport{Server: r.Server, Tube: r.Tube, Buried: r.Buried, Kicked: r.Kicked}
+		kr := adminapi.KickReport{Server: r.Server, Tube: r.Tube, Buried: r.Buried, Kicked: r.Kicked}
 		if r.Err != nil {
 			kr.Error = r.Err.Error()
 		}
@@ -109,9 +73,6 @@ func (a *API) kick(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	}
 	return out, nil
 }
-
-// FailureView is a failure record as the API shows it.
-type FailureView = failures.View
 
 // failureFilter is the query of GET /failures.
 type failureFilter struct {
@@ -182,35 +143,18 @@ func (a *API) listFailures(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	if err != nil {
 		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
 	}
-	out := struct {
-		Records []FailureView `json:"records"`
-	}{Records: make([]FailureView, 0, len(recs))}
+	out := &adminapi.FailureList{Records: make([]adminapi.Failure, 0, len(recs))}
 	for _, r := range recs {
-		out.Records = append(out.Records, r.View())
+		out.Records = append(out.Records, adminapi.Failure(r.View()))
 	}
 	return out, nil
-}
-
-// ResendRequest names the given-up records to re-send: by log id, or all
-// of one subscription's.
-type ResendRequest struct {
-	LogIDs []uint64 `json:"log_ids"`
-	Sub    int64    `json:"sub"`
-	// Limit is how many of the newest stream entries are searched; 0 = 10000.
-	Limit int64 `json:"limit"`
-}
-
-// ResendResult says what was re-sent.
-type ResendResult struct {
-	Resent []uint64 `json:"resent"` // log ids
-	Errors []string `json:"errors,omitempty"`
 }
 
 // resend puts the message of each matching given-up record back into its
 // channel tube (same jobid), once per log id even if the stream holds
 // several events of it.
 func (a *API) resend(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
-	var req ResendRequest
+	var req adminapi.ResendRequest
 	if err := decode(ctx, &req); err != nil {
 		return nil, err
 	}
@@ -237,7 +181,7 @@ func (a *API) resend(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	if err != nil {
 		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
 	}
-	out := &ResendResult{Resent: []uint64{}}
+	out := &adminapi.ResendResult{Resent: []uint64{}}
 	done := map[uint64]bool{}
 	for _, r := range recs {
 		if done[r.LogID] {
@@ -259,13 +203,6 @@ func (a *API) resend(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	return out, nil
 }
 
-// RecoverStatus is the answer of GET /recover.
-type RecoverStatus struct {
-	Prefix string                   `json:"prefix"`
-	Total  int64                    `json:"total"`
-	Lists  []recoverlist.ListStatus `json:"lists"`
-}
-
 func (a *API) recoverStatus(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 	c, err := a.requireRedis()
 	if err != nil {
@@ -277,11 +214,9 @@ func (a *API) recoverStatus(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 	if err != nil {
 		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
 	}
-	out := &RecoverStatus{Prefix: a.d.Config.MsgQueueFaultToleranceListNamePrefix, Lists: lists}
-	if out.Lists == nil {
-		out.Lists = []recoverlist.ListStatus{}
-	}
+	out := &adminapi.RecoverStatus{Prefix: a.d.Config.MsgQueueFaultToleranceListNamePrefix, Lists: make([]adminapi.RecoverList, 0, len(lists))}
 	for _, l := range lists {
+		out.Lists = append(out.Lists, adminapi.RecoverList(l))
 		out.Total += l.Length
 	}
 	return out, nil
@@ -296,38 +231,25 @@ func (a *API) recentAlerts(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 		}
 		n = k
 	}
-	out := struct {
-		Alerts []alert.Alert `json:"alerts"`
-	}{Alerts: a.d.Alerts.Recent(n)}
-	if out.Alerts == nil {
-		out.Alerts = []alert.Alert{}
-	}
-	return out, nil
+	return &adminapi.AlertList{Alerts: wireAlerts(a.d.Alerts.Recent(n))}, nil
 }
 
 func (a *API) alertSettings(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 	return globalsView(a.d.Alerts.Globals()), nil
 }
 
-// AlertSettings are the global alert settings the API can change live.
-type AlertSettings struct {
-	DefaultAlarmReceiver                 *string `json:"default_alarm_receiver"`
-	DefaultAlarmChan                     *string `json:"default_alarm_chan"`
-	GlobalMessageBlockedAlertThreshold   *int    `json:"global_message_blocked_alert_threshold"`
-	NameOfMainQueueBlockedAlertThreshold *int    `json:"main_queue_blocked_alert_threshold"`
-	GlobalMessageBlockedAlarmInterval    *int    `json:"global_message_blocked_alarm_interval_s"`
-}
-
-func globalsView(g alert.Globals) *AlertSettings {
-	return &AlertSettings{&g.DefaultAlarmReceiver, &g.DefaultAlarmChan, &g.GlobalMessageBlockedAlertThreshold,
-		&g.NameOfMainQueueBlockedAlertThreshold, &g.GlobalMessageBlockedAlarmInterval}
+func globalsView(g alert.Globals) *adminapi.AlertSettings {
+	return &adminapi.AlertSettings{DefaultAlarmReceiver: &g.DefaultAlarmReceiver, DefaultAlarmChan: &g.DefaultAlarmChan,
+		GlobalMessageBlockedAlertThreshold:   &g.GlobalMessageBlockedAlertThreshold,
+		NameOfMainQueueBlockedAlertThreshold: &g.NameOfMainQueueBlockedAlertThreshold,
+		GlobalMessageBlockedAlarmInterval:    &g.GlobalMessageBlockedAlarmInterval}
 }
 
 // setAlertSettings changes the keys the body names; the others keep their
 // value. They hold until the daemon restarts (the config file keeps the
 // values it starts with).
 func (a *API) setAlertSettings(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
-	var req AlertSettings
+	var req adminapi.AlertSettings
 	if err := decode(ctx, &req); err != nil {
 		return nil, err
 	}

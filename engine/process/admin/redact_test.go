@@ -15,6 +15,7 @@ import (
 
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/process/admin"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/internal/testsrv"
 )
 
@@ -35,20 +36,20 @@ func TestSubscriptionURLMasked(t *testing.T) {
 		return s.URL
 	}
 
-	var ch admin.Changed
+	var ch adminapi.Changed
 	require.Equal(t, 201, r.call("POST", "/api/v1/subscriptions", token, map[string]any{"id": 11, "topic": "secret", "url": full}, &ch))
 	require.True(t, ch.Applied)
 	assert.Equal(t, shown, ch.Subscription.URL)
 	assert.Equal(t, full, stored())
 
-	var got admin.SubView
+	var got adminapi.SubView
 	require.Equal(t, 200, r.call("GET", "/api/v1/subscriptions/11", token, nil, &got))
 	assert.Equal(t, shown, got.URL)
-	var list admin.SubList
+	var list adminapi.SubList
 	require.Equal(t, 200, r.call("GET", "/api/v1/subscriptions", token, nil, &list))
 	require.Len(t, list.Subscriptions, 1)
 	assert.Equal(t, shown, list.Subscriptions[0].URL)
-	var ov admin.Overview
+	var ov adminapi.Overview
 	require.Equal(t, 200, r.call("GET", "/api/v1/overview", token, nil, &ov))
 	require.Len(t, ov.Subscriptions, 1)
 	assert.Equal(t, shown, ov.Subscriptions[0].URL)
@@ -79,7 +80,7 @@ func TestSubscriptionURLMasked(t *testing.T) {
 	r.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) { return 500, "no", 0 })
 	r.produce("secret", 1)
 	var recs struct {
-		Records []admin.FailureView `json:"records"`
+		Records []adminapi.Failure `json:"records"`
 	}
 	require.Eventually(t, func() bool {
 		require.Equal(t, 200, r.call("GET", "/api/v1/failures?sub=11&final=given_up", token, nil, &recs))
@@ -119,9 +120,9 @@ func readDir(t *testing.T, dir string) string {
 // networks is pushed to and its answer is cut in the failure record; one
 // inside them is refused and given up like any failure.
 func TestPushLimitsFromConfig(t *testing.T) {
-	givenUp := func(r *rig, sub int64) admin.FailureView {
+	givenUp := func(r *rig, sub int64) adminapi.Failure {
 		var recs struct {
-			Records []admin.FailureView `json:"records"`
+			Records []adminapi.Failure `json:"records"`
 		}
 		require.Eventually(t, func() bool {
 			require.Equal(t, 200, r.call("GET", "/api/v1/failures?final=given_up&sub="+strconv.FormatInt(sub, 10), token, nil, &recs))
@@ -164,13 +165,13 @@ func TestCancelledSubscriptionReleased(t *testing.T) {
 	require.Equal(t, 200, r.call("GET", "/api/v1/stats", token, nil, &snap))
 	require.Len(t, snap.Subscriptions, 2)
 
-	var del admin.Changed
+	var del adminapi.Changed
 	require.Equal(t, 200, r.call("DELETE", "/api/v1/subscriptions/5", token, nil, &del))
 	require.True(t, del.Applied)
 	require.Equal(t, 200, r.call("GET", "/api/v1/stats", token, nil, &snap))
 	require.Len(t, snap.Subscriptions, 1)
 	assert.Equal(t, int64(6), snap.Subscriptions[0].ID)
-	var ov admin.Overview
+	var ov adminapi.Overview
 	require.Equal(t, 200, r.call("GET", "/api/v1/overview", token, nil, &ov))
 	require.Len(t, ov.Subscriptions, 1)
 	assert.Equal(t, uint64(6), ov.Totals.Pushes, "the cancelled subscription's pushes stay in the totals")

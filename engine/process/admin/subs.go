@@ -11,44 +11,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"medispatcher/engine/dispatch/subs"
-	"medispatcher/engine/observe/backlog"
+	"medispatcher/engine/process/adminapi"
 	"medispatcher/internal/config"
 	"medispatcher/internal/redact"
 )
-
-// SubView is a subscription as the API shows it: its settings (the URL's
-// userinfo masked, see redact.URL), what they resolve to with the daemon's
-// defaults, and its backlog.
-type SubView struct {
-	*subs.Subscription
-	Effective Effective       `json:"effective"`
-	Tubes     Tubes           `json:"tubes"`
-	Channel   *backlog.Counts `json:"channel_backlog,omitempty"` // nil before the first sample
-	Retry     *backlog.Counts `json:"retry_backlog,omitempty"`
-}
-
-// Tubes names a subscription's tubes.
-type Tubes struct {
-	Channel string `json:"channel"`
-	Retry   string `json:"retry"`
-}
-
-// Effective are the settings a subscription runs with: its own, or the
-// daemon's default where it leaves 0.
-type Effective struct {
-	TimeoutMS             int     `json:"timeout_ms"`
-	Concurrency           int     `json:"concurrency"`
-	RetryConcurrency      int     `json:"retry_concurrency"`
-	IntervalMS            int     `json:"interval_ms"`
-	Rate                  float64 `json:"rate"`
-	Burst                 int     `json:"burst"`
-	MaxRetries            int     `json:"max_retries"`
-	AlertIntervalS        int     `json:"alert_interval_s"`
-	AlertFailureWindowS   int     `json:"alert_failure_window_s"`
-	AlertFailureThreshold int     `json:"alert_failure_threshold"`
-	AlertRetryThreshold   int     `json:"alert_retry_threshold"`
-	AlertBacklogThreshold int     `json:"alert_backlog_threshold"`
-}
 
 func or(v, def int) int {
 	if v > 0 {
@@ -57,8 +23,8 @@ func or(v, def int) int {
 	return def
 }
 
-func effective(c *config.Config, s *subs.Subscription) Effective {
-	e := Effective{
+func effective(c *config.Config, s *subs.Subscription) adminapi.Effective {
+	e := adminapi.Effective{
 		TimeoutMS:             min(or(s.TimeoutMS, c.DefaultMaxMessageProcessTime), c.MaxMessageProcessTime),
 		Concurrency:           or(s.Concurrency, c.SendersPerChannel),
 		RetryConcurrency:      or(s.RetryConcurrency, c.SendersPerRetryChannel),
@@ -75,17 +41,6 @@ func effective(c *config.Config, s *subs.Subscription) Effective {
 		e.Burst = s.EffectiveBurst()
 	}
 	return e
-}
-
-// masked returns s, or a copy of it whose URL has its userinfo masked.
-func masked(s *subs.Subscription) *subs.Subscription {
-	u := redact.URL(s.URL)
-	if u == s.URL {
-		return s
-	}
-	c := *s
-	c.URL = u
-	return &c
 }
 
 // unmask gives back the secrets a client could not send: each URL line of
@@ -105,7 +60,7 @@ func unmask(s, cur *subs.Subscription) error {
 	if !ok {
 		ae := errf(fasthttp.StatusUnprocessableEntity, CodeInvalid,
 			"subscription %d: a URL line carries a masked password (%s) that matches no line of the current URL", s.ID, redact.Mask)
-		ae.Details = []FieldProblem{{Field: "url", Value: redact.URL(s.URL),
+		ae.Details = []adminapi.FieldProblem{{Field: "url", Value: redact.URL(s.URL),
 			Allowed: "full URLs; a line with a masked userinfo is kept only when it is exactly as GET shows a line of the current URL"}}
 		return ae
 	}
@@ -113,32 +68,36 @@ func unmask(s, cur *subs.Subscription) error {
 	return nil
 }
 
-func (a *API) view(s *subs.Subscription) *SubView {
+// view is s as the API shows it: its URL's userinfo masked (see
+// redact.URL), with its effective settings, tubes and backlog.
+func (a *API) view(s *subs.Subscription) *adminapi.SubView {
 	prefix := a.d.Config.PrefixOfChannelQueue
-	v := &SubView{Subscription: masked(s), Effective: effective(a.d.Config, s),
-		Tubes: Tubes{Channel: s.ChannelTube(prefix), Retry: s.RetryTube(prefix)}}
+	w := wireSub(s)
+	w.URL = redact.URL(s.URL)
+	v := &adminapi.SubView{Subscription: w, Effective: effective(a.d.Config, s),
+		Tubes: adminapi.Tubes{Channel: s.ChannelTube(prefix), Retry: s.RetryTube(prefix)}}
 	if a.d.Backlog != nil {
-		if smp, ok := a.d.Backlog.Get(v.Tubes.Channel); ok {
-			v.Channel = &smp.Sum
-		}
-		if smp, ok := a.d.Backlog.Get(v.Tubes.Retry); ok {
-			v.Retry = &smp.Sum
-		}
+		v.Channel = a.backlogOf(v.Tubes.Channel)
+		v.Retry = a.backlogOf(v.Tubes.Retry)
 	}
 	return v
 }
 
-// SubList is the answer of GET /subscriptions.
-type SubList struct {
-	Source        string     `json:"source"` // "redis" or "file:<path>"
-	Writable      bool       `json:"writable"`
-	Subscriptions []*SubView `json:"subscriptions"`
+// backlogOf is the last sampled backlog of tube; nil before the first
+// sample.
+func (a *API) backlogOf(tube string) *adminapi.Counts {
+	smp, ok := a.d.Backlog.Get(tube)
+	if !ok {
+		return nil
+	}
+	c := adminapi.Counts(smp.Sum)
+	return &c
 }
 
 func (a *API) listSubs(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	topic := string(ctx.QueryArgs().Peek("topic"))
-	out := &SubList{Source: a.d.Config.SubscriptionSource, Writable: a.d.Config.SubscriptionFromRedis,
-		Subscriptions: []*SubView{}}
+	out := &adminapi.SubList{Source: a.d.Config.SubscriptionSource, Writable: a.d.Config.SubscriptionFromRedis,
+		Subscriptions: []*adminapi.SubView{}}
 	for _, s := range a.d.Engine.Subscriptions().All() {
 		if topic == "" || s.Topic == topic {
 			out.Subscriptions = append(out.Subscriptions, a.view(s))
@@ -153,15 +112,6 @@ func (a *API) getSub(_ *fasthttp.RequestCtx, id int64) (any, error) {
 		return nil, err
 	}
 	return a.view(s), nil
-}
-
-// Changed is the answer to a change: the subscription as stored and whether
-// this daemon applied it before answering (others follow through Redis
-// pub/sub).
-type Changed struct {
-	Applied      bool     `json:"applied"`
-	Subscription *SubView `json:"subscription,omitempty"`
-	Deleted      int64    `json:"deleted,omitempty"`
 }
 
 func (a *API) writable() error {
@@ -198,7 +148,7 @@ func (a *API) validate(s *subs.Subscription) error {
 			if str, ok := val.(string); ok {
 				val = redact.URL(str)
 			}
-			ae.Details = append(ae.Details, FieldProblem{Field: ve.Field, Value: val, Allowed: redact.URL(ve.Allowed)})
+			ae.Details = append(ae.Details, adminapi.FieldProblem{Field: ve.Field, Value: val, Allowed: redact.URL(ve.Allowed)})
 		}
 	}
 	return ae
@@ -216,15 +166,35 @@ func decodeSub(body []byte) (*subs.Subscription, error) {
 	return s, nil
 }
 
-func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
+// incoming is the subscription a write's body describes. The source must
+// be writable and subscription id must exist (id 0: a new subscription,
+// none current); dec decodes the body given the current subscription, and
+// the URL lines a client could only send masked get their secrets back
+// from it.
+func (a *API) incoming(id int64, dec func(cur *subs.Subscription) (*subs.Subscription, error)) (*subs.Subscription, error) {
 	if err := a.writable(); err != nil {
 		return nil, err
 	}
-	s, err := decodeSub(ctx.PostBody())
+	var cur *subs.Subscription
+	if id != 0 {
+		var err error
+		if cur, err = a.subOr404(id); err != nil {
+			return nil, err
+		}
+	}
+	s, err := dec(cur)
 	if err != nil {
 		return nil, err
 	}
-	if err := unmask(s, nil); err != nil {
+	if err := unmask(s, cur); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
+	s, err := a.incoming(0, func(*subs.Subscription) (*subs.Subscription, error) { return decodeSub(ctx.PostBody()) })
+	if err != nil {
 		return nil, err
 	}
 	if err := a.validate(s); err != nil {
@@ -251,18 +221,8 @@ func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 }
 
 func (a *API) replaceSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
-	if err := a.writable(); err != nil {
-		return nil, err
-	}
-	cur, err := a.subOr404(id)
+	s, err := a.incoming(id, func(*subs.Subscription) (*subs.Subscription, error) { return decodeSub(ctx.PostBody()) })
 	if err != nil {
-		return nil, err
-	}
-	s, err := decodeSub(ctx.PostBody())
-	if err != nil {
-		return nil, err
-	}
-	if err := unmask(s, cur); err != nil {
 		return nil, err
 	}
 	return a.update(ctx, id, s)
@@ -271,18 +231,8 @@ func (a *API) replaceSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
 // patchSub changes only the keys the body names: the way to set one
 // parameter (concurrency, rate, timeout, URL, alert settings…) live.
 func (a *API) patchSub(ctx *fasthttp.RequestCtx, id int64) (any, error) {
-	if err := a.writable(); err != nil {
-		return nil, err
-	}
-	cur, err := a.subOr404(id)
+	s, err := a.incoming(id, func(cur *subs.Subscription) (*subs.Subscription, error) { return patchedSub(cur, ctx.PostBody()) })
 	if err != nil {
-		return nil, err
-	}
-	s, err := patchedSub(cur, ctx.PostBody())
-	if err != nil {
-		return nil, err
-	}
-	if err := unmask(s, cur); err != nil {
 		return nil, err
 	}
 	return a.update(ctx, id, s)
@@ -341,7 +291,7 @@ func (a *API) update(ctx *fasthttp.RequestCtx, id int64, s *subs.Subscription) (
 const applyWait = 5 * time.Second
 
 // store writes s to Redis and waits until this daemon's engine runs it.
-func (a *API) store(ctx context.Context, s *subs.Subscription) (*Changed, error) {
+func (a *API) store(ctx context.Context, s *subs.Subscription) (*adminapi.Changed, error) {
 	c, err := a.requireRedis()
 	if err != nil {
 		return nil, err
@@ -350,7 +300,7 @@ func (a *API) store(ctx context.Context, s *subs.Subscription) (*Changed, error)
 		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
 	}
 	got := a.waitApplied(func(set *subs.Set) bool { return set.ByID(s.ID).Equal(s) })
-	out := &Changed{Applied: got}
+	out := &adminapi.Changed{Applied: got}
 	if live := a.d.Engine.Subscriptions().ByID(s.ID); got && live != nil {
 		out.Subscription = a.view(live)
 	} else {
@@ -396,31 +346,12 @@ func (a *API) deleteSub(_ *fasthttp.RequestCtx, id int64) (any, error) {
 	}
 	got := a.waitApplied(func(set *subs.Set) bool { return set.ByID(id) == nil })
 	a.d.Log.Info("admin API: subscription cancelled", "sub", id, "applied", got)
-	return &Changed{Applied: got, Deleted: id}, nil
-}
-
-// Defaults are the settings a subscription gets for what it leaves 0, and
-// the bounds of its parameters.
-type Defaults struct {
-	Concurrency           int `json:"concurrency"`
-	MaxConcurrency        int `json:"max_concurrency"`
-	RetryConcurrency      int `json:"retry_concurrency"`
-	MaxRetryConcurrency   int `json:"max_retry_concurrency"`
-	TimeoutMS             int `json:"timeout_ms"`
-	MaxTimeoutMS          int `json:"max_timeout_ms"`
-	IntervalMS            int `json:"interval_ms"`
-	MaxRetries            int `json:"max_retries"`
-	RetryCoeS             int `json:"retry_coe_s"`
-	AlertIntervalS        int `json:"alert_interval_s"`
-	AlertFailureWindowS   int `json:"alert_failure_window_s"`
-	AlertFailureThreshold int `json:"alert_failure_threshold"`
-	AlertRetryThreshold   int `json:"alert_retry_threshold"`
-	AlertBacklogThreshold int `json:"alert_backlog_threshold"`
+	return &adminapi.Changed{Applied: got, Deleted: id}, nil
 }
 
 func (a *API) defaults(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 	c := a.d.Config
-	return &Defaults{
+	return &adminapi.Defaults{
 		Concurrency: c.SendersPerChannel, MaxConcurrency: c.MaxSendersPerChannel,
 		RetryConcurrency: c.SendersPerRetryChannel, MaxRetryConcurrency: c.MaxSendersPerRetryChannel,
 		TimeoutMS: c.DefaultMaxMessageProcessTime, MaxTimeoutMS: c.MaxMessageProcessTime,

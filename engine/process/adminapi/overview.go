@@ -1,0 +1,61 @@
+package adminapi
+
+import "time"
+
+// Overview is the answer of GET /overview: what the status page shows, in
+// one request.
+type Overview struct {
+	Version          string        `json:"version"`
+	Started          time.Time     `json:"started"`
+	UptimeS          float64       `json:"uptime_s"`
+	NowMS            int64         `json:"now_ms"`
+	Totals           Totals        `json:"totals"`
+	Paused           string        `json:"main_tube_paused,omitempty"` // see Info.Paused
+	Main             Counts        `json:"main"`
+	BacklogSampledMS int64         `json:"backlog_sampled_ms"`
+	Subscriptions    []SubOverview `json:"subscriptions"`
+	Alerts           []Alert       `json:"alerts"`
+}
+
+// Totals are counts since the daemon started.
+type Totals struct {
+	Pushes        uint64 `json:"pushes"`
+	Successes     uint64 `json:"successes"`
+	Failures      uint64 `json:"failures"`
+	Retries       uint64 `json:"retries"`
+	GivenUp       uint64 `json:"given_up"`
+	Redistributed uint64 `json:"redistributed"`
+	DecodeErrors  uint64 `json:"decode_errors"`
+}
+
+// SubOverview is one subscription's line on the status page.
+type SubOverview struct {
+	ID               int64   `json:"id"`
+	Topic            string  `json:"topic"`
+	SubscriberID     int64   `json:"subscriber_id"`
+	URL              string  `json:"url"` // userinfo masked
+	Concurrency      int     `json:"concurrency"`
+	RetryConcurrency int     `json:"retry_concurrency"`
+	Pushes10s        uint64  `json:"pushes_10s"`
+	Failures10s      uint64  `json:"failures_10s"`
+	Rate10s          float64 `json:"rate_10s"`
+	Pushes1m         uint64  `json:"pushes_1m"`
+	Failures1m       uint64  `json:"failures_1m"`
+	FailureRatio1m   float64 `json:"failure_ratio_1m"`
+	PushesTotal      uint64  `json:"pushes_total"`
+	FailuresTotal    uint64  `json:"failures_total"`
+	Ready            int64   `json:"ready"`
+	Delayed          int64   `json:"delayed"`
+	Reserved         int64   `json:"reserved"`
+	RetryReady       int64   `json:"retry_ready"`
+	RetryDelayed     int64   `json:"retry_delayed"`
+}
+
+// Counts are the jobs of a tube (or of one tube name over every server)
+// by state, as the backlog sampler last saw them.
+type Counts struct {
+	Ready    int64 `json:"ready"`
+	Delayed  int64 `json:"delayed"`
+	Reserved int64 `json:"reserved"`
+	Buried   int64 `json:"buried"`
+}
