@@ -12,7 +12,7 @@ import (
 
 	"medispatcher/engine/ops/amend"
 	"medispatcher/engine/ops/cli"
-	"medispatcher/engine/ops/cli/clipool"
+	"medispatcher/engine/ops/clipool"
 	"medispatcher/internal/datalog"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"medispatcher/engine/ops/clean"
 	"medispatcher/engine/ops/cli"
-	"medispatcher/engine/ops/cli/clipool"
+	"medispatcher/engine/ops/clipool"
 	"medispatcher/internal/datalog"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/ops/cli"
-	"medispatcher/engine/ops/cli/clipool"
+	"medispatcher/engine/ops/clipool"
 	"medispatcher/internal/config"
 	"medispatcher/internal/redisopt"
 )

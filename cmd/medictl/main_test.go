@@ -16,9 +16,9 @@ func TestLinksNoEngine(t *testing.T) {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	allowed := map[string]bool{
-		"medispatcher/engine/ops/cli":          true,
-		"medispatcher/engine/ops/ctl":          true,
-		"medispatcher/engine/process/adminapi": true,
+		"medispatcher/engine/ops/cli":      true,
+		"medispatcher/engine/ops/ctl":      true,
+		"medispatcher/engine/ops/adminapi": true,
 	}
 	for _, p := range strings.Fields(string(out)) {
 		if (strings.HasPrefix(p, "medispatcher/engine/") && !allowed[p]) || strings.HasPrefix(p, "medispatcher/connpool") {

@@ -17,7 +17,7 @@ import (
 	"sort"
 
 	"medispatcher/engine/ops/cli"
-	"medispatcher/engine/ops/cli/clipool"
+	"medispatcher/engine/ops/clipool"
 	"medispatcher/engine/ops/replay"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 )
 
 // APIError is an error answer of the admin API: its stable code, its

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/engine/ops/cli"
-	"medispatcher/engine/process/adminapi"
 )
 
 // result is one medictl run's exit code and output.

@@ -20,8 +20,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/dispatch/message"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/engine/ops/cli"
-	"medispatcher/engine/process/adminapi"
 	"medispatcher/internal/testsrv"
 )
 

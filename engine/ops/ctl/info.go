@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 )
 
 func infoCommand() *command {

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 )
 
 // kind is the JSON type of a settable key.

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/internal/redact"
 )
 

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 )
 
 // TestOutputMasksUserinfo: medictl's tables mask URL userinfo even when a

@@ -11,7 +11,7 @@ import (
 	"reflect"
 	"strings"
 
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/internal/redact"
 )
 

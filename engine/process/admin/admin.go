@@ -41,9 +41,9 @@ import (
 	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/observe/backlog"
 	"medispatcher/engine/observe/stats"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/engine/ops/amend"
 	"medispatcher/engine/ops/clean"
-	"medispatcher/engine/process/adminapi"
 	"medispatcher/engine/process/statuspage"
 	"medispatcher/internal/config"
 )

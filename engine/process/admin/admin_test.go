@@ -24,8 +24,8 @@ import (
 
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/engine/process/admin"
-	"medispatcher/engine/process/adminapi"
 	"medispatcher/engine/process/daemon"
 	"medispatcher/internal/config"
 	"medispatcher/internal/testsrv"

@@ -10,9 +10,9 @@ import (
 
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/observe/alert"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/engine/ops/amend"
 	"medispatcher/engine/ops/clean"
-	"medispatcher/engine/process/adminapi"
 	"medispatcher/engine/process/recoverlist"
 )
 

@@ -7,7 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"medispatcher/engine/observe/stats"
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/internal/buildinfo"
 )
 

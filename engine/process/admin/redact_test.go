@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/engine/process/admin"
-	"medispatcher/engine/process/adminapi"
 	"medispatcher/internal/testsrv"
 )
 

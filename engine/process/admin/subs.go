@@ -11,7 +11,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"medispatcher/engine/dispatch/subs"
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/internal/config"
 	"medispatcher/internal/redact"
 )

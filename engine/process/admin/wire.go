@@ -3,7 +3,7 @@ package admin
 import (
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/observe/alert"
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 )
 
 // The engine's values become the API's wire types (package adminapi)

@@ -12,7 +12,7 @@ import (
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/observe/backlog"
-	"medispatcher/engine/process/adminapi"
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/engine/process/recoverlist"
 )
 
