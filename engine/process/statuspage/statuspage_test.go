@@ -19,86 +19,27 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/valyala/fasthttp"
 
+	"medispatcher/engine/ops/adminapi"
 	"medispatcher/internal/browsertest"
 )
 
 var screenshot = flag.String("screenshot", "", "save a PNG of the status page with sample data to this path (e.g. docs/status-page.png)")
 
-// Overview mirrors the JSON of GET /api/v1/overview that the page reads.
-type overview struct {
-	Version          string         `json:"version"`
-	Started          string         `json:"started"`
-	UptimeS          float64        `json:"uptime_s"`
-	NowMS            int64          `json:"now_ms"`
-	Totals           totals         `json:"totals"`
-	Main             backlog        `json:"main"`
-	BacklogSampledMS int64          `json:"backlog_sampled_ms"`
-	Subscriptions    []subscription `json:"subscriptions"`
-	Alerts           []alert        `json:"alerts"`
-}
-
-type totals struct {
-	Pushes        int64 `json:"pushes"`
-	Successes     int64 `json:"successes"`
-	Failures      int64 `json:"failures"`
-	Retries       int64 `json:"retries"`
-	GivenUp       int64 `json:"given_up"`
-	Redistributed int64 `json:"redistributed"`
-	DecodeErrors  int64 `json:"decode_errors"`
-}
-
-type backlog struct {
-	Ready    int64 `json:"ready"`
-	Delayed  int64 `json:"delayed"`
-	Reserved int64 `json:"reserved"`
-}
-
-type subscription struct {
-	ID               int64   `json:"id"`
-	Topic            string  `json:"topic"`
-	SubscriberID     int64   `json:"subscriber_id"`
-	URL              string  `json:"url"`
-	Concurrency      int     `json:"concurrency"`
-	RetryConcurrency int     `json:"retry_concurrency"`
-	Pushes10s        int64   `json:"pushes_10s"`
-	Failures10s      int64   `json:"failures_10s"`
-	Rate10s          float64 `json:"rate_10s"`
-	Pushes1m         int64   `json:"pushes_1m"`
-	Failures1m       int64   `json:"failures_1m"`
-	FailureRatio1m   float64 `json:"failure_ratio_1m"`
-	PushesTotal      int64   `json:"pushes_total"`
-	FailuresTotal    int64   `json:"failures_total"`
-	Ready            int64   `json:"ready"`
-	Delayed          int64   `json:"delayed"`
-	Reserved         int64   `json:"reserved"`
-	RetryReady       int64   `json:"retry_ready"`
-	RetryDelayed     int64   `json:"retry_delayed"`
-}
-
-type alert struct {
-	Time    string `json:"time"`
-	Kind    string `json:"kind"`
-	Sub     int64  `json:"sub"`
-	Topic   string `json:"topic"`
-	Subject string `json:"subject"`
-	Text    string `json:"text"`
-}
-
 var started = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 // sample is the overview of the n-th answer (n from 0): the totals grow by
 // 30 pushes per 2 s of server time, so the page must show 15.0 msgs/s.
-func sample(n int) overview {
-	k := int64(n)
-	return overview{
-		Version: "1.2.3 (abc123)", Started: started.Format(time.RFC3339),
+func sample(n int) adminapi.Overview {
+	k, u := int64(n), uint64(n)
+	return adminapi.Overview{
+		Version: "1.2.3 (abc123)", Started: started,
 		UptimeS: 93784.5, // 1d 2h 3m 4s
 		NowMS:   started.UnixMilli() + 2000*k,
-		Totals: totals{Pushes: 1000 + 30*k, Successes: 990 + 29*k, Failures: 10 + k,
-			Retries: 5 + k, GivenUp: 2, Redistributed: 2000 + 40*k, DecodeErrors: 1},
-		Main:             backlog{Ready: 7 + k, Delayed: 1, Reserved: 3},
+		Totals: adminapi.Totals{Pushes: 1000 + 30*u, Successes: 990 + 29*u, Failures: 10 + u,
+			Retries: 5 + u, GivenUp: 2, Redistributed: 2000 + 40*u, DecodeErrors: 1},
+		Main:             adminapi.Counts{Ready: 7 + k, Delayed: 1, Reserved: 3},
 		BacklogSampledMS: started.UnixMilli() + 2000*k - 1000,
-		Subscriptions: []subscription{
+		Subscriptions: []adminapi.SubOverview{
 			{ID: 1, Topic: "orders", SubscriberID: 3, URL: "http://127.0.0.1:8080/x", Concurrency: 5, RetryConcurrency: 2,
 				Rate10s: 5.5, Pushes1m: 330, Failures1m: 0, Ready: 9, RetryReady: 0, RetryDelayed: 0},
 			{ID: 2, Topic: "billing", SubscriberID: 4, URL: "http://127.0.0.1:8080/y", Concurrency: 5, RetryConcurrency: 2,
@@ -106,9 +47,9 @@ func sample(n int) overview {
 			{ID: 3, Topic: "users", SubscriberID: 5, URL: "http://127.0.0.1:8080/z", Concurrency: 1, RetryConcurrency: 1,
 				Rate10s: 0.5, Pushes1m: 30, Failures1m: 1, FailureRatio1m: 1.0 / 30, Ready: 0, RetryReady: 1, RetryDelayed: 0},
 		},
-		Alerts: []alert{
-			{Time: "2026-11-25T10:00:05Z", Kind: "channel_backlog", Sub: 2, Topic: "billing", Subject: "backlog of billing", Text: "4 ready"},
-			{Time: "2026-11-25T10:00:09Z", Kind: "failure_ratio", Sub: 3, Topic: "users", Subject: "failures of users <b>", Text: "3%"},
+		Alerts: []adminapi.Alert{
+			{Time: started.Add(5 * time.Second), Kind: "channel_backlog", SubID: 2, Topic: "billing", Subject: "backlog of billing", Text: "4 ready"},
+			{Time: started.Add(9 * time.Second), Kind: "failure_ratio", SubID: 3, Topic: "users", Subject: "failures of users <b>", Text: "3%"},
 		},
 	}
 }
@@ -120,12 +61,12 @@ type stub struct {
 	mu     sync.Mutex
 	status int    // answer with this status instead of data when not 0
 	token  string // required as "Bearer <token>" when not empty
-	gen    func(n int) overview
+	gen    func(n int) adminapi.Overview
 	served int      // overviews answered with data
 	auth   []string // Authorization header of every overview request
 }
 
-func startStub(t *testing.T, gen func(int) overview) *stub {
+func startStub(t *testing.T, gen func(int) adminapi.Overview) *stub {
 	t.Helper()
 	s := &stub{gen: gen}
 	page := Handler()
@@ -238,7 +179,8 @@ func TestStatusPage(t *testing.T) {
 		require.GreaterOrEqual(t, n, 2)
 		require.Less(t, n, served)
 		want := sample(n)
-		itoa := func(v int64) string { return strconv.FormatInt(v, 10) }
+		itoa := func(v uint64) string { return strconv.FormatUint(v, 10) }
+		itoa64 := func(v int64) string { return strconv.FormatInt(v, 10) }
 		assert.Equal(t, map[string]string{
 			"total-pushes":        itoa(want.Totals.Pushes),
 			"total-successes":     itoa(want.Totals.Successes),
@@ -247,11 +189,11 @@ func TestStatusPage(t *testing.T) {
 			"total-given-up":      itoa(want.Totals.GivenUp),
 			"total-redistributed": itoa(want.Totals.Redistributed),
 			"rate":                "15.0",
-			"main-ready":          itoa(want.Main.Ready),
+			"main-ready":          itoa64(want.Main.Ready),
 			"version":             "1.2.3 (abc123)",
 			"uptime":              "1d 2h 3m 4s",
 			"error":               "",
-			"last-update-ms":      itoa(want.NowMS),
+			"last-update-ms":      itoa64(want.NowMS),
 		}, without(h, "last-update"))
 		assert.NotEqual(t, "never", h["last-update"])
 
@@ -395,7 +337,7 @@ func TestStatusPage(t *testing.T) {
 
 // demo is sample data with a varying load, for the screenshot. It stops
 // changing after 21 polls so the picture is stable.
-func demo(n int) overview {
+func demo(n int) adminapi.Overview {
 	n = min(n, 21)
 	o := sample(0)
 	o.NowMS = started.UnixMilli() + 30000*int64(n)
@@ -404,15 +346,15 @@ func demo(n int) overview {
 		pushes += 30 * (420 + 160*math.Sin(float64(i)/3))
 		fails += 30 * math.Max(0, 6*math.Sin(float64(i)/2.5)-2)
 	}
-	o.Totals = totals{Pushes: 1_250_000 + int64(pushes), Failures: 812 + int64(fails), Retries: 1_901 + int64(fails),
-		GivenUp: 3, Redistributed: 640_000 + int64(pushes/2), DecodeErrors: 0}
+	o.Totals = adminapi.Totals{Pushes: 1_250_000 + uint64(pushes), Failures: 812 + uint64(fails), Retries: 1_901 + uint64(fails),
+		GivenUp: 3, Redistributed: 640_000 + uint64(pushes/2), DecodeErrors: 0}
 	o.Totals.Successes = o.Totals.Pushes - o.Totals.Failures
-	o.Main = backlog{Ready: 12, Delayed: 0, Reserved: 2}
+	o.Main = adminapi.Counts{Ready: 12, Delayed: 0, Reserved: 2}
 	o.BacklogSampledMS = o.NowMS - 1500
 	for i := range o.Subscriptions {
 		sub := &o.Subscriptions[i]
 		sub.Rate10s = math.Round((float64(60*(i+1))+25*math.Sin(float64(n+i)/3))*10) / 10
-		sub.Pushes1m = int64(sub.Rate10s * 60)
+		sub.Pushes1m = uint64(sub.Rate10s * 60)
 		if sub.Pushes1m > 0 {
 			sub.FailureRatio1m = float64(sub.Failures1m) / float64(sub.Pushes1m)
 		}
