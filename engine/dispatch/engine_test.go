@@ -109,39 +109,8 @@ func TestFailureKindsRetryWithGrowingDelayThenGiveUp(t *testing.T) {
 	r := newRigOn(t, testsrv.StartBeanstalkd(t), Options{RetryCoe: time.Second, MaxRetries: 2}, store, list...)
 	r.produce("t_fail", msgpackBody("k", 1), "")
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		mu.Lock()
-		done := 0
-		for _, sb := range list {
-			if recs := records[sb.ID]; len(recs) > 0 && recs[len(recs)-1].Final == failures.GivenUp {
-				done++
-			}
-		}
-		mu.Unlock()
-		if done == len(list) {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "not every subscription gave up in time: %v", records)
-		time.Sleep(50 * time.Millisecond) // no signal exists for a record written on the fallback path
-	}
-	hits := s.Hits()
-	for _, k := range kinds {
-		var mine []hit
-		for _, h := range hits {
-			if h.Path == k {
-				mine = append(mine, h)
-			}
-		}
-		require.Len(t, mine, 3, "%s: first push and 2 retries", k)
-		for i, h := range mine {
-			require.Equal(t, i, h.RetryTimes, k)
-			require.Equal(t, mine[0].JobID, h.JobID, "%s: jobid stable across retries", k)
-		}
-		// Retry n waits n² × coe: 1 s, then 4 s (beanstalkd delays are whole seconds).
-		assert.GreaterOrEqual(t, mine[1].At.Sub(mine[0].At), 900*time.Millisecond, k)
-		assert.GreaterOrEqual(t, mine[2].At.Sub(mine[1].At), 3900*time.Millisecond, k)
-	}
+	waitAllGivenUp(t, &mu, records, list)
+	requireTwoRetriesWithGrowingDelay(t, s.Hits(), kinds)
 	mu.Lock()
 	for _, sb := range list {
 		recs := records[sb.ID]
@@ -159,6 +128,50 @@ func TestFailureKindsRetryWithGrowingDelayThenGiveUp(t *testing.T) {
 			ready, delayed, reserved, buried := r.tubeCounts(tube)
 			require.Zero(t, ready+delayed+reserved+buried, "tube %s not empty", tube)
 		}
+	}
+}
+
+// waitAllGivenUp waits until every subscription of list has a given-up
+// record.
+func waitAllGivenUp(t *testing.T, mu *sync.Mutex, records map[int64][]failures.Record, list []*subs.Subscription) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		done := 0
+		for _, sb := range list {
+			if recs := records[sb.ID]; len(recs) > 0 && recs[len(recs)-1].Final == failures.GivenUp {
+				done++
+			}
+		}
+		mu.Unlock()
+		if done == len(list) {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "not every subscription gave up in time: %v", records)
+		time.Sleep(50 * time.Millisecond) // no signal exists for a record written on the fallback path
+	}
+}
+
+// requireTwoRetriesWithGrowingDelay checks the pushes to each path of
+// kinds: the first push and two retries of one job, retry n after n² s.
+func requireTwoRetriesWithGrowingDelay(t *testing.T, hits []hit, kinds []string) {
+	t.Helper()
+	for _, k := range kinds {
+		var mine []hit
+		for _, h := range hits {
+			if h.Path == k {
+				mine = append(mine, h)
+			}
+		}
+		require.Len(t, mine, 3, "%s: first push and 2 retries", k)
+		for i, h := range mine {
+			require.Equal(t, i, h.RetryTimes, k)
+			require.Equal(t, mine[0].JobID, h.JobID, "%s: jobid stable across retries", k)
+		}
+		// Retry n waits n² × coe: 1 s, then 4 s (beanstalkd delays are whole seconds).
+		assert.GreaterOrEqual(t, mine[1].At.Sub(mine[0].At), 900*time.Millisecond, k)
+		assert.GreaterOrEqual(t, mine[2].At.Sub(mine[1].At), 3900*time.Millisecond, k)
 	}
 }
 
@@ -572,9 +585,10 @@ func TestRetryTubeJobIsTheOldFormat(t *testing.T) {
 // undecodable main-tube job, or buried in its channel tube for a body
 // nested beyond message.MaxDepth (decodable, but it can never become the
 // JSON a subscriber gets).
-func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
-	s := testsrv.NewSubscriber(t)
-	r := newRig(t, Options{}, sub(1, "good", s.URL))
+// malformedJobs returns a generator of distinct main jobs (by index) that
+// cannot be pushed: undecodable ones in five ways, and every sixth a
+// complete message whose body nests deeper than MaxDepth (deepBody).
+func malformedJobs() func(i int) (job []byte, deepBody bool) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	// A complete body nested deeper than MaxDepth: [[[ … [1] … ]]].
 	deep := bytes.Repeat([]byte{0x91}, message.MaxDepth+10)
@@ -582,7 +596,7 @@ func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
 	seq := func(b []byte, i int) []byte { // makes every bad job distinct
 		return append(b, byte(i>>24), byte(i>>16), byte(i>>8), byte(i))
 	}
-	bad := func(i int) (job []byte, deepBody bool) {
+	return func(i int) (job []byte, deepBody bool) {
 		switch i % 6 {
 		case 0: // random bytes, now and then a huge job
 			n := 1 + rnd.IntN(300)
@@ -608,6 +622,33 @@ func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
 			return seq([]byte{0x93, 1, 2}, i), false
 		}
 	}
+}
+
+// decodeErrLinesOnDisk reads the DATA log files of dir back and counts
+// the DECODERR lines of each job of want.
+func decodeErrLinesOnDisk(t *testing.T, dir string, want map[string]bool) map[string]int {
+	t.Helper()
+	onDisk := map[string]int{}
+	files, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	require.NoError(t, err)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			e, err := datalog.ParseLine(line)
+			require.NoError(t, err)
+			if e.Category == datalog.DecodeErr && want[string(e.Raw)] {
+				onDisk[string(e.Raw)]++
+			}
+		}
+	}
+	return onDisk
+}
+
+func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
+	s := testsrv.NewSubscriber(t)
+	r := newRig(t, Options{}, sub(1, "good", s.URL))
+	bad := malformedJobs()
 	pool := r.pool
 	ctx := context.Background()
 	good, deepN := 0, 0
@@ -642,20 +683,7 @@ func TestMalformedFloodDoesNotStallGoodMessages(t *testing.T) {
 		require.Equal(t, 1, n, "each malformed job logged once")
 	}
 	// The lines are on disk, not only confirmed: read the files back.
-	onDisk := map[string]int{}
-	files, err := filepath.Glob(filepath.Join(r.dataDir, "*.log"))
-	require.NoError(t, err)
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		require.NoError(t, err)
-		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
-			e, err := datalog.ParseLine(line)
-			require.NoError(t, err)
-			if e.Category == datalog.DecodeErr && undecodable[string(e.Raw)] {
-				onDisk[string(e.Raw)]++
-			}
-		}
-	}
+	onDisk := decodeErrLinesOnDisk(t, r.dataDir, undecodable)
 	require.Len(t, onDisk, len(undecodable), "every undecodable job has its line in the DATA log files")
 	ready, delayed, reserved, buried := r.tubeCounts(mainTube)
 	require.Zero(t, ready+delayed+reserved+buried)

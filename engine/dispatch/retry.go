@@ -18,16 +18,13 @@ func (e *Engine) retryDelay(n int) time.Duration {
 
 // retryOrGiveUp settles a failed push: a failure record, then either the
 // retry tube with the next delay, or (after MaxRetries retries) the end.
-func (w *worker) retryOrGiveUp(j *connpool.Job, url string, p *params) {
-	l, r, e := w.l, w.l.r, w.l.r.e
-	done := 0 // retries done after this push
-	if l.retry {
-		done = w.msg.RetryTimes + 1
-	}
+func (w *worker) retryOrGiveUp(j *connpool.Job, url string) {
+	r, e := w.l.r, w.l.r.e
+	done := w.retriesDone()
 	if w.msg.LogID == 0 {
 		w.msg.LogID = e.deps.IDs.Next()
 	}
-	if l.retry && done >= e.opts.MaxRetries {
+	if w.l.retry && done >= e.opts.MaxRetries {
 		w.record(j, url, failures.GivenUp)
 		r.m.givenUp.Inc()
 		e.log.Warn("push given up", "sub", r.id, "topic", r.topic, "job", j.ID,
@@ -39,18 +36,11 @@ func (w *worker) retryOrGiveUp(j *connpool.Job, url string, p *params) {
 	// The stored RetryTimes counts retries done; the next push sends
 	// RetryTimes+1 and waits (RetryTimes+1)² × coe.
 	w.msg.RetryTimes = done
-	if !l.retry {
-		w.msg.RetryTimes = 0
-	}
-	delay := e.retryDelay(w.msg.RetryTimes + 1)
+	delay := e.retryDelay(done + 1)
 	// Exactly the old daemon's retry job (11 keys): operators' tools and
 	// old daemons read retry tubes; it is routed by its tube name.
-	w.buf = message.AppendRetryJob(w.buf[:0], &w.msg)
-	err := r.retryPut(func() error {
-		_, err := e.deps.Pool.Put(context.Background(), j.Server, r.retryTube, w.buf, e.opts.Priority, delay, e.opts.TTR)
-		return err
-	})
-	if err != nil {
+	w.buf = message.AppendRetryJob(w.buf[:0], w.msg)
+	if err := r.putRetry(j.Server, w.buf, delay); err != nil {
 		// No server takes the retry job now: keep the message where it is
 		// and try again after the same delay (at least once; duplicates
 		// are the subscriber's to de-duplicate by jobid, loss is not).
@@ -64,14 +54,20 @@ func (w *worker) retryOrGiveUp(j *connpool.Job, url string, p *params) {
 	j.Delete()
 }
 
+// putRetry puts a retry job into the subscription's retry tube on server;
+// the tube's lazy watch hears of it (see retryWatch).
+func (r *runner) putRetry(server int, job []byte, delay time.Duration) error {
+	e := r.e
+	r.watch.putStarted()
+	_, err := e.deps.Pool.Put(context.Background(), server, r.retryTube, job, e.opts.Priority, delay, e.opts.TTR)
+	r.watch.putEnded(err == nil)
+	return err
+}
+
 // record writes a failure-record event for the message in hand.
 func (w *worker) record(j *connpool.Job, url, final string) {
 	r, e := w.l.r, w.l.r.e
 	sub := r.params.Load().sub
-	retries := 0
-	if w.l.retry {
-		retries = w.msg.RetryTimes + 1
-	}
 	var jobID [64]byte
 	rec := &failures.Record{
 		LogID:        w.msg.LogID,
@@ -80,7 +76,7 @@ func (w *worker) record(j *connpool.Job, url, final string) {
 		SubID:        r.id,
 		SubscriberID: sub.SubscriberID,
 		URL:          url,
-		RetryTimes:   retries,
+		RetryTimes:   w.retriesDone(),
 		Final:        final,
 	}
 	if final != failures.Success {

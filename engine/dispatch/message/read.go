@@ -80,6 +80,9 @@ func (e kindError) Error() string { return "want " + e.want + ", got " + e.got.S
 // rest of b: after the value for scalars, str, bin and ext; at the first
 // element for arrays and maps. It never reads past len(b). h is an out
 // parameter rather than a result so that the results fit in registers.
+//
+// The one-byte formats (fixint, fixmap, fixarray, fixstr, nil, bool), most
+// of every message, are decoded here; each wider family has its own step.
 func readHead(h *head, b []byte) (rest []byte, err error) {
 	*h = head{}
 	if len(b) == 0 {
@@ -119,75 +122,99 @@ func readHead(h *head, b []byte) (rest []byte, err error) {
 		h.kind = kindStr
 		h.data, rest, err = sized(b, lead-0xd9)
 		return rest, err
-	case 0xc7, 0xc8, 0xc9:
-		h.kind = kindExt
-		w := 1 << (lead - 0xc7) // width of the length field
-		if len(b) < 2+w {
-			return b, errShort
-		}
-		h.ext = int8(b[1+w])
-		h.data, rest, err = payload(b, 2+w, int(beUint(b[1:1+w])))
-		return rest, err
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
-		h.kind = kindExt
+	case 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
+		return readExt(h, b, lead)
+	case 0xca, 0xcb:
+		return readFloat(h, b, lead)
+	case 0xcc, 0xcd, 0xce, 0xcf:
+		return readUint(h, b, lead)
+	case 0xd0, 0xd1, 0xd2, 0xd3:
+		return readInt(h, b, lead)
+	case 0xdc, 0xdd, 0xde, 0xdf:
+		return readCount(h, b, lead)
+	}
+	return b, prefixError(lead)
+}
+
+// readExt reads an ext header: ext 8/16/32 (0xc7-0xc9) carry a length field
+// of 1, 2 or 4 bytes; fixext 1-16 (0xd4-0xd8) a payload of 1<<(lead-0xd4).
+func readExt(h *head, b []byte, lead byte) (rest []byte, err error) {
+	h.kind = kindExt
+	if lead >= 0xd4 {
 		if len(b) < 2 {
 			return b, errShort
 		}
 		h.ext = int8(b[1])
 		h.data, rest, err = payload(b, 2, 1<<(lead-0xd4))
 		return rest, err
-	case 0xca:
+	}
+	w := 1 << (lead - 0xc7) // width of the length field
+	if len(b) < 2+w {
+		return b, errShort
+	}
+	h.ext = int8(b[1+w])
+	h.data, rest, err = payload(b, 2+w, int(beUint(b[1:1+w])))
+	return rest, err
+}
+
+// readFloat reads a float32 (0xca, widened exactly) or a float64 (0xcb).
+func readFloat(h *head, b []byte, lead byte) (rest []byte, err error) {
+	if lead == 0xca {
 		if len(b) < 5 {
 			return b, errShort
 		}
 		h.kind, h.bits = kindFloat32, math.Float64bits(float64(math.Float32frombits(binary.BigEndian.Uint32(b[1:]))))
 		return b[5:], nil
-	case 0xcb:
-		if len(b) < 9 {
-			return b, errShort
-		}
-		h.kind, h.bits = kindFloat64, binary.BigEndian.Uint64(b[1:])
-		return b[9:], nil
-	case 0xcc, 0xcd, 0xce, 0xcf:
-		w := 1 << (lead - 0xcc)
-		if len(b) < 1+w {
-			return b, errShort
-		}
-		h.kind, h.bits = kindUint, beUint(b[1:1+w])
-		return b[1+w:], nil
-	case 0xd0, 0xd1, 0xd2, 0xd3:
-		w := 1 << (lead - 0xd0)
-		if len(b) < 1+w {
-			return b, errShort
-		}
-		h.kind = kindInt
-		switch w {
-		case 1:
-			h.bits = uint64(int64(int8(b[1])))
-		case 2:
-			h.bits = uint64(int64(int16(binary.BigEndian.Uint16(b[1:]))))
-		case 4:
-			h.bits = uint64(int64(int32(binary.BigEndian.Uint32(b[1:]))))
-		default:
-			h.bits = binary.BigEndian.Uint64(b[1:])
-		}
-		return b[1+w:], nil
-	case 0xdc, 0xdd:
-		w := 2 << (lead - 0xdc)
-		if len(b) < 1+w {
-			return b, errShort
-		}
-		h.kind, h.bits = kindArray, beUint(b[1:1+w])
-		return b[1+w:], nil
-	case 0xde, 0xdf:
-		w := 2 << (lead - 0xde)
-		if len(b) < 1+w {
-			return b, errShort
-		}
-		h.kind, h.bits = kindMap, beUint(b[1:1+w])
-		return b[1+w:], nil
 	}
-	return b, prefixError(lead)
+	if len(b) < 9 {
+		return b, errShort
+	}
+	h.kind, h.bits = kindFloat64, binary.BigEndian.Uint64(b[1:])
+	return b[9:], nil
+}
+
+// readUint reads a uint 8/16/32/64 (0xcc-0xcf).
+func readUint(h *head, b []byte, lead byte) (rest []byte, err error) {
+	w := 1 << (lead - 0xcc)
+	if len(b) < 1+w {
+		return b, errShort
+	}
+	h.kind, h.bits = kindUint, beUint(b[1:1+w])
+	return b[1+w:], nil
+}
+
+// readInt reads an int 8/16/32/64 (0xd0-0xd3), sign-extended to 64 bits.
+func readInt(h *head, b []byte, lead byte) (rest []byte, err error) {
+	w := 1 << (lead - 0xd0)
+	if len(b) < 1+w {
+		return b, errShort
+	}
+	h.kind = kindInt
+	switch w {
+	case 1:
+		h.bits = uint64(int64(int8(b[1])))
+	case 2:
+		h.bits = uint64(int64(int16(binary.BigEndian.Uint16(b[1:]))))
+	case 4:
+		h.bits = uint64(int64(int32(binary.BigEndian.Uint32(b[1:]))))
+	default:
+		h.bits = binary.BigEndian.Uint64(b[1:])
+	}
+	return b[1+w:], nil
+}
+
+// readCount reads the element count of an array 16/32 (0xdc, 0xdd) or a
+// map 16/32 (0xde, 0xdf); the elements follow.
+func readCount(h *head, b []byte, lead byte) (rest []byte, err error) {
+	w := 2 << (lead & 1) // 2 or 4 bytes
+	if len(b) < 1+w {
+		return b, errShort
+	}
+	h.kind, h.bits = kindArray, beUint(b[1:1+w])
+	if lead >= 0xde {
+		h.kind = kindMap
+	}
+	return b[1+w:], nil
 }
 
 // sized reads the payload of a str or bin whose length field is 1<<lw

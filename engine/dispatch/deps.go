@@ -1,0 +1,63 @@
+package dispatch
+
+import (
+	"log/slog"
+	"time"
+
+	"medispatcher/connpool"
+	"medispatcher/engine/dispatch/failures"
+	"medispatcher/engine/dispatch/push"
+	"medispatcher/engine/dispatch/subs"
+)
+
+// Deps are the engine's collaborators, built by the daemon.
+type Deps struct {
+	Pool     *connpool.Pool
+	Push     *push.Client
+	Source   subs.Source
+	Failures *failures.Store
+	IDs      *failures.IDs
+	Data     DataLog
+	Log      *slog.Logger
+	Observer Observer // optional
+	// Alert, when set, raises an operator alert of a kind (rate-limited by
+	// the receiver); it must not block.
+	Alert func(kind, what string)
+}
+
+// Alert kinds the engine raises through Deps.Alert.
+const (
+	AlertDataLog         = "datalog_unwritable" // a job was kept: its only-copy line could not be written
+	AlertNoSubscriptions = "no_subscriptions"   // the main tube is not reserved: no subscription loaded
+)
+
+// DataLog receives the events operators' scripts read from the DATA log.
+// DecodeErr, RedistFail and Drop carry a message's only copy: they return
+// nil only once the line is on disk, and the engine deletes the job only
+// then. The other methods' errors are counted by the log itself.
+type DataLog interface {
+	DecodeErr(raw []byte, reason string) error
+	// DecodeErrKept logs a job that stays buried: a trace, never waited for.
+	DecodeErrKept(raw []byte, reason string) error
+	RedistFail(topic string, subID int64, job []byte, reason string) error
+	DelFail(server string, tube string, id uint64, reason string) error
+	Sent(resent bool, topic []byte, subID int64, ok bool, code int, elapsed time.Duration, url string, jsonBody []byte) error
+	Drop(topic string, subID int64, job []byte, reason string) error
+}
+
+// Observer hears of every push, for statistics and alerts. Sub is called
+// once when a subscription's runner starts (not per message); the
+// SubObserver it returns is called from push workers and must not block.
+type Observer interface {
+	Sub(s *subs.Subscription) SubObserver
+}
+
+// SubObserver is one subscription's view of its pushes.
+type SubObserver interface {
+	// Pushed reports one push: s holds the subscription's current
+	// settings; retriesDone counts this message's retries including this
+	// push when it is one (0 for a first push, 1 for the first retry).
+	Pushed(s *subs.Subscription, ok, retry bool, retriesDone int)
+	// Stopped is called once when the subscription is cancelled.
+	Stopped()
+}

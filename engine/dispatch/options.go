@@ -1,0 +1,106 @@
+package dispatch
+
+import (
+	"time"
+
+	"medispatcher/internal/wire"
+)
+
+// Options are the engine's settings, taken from the daemon config.
+type Options struct {
+	MainTube      string // NameOfMainQueue
+	ChannelPrefix string // PrefixOfChannelQueue
+
+	RedistWorkers int // goroutines redistributing main-tube jobs
+
+	DefaultConcurrency      int           // SendersPerChannel
+	DefaultRetryConcurrency int           // SendersPerRetryChannel
+	Interval                time.Duration // IntervalOfSendingForSendRoutine: default min gap between pushes of one worker
+	DefaultTimeout          time.Duration // DefaultMaxMessageProcessTime
+	MaxTimeout              time.Duration // MaxMessageProcessTime
+
+	RetryCoe   time.Duration // CoeOfIntervalForRetrySendingMsg as a duration (1 s per unit; 0: no delay)
+	MaxRetries int           // MaxRetryTimesOfSendingMessage
+
+	SentLog bool // EnableMsgSentLog
+	// LazyRetryWatch watches a retry tube only while it may hold jobs: from
+	// this daemon's own retry put, or a backlog sample (RetrySampled) that
+	// found some, until a sample finds it empty. Every watched tube costs
+	// beanstalkd work on every event; retry tubes are empty most of the
+	// time. Without RetrySampled calls it must stay false.
+	LazyRetryWatch bool
+	// NoPushMetrics skips the per-push counters and latency histogram
+	// (Observability = false, to measure their cost).
+	NoPushMetrics bool
+	ReceptionEnv  string // RECEPTION_ENV
+	RunAtBench    bool   // RunAtBench
+
+	// AllowEmptySet reserves the main tube even while the subscription set
+	// is empty (its messages are then deleted as unsubscribed).
+	AllowEmptySet bool
+	// LogUnsubscribed writes a DROP line for every message whose topic has
+	// no subscription before it is deleted.
+	LogUnsubscribed bool
+	// KeepDelay is the release delay of a job kept because its DATA-log
+	// line could not be written (default 10 s, at least 1 s).
+	KeepDelay time.Duration
+	// LegacyRouters bound the goroutines routing channel jobs of the old
+	// format (no subscription id) by their tube name (default 4).
+	LegacyRouters int
+
+	Priority uint32
+	TTR      time.Duration
+
+	// Consumer tuning: reserve links per server for the main tube (0:
+	// connpool default) and for the channel tubes (0: 4), reserves in
+	// flight per link (0: connpool default).
+	MainLinks, ChannelLinks, Batch int
+	// ShutdownTimeout bounds the graceful stop after the context ends.
+	ShutdownTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.ChannelPrefix == "" {
+		o.ChannelPrefix = "sub-queue/"
+	}
+	if o.ChannelLinks <= 0 {
+		o.ChannelLinks = 4
+	}
+	if o.RedistWorkers <= 0 {
+		o.RedistWorkers = 32
+	}
+	if o.DefaultConcurrency <= 0 {
+		o.DefaultConcurrency = 5
+	}
+	if o.DefaultRetryConcurrency <= 0 {
+		o.DefaultRetryConcurrency = 2
+	}
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = 5 * time.Second
+	}
+	if o.MaxTimeout <= 0 {
+		o.MaxTimeout = 30 * time.Second
+	}
+	if o.RetryCoe < 0 { // 0 is allowed: retries without delay
+		o.RetryCoe = 0
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 10
+	}
+	if o.Priority == 0 {
+		o.Priority = wire.Priority
+	}
+	if o.TTR <= 0 {
+		o.TTR = wire.TTR
+	}
+	if o.KeepDelay <= 0 {
+		o.KeepDelay = 10 * time.Second
+	}
+	o.KeepDelay = max(o.KeepDelay, time.Second) // beanstalkd delays are whole seconds
+	if o.LegacyRouters <= 0 {
+		o.LegacyRouters = 4
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = o.MaxTimeout + 5*time.Second
+	}
+}

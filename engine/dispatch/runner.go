@@ -1,0 +1,102 @@
+package dispatch
+
+import (
+	"sync/atomic"
+
+	"medispatcher/engine/dispatch/bucket"
+	"medispatcher/engine/dispatch/subs"
+)
+
+// runner owns one subscription: its channel lane, its retry lane and the
+// token bucket both share. Parameters are swapped atomically, so a change
+// applies to the next push without stopping anything.
+type runner struct {
+	e         *Engine
+	id        int64
+	topic     string
+	tube      string // channel tube
+	retryTube string
+
+	params atomic.Pointer[params]
+	bucket *bucket.Bucket
+	main   *lane
+	retry  *lane
+	m      *subMetrics
+	obs    SubObserver // nil without an Observer
+	// channelBacklog is the channel tube's last sampled backlog (ready +
+	// reserved over every server), for the drop-threshold guard: the
+	// daemon's budgeted backlog sampler reports it (ChannelSampled).
+	channelBacklog atomic.Int64
+	// watch is the retry tube's LazyRetryWatch state.
+	watch retryWatch
+}
+
+func newRunner(e *Engine, s *subs.Subscription) *runner {
+	r := &runner{
+		e:         e,
+		id:        s.ID,
+		topic:     s.Topic,
+		tube:      s.ChannelTube(e.opts.ChannelPrefix),
+		retryTube: s.RetryTube(e.opts.ChannelPrefix),
+		bucket:    bucket.New(s.Rate, s.EffectiveBurst()),
+		m:         newSubMetrics(s.ID, s.Topic),
+	}
+	if e.deps.Observer != nil {
+		r.obs = e.deps.Observer.Sub(s)
+	}
+	p := e.resolve(s)
+	r.params.Store(p)
+	r.main = newLane(r, false, r.tube, p.concurrency)
+	r.retry = newLane(r, true, r.retryTube, p.retryConc)
+	r.watch.lane = r.retry
+	if e.opts.LazyRetryWatch {
+		r.watch.startIdle()
+	}
+	return r
+}
+
+func (r *runner) start() {
+	r.main.resize(r.params.Load().concurrency)
+	r.retry.resize(r.params.Load().retryConc)
+	r.main.gate.open()
+	r.retry.gate.open()
+}
+
+// update applies new parameters; it reports whether anything changed.
+func (r *runner) update(s *subs.Subscription) bool {
+	old := r.params.Load()
+	if old.sub.Equal(s) {
+		return false
+	}
+	p := r.e.resolve(s)
+	r.params.Store(p)
+	r.bucket.Set(s.Rate, s.EffectiveBurst())
+	r.main.resize(p.concurrency)
+	r.retry.resize(p.retryConc)
+	return true
+}
+
+// stop ends a cancelled subscription: no more reserves, workers exit after
+// their current push, queued jobs go back to the tubes.
+func (r *runner) stop() {
+	r.main.gate.close()
+	r.retry.gate.close()
+	r.main.resize(0)
+	r.retry.resize(0)
+	if r.obs != nil {
+		r.obs.Stopped()
+	}
+	// Its series and host clients go with it (synchronously: a runner
+	// added again for the same id creates them anew).
+	r.m.release()
+	r.e.deps.Push.Forget(r.params.Load().sub.URLs().Candidates(r.e.opts.ReceptionEnv)...)
+	// Owned like the workers: shutdown waits for the drain.
+	r.e.runners.Add(1)
+	go func() {
+		defer r.e.runners.Done()
+		r.main.wg.Wait()
+		r.retry.wg.Wait()
+		r.main.drain()
+		r.retry.drain()
+	}()
+}

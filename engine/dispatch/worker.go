@@ -1,0 +1,165 @@
+package dispatch
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"medispatcher/connpool"
+	"medispatcher/engine/dispatch/failures"
+	"medispatcher/engine/dispatch/message"
+	"medispatcher/engine/dispatch/push"
+)
+
+// worker is one push routine of a lane and its reusable state.
+type worker struct {
+	l       *lane
+	msg     *message.Message // the message in hand (its channelJob's)
+	push    push.Push
+	res     push.Result
+	buf     []byte
+	rnd     *rand.PCG
+	lastRun time.Time
+}
+
+func newWorker(l *lane) *worker {
+	seed := uint64(time.Now().UnixNano())
+	return &worker{l: l, rnd: rand.NewPCG(seed, uint64(l.r.id))}
+}
+
+// run pushes the lane's jobs until quit (the lane shrank or stopped) or the
+// engine's graceful stop.
+func (w *worker) run(quit chan struct{}) {
+	l := w.l
+	e := l.r.e
+	defer l.wg.Done()
+	defer e.runners.Done()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-e.quit:
+			return
+		case c := <-l.q:
+			l.gate.observe(len(l.q))
+			if !w.pace(quit) {
+				c.Release(e.opts.Priority, 0)
+				return
+			}
+			w.process(c)
+			w.msg, w.push.Msg = nil, nil // c is recycled: nothing of it stays here
+			c.done()
+		}
+	}
+}
+
+// pace waits for the subscription's token bucket and the minimum interval
+// between pushes of this worker. It returns false when the worker must
+// stop instead.
+func (w *worker) pace(quit chan struct{}) bool {
+	r := w.l.r
+	if iv := r.params.Load().interval; iv > 0 && !w.lastRun.IsZero() {
+		if d := time.Until(w.lastRun.Add(iv)); d > 0 && !sleep(d, quit, r.e.quit) {
+			return false
+		}
+	}
+	if d := r.bucket.Reserve(); d > 0 {
+		r.m.bucketWaits.Inc()
+		if !sleep(d, quit, r.e.quit) {
+			return false
+		}
+	}
+	return true
+}
+
+func sleep(d time.Duration, a, b <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-a:
+		return false
+	case <-b:
+		return false
+	}
+}
+
+// retriesDone counts the message's retries including the push in hand
+// when it is one: 0 on the channel lane, the stored RetryTimes + 1 on the
+// retry lane (1 for the first retry).
+func (w *worker) retriesDone() int {
+	if w.l.retry {
+		return w.msg.RetryTimes + 1
+	}
+	return 0
+}
+
+// process pushes one job and settles it.
+func (w *worker) process(c *channelJob) {
+	l, r, e := w.l, w.l.r, w.l.r.e
+	j := c.job
+	w.msg = &c.msg
+	w.lastRun = time.Now()
+	p := r.params.Load()
+	url, ok := p.sub.URLs().Pick(e.opts.ReceptionEnv, uint32(w.rnd.Uint64()))
+	if !ok {
+		w.dropNoURL(j)
+		return
+	}
+	done := w.retriesDone()
+	w.push = push.Push{URL: url, Msg: w.msg, SubID: r.id, RetryTimes: done, Timeout: p.timeout}
+	e.deps.Push.Push(context.Background(), &w.push, &w.res)
+	if !e.opts.NoPushMetrics {
+		r.m.observe(&w.res, l.retry)
+	}
+	if r.obs != nil {
+		r.obs.Pushed(p.sub, w.res.OK, l.retry, done)
+	}
+	if e.opts.SentLog {
+		w.sentLog(url)
+	}
+	switch {
+	case w.res.OK:
+		if l.retry {
+			w.record(j, url, failures.Success)
+		}
+		j.Delete()
+	case w.res.Kind == push.Encode:
+		// The body cannot become JSON (e.g. NaN): not the subscriber's
+		// fault and never deliverable; keep it buried for an operator.
+		_ = e.deps.Data.DecodeErrKept(j.Body, w.res.Err.Error())
+		j.Bury(e.opts.Priority)
+	case w.res.Kind == push.Canceled:
+		j.Release(e.opts.Priority, 0)
+	default:
+		w.retryOrGiveUp(j, url)
+	}
+}
+
+// dropNoURL settles a job whose subscription has no URL for this
+// environment. It is not pushed (the old daemon's rule, which subscribers
+// rely on), but it is never silently gone: a DROP line keeps it (replay
+// puts it back once the subscription has a URL for this environment).
+func (w *worker) dropNoURL(j *connpool.Job) {
+	r, e := w.l.r, w.l.r.e
+	r.m.noURL.Inc()
+	if err := e.deps.Data.Drop(r.topic, r.id, j.Body, "no URL for RECEPTION_ENV "+strconv.Quote(e.opts.ReceptionEnv)); err != nil {
+		e.keep(j, "DROP", err)
+		return
+	}
+	e.log.Warn("no usable URL: message written to the drop log", "sub", r.id, "topic", r.topic,
+		"env", e.opts.ReceptionEnv, "job", j.ID)
+	j.Delete()
+}
+
+func (w *worker) sentLog(url string) {
+	e := w.l.r.e
+	var err error
+	w.buf, err = message.AppendJSON(w.buf[:0], w.msg.Body)
+	if err != nil {
+		w.buf = w.buf[:0]
+	}
+	_ = e.deps.Data.Sent(w.l.retry, w.msg.Topic, w.l.r.id, w.res.OK, w.res.Status, w.res.Elapsed, url, w.buf)
+}
