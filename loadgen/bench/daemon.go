@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/internal/probe"
 )
 
 // Env is one scenario's servers and daemon.
@@ -61,7 +62,7 @@ func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, 
 	}
 	ports := make([]int, 4)
 	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
+		if ports[i], err = probe.FreePort(); err != nil {
 			return nil, err
 		}
 	}
