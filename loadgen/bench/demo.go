@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"medispatcher/loadgen"
 	"medispatcher/loadgen/cptransport"
 	"medispatcher/loadgen/farm"
@@ -63,7 +61,7 @@ func Demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		},
 		Warmup: 3 * time.Second, Duration: *d, Drain: 15 * time.Second,
 		Register: true, SubsFile: env.SubsFile,
-		Progress: stderr, TTY: isTerminal(stderr),
+		Progress: stderr, TTY: loadgen.IsTerminal(stderr),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	put, err := cptransport.New(ctx, cfg.Servers)
@@ -91,7 +89,7 @@ Where to look next:
   the figures this machine reaches, and how they were measured: BENCHMARKS.md (make bench)
   a run of your own:        bin/loadgen --help
 `, env.AdminAddr, env.AdminAddr, env.StatAddr, env.PromAddr, env.DebugAddr, env.DebugAddr, env.Dir)
-	if isTerminal(os.Stdin) {
+	if loadgen.IsTerminal(os.Stdin) {
 		fmt.Fprintln(stdout, "\nThe daemon and servers keep running: press Enter (or Ctrl-C) to stop them.")
 		line := make(chan struct{})
 		go func() { _, _ = bufio.NewReader(os.Stdin).ReadString('\n'); close(line) }()
@@ -102,13 +100,4 @@ Where to look next:
 		}
 	}
 	return rep.ExitCode(false)
-}
-
-func isTerminal(f any) bool {
-	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
-	return err == nil
 }

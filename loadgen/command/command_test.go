@@ -1,4 +1,4 @@
-package main
+package command
 
 import (
 	"bytes"
@@ -6,23 +6,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"medispatcher/loadgen"
 )
-
-func TestParseRate(t *testing.T) {
-	cases := map[string]float64{"50000": 50000, "50k": 50000, "1.5k": 1500, "2M": 2e6, "0.5": 0.5}
-	for in, want := range cases {
-		got, err := ParseRate(in)
-		require.NoError(t, err, in)
-		assert.Equal(t, want, got, in)
-	}
-	for _, bad := range []string{"", "k", "-1", "fast"} {
-		_, err := ParseRate(bad)
-		assert.Error(t, err, bad)
-	}
-}
 
 func TestUsageErrors(t *testing.T) {
 	cases := [][]string{
@@ -34,7 +20,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, args := range cases {
 		var out, errb bytes.Buffer
-		code := run(context.Background(), args, &out, &errb)
+		code := Main(context.Background(), args, &out, &errb)
 		assert.Equal(t, loadgen.ExitUsage, code, "%v: %s", args, errb.String())
 		assert.NotEmpty(t, errb.String())
 	}
@@ -42,6 +28,6 @@ func TestUsageErrors(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	var out, errb bytes.Buffer
-	assert.Equal(t, loadgen.ExitOK, run(context.Background(), []string{"version"}, &out, &errb))
+	assert.Equal(t, loadgen.ExitOK, Main(context.Background(), []string{"version"}, &out, &errb))
 	assert.Contains(t, out.String(), "loadgen")
 }
