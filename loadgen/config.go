@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -100,6 +101,13 @@ func Defaults() Config {
 
 // ErrConfig wraps every configuration error.
 var ErrConfig = errors.New("loadgen: bad configuration")
+
+// Check reports the configuration error Run would (wrapping ErrConfig)
+// without running anything; c and its classes are left as they are.
+func (c Config) Check() error {
+	c.Classes = slices.Clone(c.Classes)
+	return c.normalize()
+}
 
 func (c *Config) normalize() error {
 	d := Defaults()

@@ -31,9 +31,18 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o == nil {
 		return code
 	}
-	put, code := newPutter(ctx, o.client, o.cfg.Servers, stderr)
-	if code != loadgen.ExitOK {
-		return code
+	if err := o.cfg.Check(); err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return loadgen.ExitUsage
+	}
+	if err := checkBeanstalkd(o.cfg.Servers); err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return loadgen.ExitError
+	}
+	put, err := newPutter(ctx, o.client, o.cfg.Servers)
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return loadgen.ExitError
 	}
 	rep, err := loadgen.Run(ctx, o.cfg, put)
 	if err != nil {
@@ -69,6 +78,10 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, int) {
 	var pf profileFlags
 	pf.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, loadgen.ExitUsage
+	}
+	if o.client != "connpool" && o.client != "raw" {
+		fmt.Fprintf(stderr, "loadgen: --client %q (connpool or raw)\n", o.client)
 		return nil, loadgen.ExitUsage
 	}
 	cfg.Rate = float64(rate)
@@ -132,20 +145,11 @@ func setProgress(cfg *loadgen.Config, w io.Writer) {
 
 // newPutter is the producer's beanstalkd client: connpool, the daemon's own
 // (the default), or nil for the raw client loadgen.Run opens itself.
-func newPutter(ctx context.Context, client string, servers []string, stderr io.Writer) (loadgen.Putter, int) {
-	switch client {
-	case "raw":
-		return nil, loadgen.ExitOK
-	case "connpool":
-		p, err := cptransport.New(ctx, servers)
-		if err != nil {
-			fmt.Fprintln(stderr, "loadgen:", err)
-			return nil, loadgen.ExitError
-		}
-		return p, loadgen.ExitOK
+func newPutter(ctx context.Context, client string, servers []string) (loadgen.Putter, error) {
+	if client == "raw" {
+		return nil, nil
 	}
-	fmt.Fprintf(stderr, "loadgen: --client %q (connpool or raw)\n", client)
-	return nil, loadgen.ExitUsage
+	return cptransport.New(ctx, servers)
 }
 
 // writeReport prints the report (text or --json) and writes --json-out.
