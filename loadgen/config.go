@@ -67,6 +67,10 @@ type Config struct {
 	ProbeTimeout time.Duration // wait for the daemon to push to every live subscription
 
 	FarmAddr string // the in-process farm's listen address
+	// Farm, if set, is the farm the run uses (NewFarm of this Config)
+	// instead of starting one and closing it at its end: it stays open
+	// after the run, for its caller to close (see NewFarm).
+	Farm *farm.Farm
 
 	Progress         io.Writer // live progress; nil: none
 	ProgressInterval time.Duration

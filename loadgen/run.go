@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,29 +22,23 @@ import (
 // Config.ProbeTimeout (it does not run, or does not see the subscriptions).
 var ErrNotReady = errors.New("loadgen: daemon did not deliver the probes")
 
-// Run carries out one run: start the farm, register the subscriptions,
-// probe until the daemon pushes to every live subscription, then warm-up,
-// steady and drain phases, and close the ledger. put carries the jobs to
-// beanstalkd (nil: a RawPutter over cfg.Servers); Run closes it.
+// Run carries out one run: start the farm (unless cfg.Farm is set),
+// register the subscriptions, probe until the daemon pushes to every live
+// subscription, then warm-up, steady and drain phases, and close the
+// ledger. put carries the jobs to beanstalkd (nil: a RawPutter over
+// cfg.Servers); Run closes it.
 func Run(ctx context.Context, cfg Config, put Putter) (*Report, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	profiles := make([]farm.Profile, len(cfg.Classes))
-	for i, c := range cfg.Classes {
-		profiles[i] = c.Profile
+	f := cfg.Farm
+	if f == nil {
+		var err error
+		if f, err = newFarm(&cfg); err != nil {
+			return nil, err
+		}
+		defer closeFarm(f)
 	}
-	f, err := farm.New(farm.Config{Addr: cfg.FarmAddr, Profiles: profiles,
-		MaxSubs: int(cfg.FirstSubID) + cfg.Topics*maxSubsPerTopic(cfg.Classes) + 1, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = f.Close(c)
-	}()
 	plan := NewPlan(&cfg, f)
 
 	if cfg.Register {
@@ -52,6 +47,7 @@ func Run(ctx context.Context, cfg Config, put Putter) (*Report, error) {
 		}
 	}
 	if put == nil {
+		var err error
 		if put, err = NewRawPutter(cfg.Servers); err != nil {
 			return nil, err
 		}
@@ -69,6 +65,33 @@ func Run(ctx context.Context, cfg Config, put Putter) (*Report, error) {
 		r.before = c.Main + c.Channels
 	}
 	return r.run(ctx, put)
+}
+
+// NewFarm starts the subscriber farm a run of cfg needs (a class per topic
+// class, room for every subscription id), for a caller that keeps it
+// serving after the run: it passes it as cfg.Farm and closes it itself.
+// A farm serves one run.
+func NewFarm(cfg Config) (*farm.Farm, error) {
+	cfg.Classes = slices.Clone(cfg.Classes)
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	return newFarm(&cfg)
+}
+
+func newFarm(cfg *Config) (*farm.Farm, error) {
+	profiles := make([]farm.Profile, len(cfg.Classes))
+	for i, c := range cfg.Classes {
+		profiles[i] = c.Profile
+	}
+	return farm.New(farm.Config{Addr: cfg.FarmAddr, Profiles: profiles,
+		MaxSubs: int(cfg.FirstSubID) + cfg.Topics*maxSubsPerTopic(cfg.Classes) + 1, Logger: cfg.Logger})
+}
+
+func closeFarm(f *farm.Farm) {
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = f.Close(c)
 }
 
 func maxSubsPerTopic(cls []Class) int {

@@ -84,7 +84,7 @@ func StartRedis(tb testing.TB, opts ...Option) *Server {
 
 func start(tb testing.TB, kind Kind, opts []Option) *Server {
 	tb.Helper()
-	requireBinary(tb, kind)
+	RequireBinary(tb, kind)
 	s := &Server{Kind: kind, Dir: tb.TempDir()}
 	for _, o := range opts {
 		o(s)
@@ -115,7 +115,9 @@ func start(tb testing.TB, kind Kind, opts []Option) *Server {
 	return s
 }
 
-func requireBinary(tb testing.TB, kind Kind) {
+// RequireBinary skips tb's test when the program of kind is not installed,
+// or fails it under CI=true, saying how to install it.
+func RequireBinary(tb testing.TB, kind Kind) {
 	tb.Helper()
 	if _, err := exec.LookPath(string(kind)); err != nil {
 		msg := fmt.Sprintf("testsrv: %s not found (%v); run scripts/deps.sh or `make deps`", kind, err)

@@ -233,6 +233,10 @@ func (f *Farm) SetWindow(from, to int64) {
 // queues and the farm's counts can be read as one consistent cut.
 func (f *Farm) CloseGate() { f.gateClosed.Store(true) }
 
+// OpenGate undoes CloseGate: pushes are answered and counted again (a run
+// is over, and its farm keeps serving a daemon that is still up).
+func (f *Farm) OpenGate() { f.gateClosed.Store(false) }
+
 // Active is the number of pushes being answered right now.
 func (f *Farm) Active() int64 { return f.active.Load() }
 
