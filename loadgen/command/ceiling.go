@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -15,8 +14,7 @@ import (
 // runCeiling is `loadgen ceiling`: what beanstalkd and fasthttp reach on
 // this machine without the daemon.
 func runCeiling(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("loadgen ceiling", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("ceiling", stderr)
 	servers := fs.String("servers", "127.0.0.1:11300", "beanstalkd server (the first is used)")
 	d := fs.Duration("duration", 5*time.Second, "length of each measurement")
 	size := fs.Int("size", 512, "job size")

@@ -6,6 +6,7 @@ package command
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -39,4 +40,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "loadgen: unknown command %q (run, farm, ceiling, bench, demo, version)\n", cmd)
 	return loadgen.ExitUsage
+}
+
+// newFlagSet is the flag set of subcommand name: errors and -h go to
+// stderr, and parsing returns instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("loadgen "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
 }

@@ -2,7 +2,6 @@ package command
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -11,11 +10,17 @@ import (
 	"medispatcher/loadgen/farm"
 )
 
+// printFarm prints the farm's totals and the figures of its last interval.
+func printFarm(w io.Writer, f *farm.Farm, iv farm.Interval) {
+	t := f.Totals()
+	fmt.Fprintf(w, "arrivals %d delivered %d dups %d failed %d probes %d malformed %d | last interval: %d delivered, p50 %v p99 %v max %v\n",
+		t.Arrivals, t.Delivered, t.Dups, t.Failed, t.Probes, t.Malformed, iv.Delivered, iv.P50, iv.P99, iv.Max)
+}
+
 // runFarm is `loadgen farm`: the subscriber farm alone, for a daemon
 // driven by another producer, reporting every interval until stopped.
 func runFarm(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("loadgen farm", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("farm", stderr)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address (loopback)")
 	every := fs.Duration("interval", 5*time.Second, "report interval")
 	var pf profileFlags
@@ -60,10 +65,4 @@ func runFarm(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			printFarm(stdout, f, f.Tick())
 		}
 	}
-}
-
-func printFarm(w io.Writer, f *farm.Farm, iv farm.Interval) {
-	t := f.Totals()
-	fmt.Fprintf(w, "arrivals %d delivered %d dups %d failed %d probes %d malformed %d | last interval: %d delivered, p50 %v p99 %v max %v\n",
-		t.Arrivals, t.Delivered, t.Dups, t.Failed, t.Probes, t.Malformed, iv.Delivered, iv.P50, iv.P99, iv.Max)
 }
