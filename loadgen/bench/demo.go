@@ -185,7 +185,7 @@ func linger(ctx context.Context, stdin io.Reader, f *farm.Farm, stdout io.Writer
 	case <-ctx.Done():
 	case <-t.C:
 	}
-	fmt.Fprintln(stdout, "stopping the farm, the daemon and the servers")
+	fmt.Fprintln(stdout, "stopping the daemon, its servers and the subscriber farm")
 }
 
 func closeFarm(f *farm.Farm) {
