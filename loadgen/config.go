@@ -15,11 +15,13 @@
 package loadgen
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -65,6 +67,10 @@ type Config struct {
 	ProbeTimeout time.Duration // wait for the daemon to push to every live subscription
 
 	FarmAddr string // the in-process farm's listen address
+	// Farm, if set, is the farm the run uses (NewFarm of this Config)
+	// instead of starting one and closing it at its end: it stays open
+	// after the run, for its caller to close (see NewFarm).
+	Farm *farm.Farm
 
 	Progress         io.Writer // live progress; nil: none
 	ProgressInterval time.Duration
@@ -101,50 +107,57 @@ func Defaults() Config {
 // ErrConfig wraps every configuration error.
 var ErrConfig = errors.New("loadgen: bad configuration")
 
+// Check reports the configuration error Run would (wrapping ErrConfig)
+// without running anything; c and its classes are left as they are.
+func (c Config) Check() error {
+	c.Classes = slices.Clone(c.Classes)
+	return c.normalize()
+}
+
+// normalize fills in the defaults of the fields left zero and checks
+// what is left.
 func (c *Config) normalize() error {
 	d := Defaults()
 	if len(c.Servers) == 0 {
 		c.Servers = d.Servers
 	}
-	if c.MainTube == "" {
-		c.MainTube = d.MainTube
-	}
-	if c.ChannelPrefix == "" {
-		c.ChannelPrefix = d.ChannelPrefix
-	}
-	if c.SubsPerTopic <= 0 {
-		c.SubsPerTopic = d.SubsPerTopic
-	}
-	if c.FirstSubID <= 0 {
-		c.FirstSubID = d.FirstSubID
-	}
-	if c.Size <= 0 {
-		c.Size = d.Size
-	}
-	if c.Workers <= 0 {
-		c.Workers = d.Workers
-	}
-	if c.MaxLag <= 0 {
-		c.MaxLag = d.MaxLag
-	}
-	if c.ProbeTimeout <= 0 {
-		c.ProbeTimeout = d.ProbeTimeout
-	}
-	if c.FarmAddr == "" {
-		c.FarmAddr = d.FarmAddr
-	}
-	if c.RedisPrefix == "" {
-		c.RedisPrefix = d.RedisPrefix
-	}
-	if c.ProgressInterval <= 0 {
-		c.ProgressInterval = time.Second
-	}
+	c.MainTube = cmp.Or(c.MainTube, d.MainTube)
+	c.ChannelPrefix = cmp.Or(c.ChannelPrefix, d.ChannelPrefix)
+	c.FarmAddr = cmp.Or(c.FarmAddr, d.FarmAddr)
+	c.RedisPrefix = cmp.Or(c.RedisPrefix, d.RedisPrefix)
+	positiveOr(&c.SubsPerTopic, d.SubsPerTopic)
+	positiveOr(&c.FirstSubID, d.FirstSubID)
+	positiveOr(&c.Size, d.Size)
+	positiveOr(&c.Workers, d.Workers)
+	positiveOr(&c.MaxLag, d.MaxLag)
+	positiveOr(&c.ProbeTimeout, d.ProbeTimeout)
+	positiveOr(&c.ProgressInterval, time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	if err := c.normalizeClasses(d.Topics); err != nil {
+		return err
+	}
+	if c.Rate <= 0 || c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0 {
+		return fmt.Errorf("%w: rate and duration must be > 0, warm-up and drain >= 0", ErrConfig)
+	}
+	return nil
+}
+
+// positiveOr sets *v to d unless *v is above zero.
+func positiveOr[T int | int64 | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
+	}
+}
+
+// normalizeClasses makes one "default" class of Topics topics (default
+// defTopics) when there is none, checks every class, and sets Topics to
+// their sum.
+func (c *Config) normalizeClasses(defTopics int) error {
 	if len(c.Classes) == 0 {
 		if c.Topics <= 0 {
-			c.Topics = d.Topics
+			c.Topics = defTopics
 		}
 		c.Classes = []Class{{Profile: farm.Profile{Name: "default"}, Topics: c.Topics}}
 	}
@@ -165,9 +178,6 @@ func (c *Config) normalize() error {
 	c.Topics = total
 	if total > 9999 {
 		return fmt.Errorf("%w: %d topics (at most 9999)", ErrConfig, total)
-	}
-	if c.Rate <= 0 || c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0 {
-		return fmt.Errorf("%w: rate and duration must be > 0, warm-up and drain >= 0", ErrConfig)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -21,29 +22,23 @@ import (
 // Config.ProbeTimeout (it does not run, or does not see the subscriptions).
 var ErrNotReady = errors.New("loadgen: daemon did not deliver the probes")
 
-// Run carries out one run: start the farm, register the subscriptions,
-// probe until the daemon pushes to every live subscription, then warm-up,
-// steady and drain phases, and close the ledger. put carries the jobs to
-// beanstalkd (nil: a RawPutter over cfg.Servers); Run closes it.
+// Run carries out one run: start the farm (unless cfg.Farm is set),
+// register the subscriptions, probe until the daemon pushes to every live
+// subscription, then warm-up, steady and drain phases, and close the
+// ledger. put carries the jobs to beanstalkd (nil: a RawPutter over
+// cfg.Servers); Run closes it.
 func Run(ctx context.Context, cfg Config, put Putter) (*Report, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	profiles := make([]farm.Profile, len(cfg.Classes))
-	for i, c := range cfg.Classes {
-		profiles[i] = c.Profile
+	f := cfg.Farm
+	if f == nil {
+		var err error
+		if f, err = newFarm(&cfg); err != nil {
+			return nil, err
+		}
+		defer closeFarm(f)
 	}
-	f, err := farm.New(farm.Config{Addr: cfg.FarmAddr, Profiles: profiles,
-		MaxSubs: int(cfg.FirstSubID) + cfg.Topics*maxSubsPerTopic(cfg.Classes) + 1, Logger: log})
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = f.Close(c)
-	}()
 	plan := NewPlan(&cfg, f)
 
 	if cfg.Register {
@@ -52,6 +47,7 @@ func Run(ctx context.Context, cfg Config, put Putter) (*Report, error) {
 		}
 	}
 	if put == nil {
+		var err error
 		if put, err = NewRawPutter(cfg.Servers); err != nil {
 			return nil, err
 		}
@@ -69,6 +65,33 @@ func Run(ctx context.Context, cfg Config, put Putter) (*Report, error) {
 		r.before = c.Main + c.Channels
 	}
 	return r.run(ctx, put)
+}
+
+// NewFarm starts the subscriber farm a run of cfg needs (a class per topic
+// class, room for every subscription id), for a caller that keeps it
+// serving after the run: it passes it as cfg.Farm and closes it itself.
+// A farm serves one run.
+func NewFarm(cfg Config) (*farm.Farm, error) {
+	cfg.Classes = slices.Clone(cfg.Classes)
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	return newFarm(&cfg)
+}
+
+func newFarm(cfg *Config) (*farm.Farm, error) {
+	profiles := make([]farm.Profile, len(cfg.Classes))
+	for i, c := range cfg.Classes {
+		profiles[i] = c.Profile
+	}
+	return farm.New(farm.Config{Addr: cfg.FarmAddr, Profiles: profiles,
+		MaxSubs: int(cfg.FirstSubID) + cfg.Topics*maxSubsPerTopic(cfg.Classes) + 1, Logger: cfg.Logger})
+}
+
+func closeFarm(f *farm.Farm) {
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = f.Close(c)
 }
 
 func maxSubsPerTopic(cls []Class) int {
@@ -269,31 +292,58 @@ func (r *runState) cutoff(ctx context.Context) (Census, error) {
 	return prev, err
 }
 
+// close fills rep in once the run is over: the ledger from the farm's
+// records and the census, the latencies, the producer's figures, and
+// whether the run is void.
 func (r *runState) close(rep *Report, census Census, censusErr error) {
-	cfg, f, plan, p := r.cfg, r.farm, r.plan, r.prod
-	l := Ledger{Sent: p.Sent()}
-	classes := make([]ClassReport, len(cfg.Classes))
-	for i, c := range cfg.Classes {
-		classes[i] = ClassReport{Name: c.Name, Profile: profileText(c.Profile)}
+	t := r.tally(census)
+	l := t.ledger
+	l.InFlight = census.Channels + census.Main*int64(max(t.k, 0))
+	l.Moving = census.Reserved * int64(max(t.k, 1))
+	if census.Main > 0 && !t.kSame {
+		rep.Notes = append(rep.Notes, "main-tube jobs left at the cutoff counted with an estimated number of subscriptions")
 	}
-	kSame := true
-	k := -1
-	for _, t := range plan.Topics {
-		n := p.Claimed(t.Index)
-		skip := p.Failed(t.Index)
+	rep.Ledger = CloseLedger(l, censusErr)
+	r.ledgerNotes(rep, census)
+	r.latencies(rep, t.classes)
+	r.producerFigures(rep)
+	r.judge(rep)
+}
+
+// tally is what the farm's records say of the run, per class and in all.
+type tally struct {
+	ledger  Ledger
+	classes []ClassReport
+	k       int  // subscriptions of the last topic (-1: no topic)
+	kSame   bool // every topic has k subscriptions
+}
+
+// tally counts, per subscription, the deliveries owed (every claimed seq of
+// its topic but those whose put failed), delivered, duplicated and still
+// queued in its channel tube at the census.
+func (r *runState) tally(census Census) tally {
+	cfg, f, p := r.cfg, r.farm, r.prod
+	t := tally{ledger: Ledger{Sent: p.Sent()}, classes: make([]ClassReport, len(cfg.Classes)), k: -1, kSame: true}
+	for i, c := range cfg.Classes {
+		t.classes[i] = ClassReport{Name: c.Name, Profile: profileText(c.Profile)}
+	}
+	l := &t.ledger
+	for _, topic := range r.plan.Topics {
+		n := p.Claimed(topic.Index)
+		skip := p.Failed(topic.Index)
 		l.PutFailed += int64(len(skip))
-		cr := &classes[t.Class]
+		cr := &t.classes[topic.Class]
 		cr.Topics++
-		if k >= 0 && k != len(t.Subs) {
-			kSame = false
+		if t.k >= 0 && t.k != len(topic.Subs) {
+			t.kSame = false
 		}
-		k = len(t.Subs)
-		for _, id := range t.Subs {
+		t.k = len(topic.Subs)
+		owed := int64(n) - int64(len(skip))
+		for _, id := range topic.Subs {
+			sc, _ := f.Count(id, n, skip)
 			cr.Subs++
-			owed := int64(n) - int64(len(skip))
 			cr.Owed += owed
 			l.Owed += owed
-			sc, _ := f.Count(id, n, skip)
 			cr.Delivered += sc.InSet
 			l.Delivered += sc.InSet
 			cr.Duplicates += sc.Dups
@@ -305,43 +355,54 @@ func (r *runState) close(rep *Report, census Census, censusErr error) {
 			cr.InFlight += census.PerSub[id]
 		}
 	}
-	l.InFlight = census.Channels + census.Main*int64(max(k, 0))
-	l.Moving = census.Reserved * int64(max(k, 1))
-	if census.Main > 0 && !kSame {
-		rep.Notes = append(rep.Notes, "main-tube jobs left at the cutoff counted with an estimated number of subscriptions")
-	}
-	rep.Ledger = CloseLedger(l, censusErr)
+	return t
+}
+
+// ledgerNotes explains a ledger that is exact only within a bound, or
+// that does not balance: jobs the daemon held, jobs an earlier run left,
+// and which tubes still hold jobs (the first ten).
+func (r *runState) ledgerNotes(rep *Report, census Census) {
 	if rep.Ledger.Moving > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the daemon still held %d jobs at the census: lost and in flight are exact within ±%d", census.Reserved, rep.Ledger.Moving))
 	}
-	if !rep.Ledger.Balanced && r.before > 0 {
+	if rep.Ledger.Balanced {
+		return
+	}
+	if r.before > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d jobs were already queued in the run's tubes when it started (an earlier run's?)", r.before))
 	}
-	if !rep.Ledger.Balanced {
-		names := make([]string, 0, len(census.Tubes))
-		for t := range census.Tubes {
-			names = append(names, t)
-		}
-		sort.Strings(names)
-		for i, t := range names {
-			if i == 10 {
-				rep.Notes = append(rep.Notes, fmt.Sprintf("census: %d more tubes hold jobs", len(names)-10))
-				break
-			}
-			tc := census.Tubes[t]
-			rep.Notes = append(rep.Notes, fmt.Sprintf("census: %s holds ready %d, reserved %d, delayed %d, buried %d",
-				t, tc.Ready, tc.Reserved, tc.Delayed, tc.Buried))
-		}
+	names := make([]string, 0, len(census.Tubes))
+	for t := range census.Tubes {
+		names = append(names, t)
 	}
+	sort.Strings(names)
+	for i, t := range names {
+		if i == 10 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("census: %d more tubes hold jobs", len(names)-10))
+			break
+		}
+		tc := census.Tubes[t]
+		rep.Notes = append(rep.Notes, fmt.Sprintf("census: %s holds ready %d, reserved %d, delayed %d, buried %d",
+			t, tc.Ready, tc.Reserved, tc.Delayed, tc.Buried))
+	}
+}
 
+// latencies sets the latency figures of every class and of the whole run.
+func (r *runState) latencies(rep *Report, classes []ClassReport) {
 	all := hdrhistogram.New(1, int64(10*time.Minute/time.Microsecond), 3)
 	for i := range classes {
-		h := f.ClassLatency(f.ClassIndex(cfg.Classes[i].Name))
+		h := r.farm.ClassLatency(r.farm.ClassIndex(r.cfg.Classes[i].Name))
 		classes[i].Latency = latencyOf(h)
 		all.Merge(h)
 	}
 	rep.Latency = latencyOf(all)
 	rep.Classes = classes
+}
+
+// producerFigures copies the producer's lateness and put errors, the
+// farm's unreadable pushes and the time series into rep.
+func (r *runState) producerFigures(rep *Report) {
+	p := r.prod
 	rep.MaxLagMS = ms(p.MaxLag())
 	rep.LatePuts = p.Late()
 	var firstErr error
@@ -349,17 +410,22 @@ func (r *runState) close(rep *Report, census Census, censusErr error) {
 	if firstErr != nil {
 		rep.FirstPutError = firstErr.Error()
 	}
-	rep.Malformed = f.Totals().Malformed
+	rep.Malformed = r.farm.Totals().Malformed
 	r.mu.Lock()
 	rep.Timeline = r.timeline
 	r.mu.Unlock()
+}
 
+// judge voids a run whose ledger does not balance, whose producer fell
+// behind its schedule by more than MaxLag, or whose farm got pushes it
+// could not read: its figures must not be quoted.
+func (r *runState) judge(rep *Report) {
 	if !rep.Ledger.Balanced {
 		rep.VoidReasons = append(rep.VoidReasons, "ledger does not balance: "+rep.Ledger.Problem)
 	}
-	if p.MaxLag() > cfg.MaxLag {
+	if lag := r.prod.MaxLag(); lag > r.cfg.MaxLag {
 		rep.VoidReasons = append(rep.VoidReasons, fmt.Sprintf("producer fell %v behind its schedule (bound %v)",
-			p.MaxLag().Round(time.Millisecond), cfg.MaxLag))
+			lag.Round(time.Millisecond), r.cfg.MaxLag))
 	}
 	if rep.Malformed > 0 {
 		rep.VoidReasons = append(rep.VoidReasons, fmt.Sprintf("%d pushes the farm could not read", rep.Malformed))

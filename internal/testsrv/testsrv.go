@@ -7,7 +7,6 @@
 package testsrv
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"errors"
@@ -21,15 +20,17 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"medispatcher/internal/probe"
 )
 
 // Kind names a server program.
-type Kind string
+type Kind = probe.Kind
 
 // The servers testsrv can run.
 const (
-	Beanstalkd Kind = "beanstalkd"
-	Redis      Kind = "redis-server"
+	Beanstalkd = probe.Beanstalkd
+	Redis      = probe.Redis
 )
 
 // startTimeout bounds how long a server may take to answer after start.
@@ -83,7 +84,7 @@ func StartRedis(tb testing.TB, opts ...Option) *Server {
 
 func start(tb testing.TB, kind Kind, opts []Option) *Server {
 	tb.Helper()
-	requireBinary(tb, kind)
+	RequireBinary(tb, kind)
 	s := &Server{Kind: kind, Dir: tb.TempDir()}
 	for _, o := range opts {
 		o(s)
@@ -114,7 +115,9 @@ func start(tb testing.TB, kind Kind, opts []Option) *Server {
 	return s
 }
 
-func requireBinary(tb testing.TB, kind Kind) {
+// RequireBinary skips tb's test when the program of kind is not installed,
+// or fails it under CI=true, saying how to install it.
+func RequireBinary(tb testing.TB, kind Kind) {
 	tb.Helper()
 	if _, err := exec.LookPath(string(kind)); err != nil {
 		msg := fmt.Sprintf("testsrv: %s not found (%v); run scripts/deps.sh or `make deps`", kind, err)
@@ -125,16 +128,9 @@ func requireBinary(tb testing.TB, kind Kind) {
 	}
 }
 
-// FreePort returns a free loopback port (for anything that starts a server
-// of its own, such as the bench orchestrator).
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("probe free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort returns a free loopback port, for tests that start a server of
+// their own (see probe.FreePort).
+func FreePort() (int, error) { return probe.FreePort() }
 
 func (s *Server) args() []string {
 	port := strconv.Itoa(s.Port)
@@ -200,42 +196,7 @@ func (s *Server) launch() error {
 }
 
 // ping sends one harmless command and checks the answer.
-func (s *Server) ping() error { return ping(s.Kind, s.Addr, s.tlsc) }
-
-// Ping checks that a server of kind answers a harmless command at addr
-// (list-tubes for beanstalkd, PING for Redis); it is how anything that
-// starts one of these servers knows it is ready.
-func Ping(kind Kind, addr string) error { return ping(kind, addr, nil) }
-
-func ping(kind Kind, addr string, tc *tls.Config) error {
-	var c net.Conn
-	var err error
-	if tc != nil {
-		c, err = tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, tc)
-	} else {
-		c, err = net.DialTimeout("tcp", addr, time.Second)
-	}
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	cmd, want := "list-tubes\r\n", "OK "
-	if kind == Redis {
-		cmd, want = "PING\r\n", "+PONG"
-	}
-	if _, err := c.Write([]byte(cmd)); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, want) {
-		return fmt.Errorf("unexpected answer %q", line)
-	}
-	return nil
-}
+func (s *Server) ping() error { return probe.PingTLS(s.Kind, s.Addr, s.tlsc) }
 
 // Kill stops the server with SIGKILL and waits until it is gone. Jobs not in
 // a binlog are lost, as in a crash.

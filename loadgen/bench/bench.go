@@ -194,140 +194,182 @@ func logf(o Options, format string, a ...any) {
 	}
 }
 
+// runScenario carries out scenario s by its kind, in directory dir; done
+// holds the results of the scenarios before it (latency and compare
+// scenarios take their rate from a throughput one).
 func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done map[string]*Result) *Result {
 	res := &Result{S: s, Name: s.Name}
 	logf(o, "bench: scenario %s (%s)", s.Name, s.Kind)
-	// Every run gets servers and a daemon of its own: jobs a run leaves in
-	// flight must not be counted by the next one.
-	n := 0
+	sr := &scenarioRun{ctx: ctx, o: o, s: s, dir: dir, res: res}
 	profileKeys := s.Daemon
-	run := func(label string, rate float64, classes []loadgen.Class, keys map[string]any, profile bool) *RunResult {
-		n++
-		rdir := filepath.Join(dir, fmt.Sprintf("run%d-%s", n, sanitize(label)))
-		rr := &RunResult{Label: label, Rate: rate}
-		res.Runs = append(res.Runs, rr)
-		if err := os.MkdirAll(rdir, 0o755); err != nil {
-			rr.Err = err.Error()
-			return rr
-		}
-		env, err := StartEnv(ctx, rdir, o.Daemon, s.Servers, s.Source, keys)
-		if err != nil {
-			rr.Err = err.Error()
-			return rr
-		}
-		defer func() {
-			if rss, err := env.Daemon.PeakRSSMB(); err == nil {
-				res.PeakRSSMB = math.Max(res.PeakRSSMB, rss)
-			}
-			_ = SaveURL(context.Background(), "http://"+env.PromAddr+"/metrics", filepath.Join(rdir, "metrics.txt"))
-			env.Stop()
-		}()
-		*rr = *oneRun(ctx, o, s, env, rdir, label, rate, classes, profile)
-		if profile && rr.Err == "" {
-			res.Profile = filepath.Join(rdir, "cpu.pprof")
-		}
-		return rr
-	}
 	switch s.Kind {
 	case KindFixed:
-		res.Main = run("", s.Rate, s.classes(nil), s.Daemon, false)
+		res.Main = sr.run("", s.Rate, s.classes(nil), s.Daemon, false)
 	case KindThroughput:
-		maxRate := s.MaxRate
-		if maxRate <= 0 {
-			maxRate = math.Inf(1)
-		}
-		steps := 0
-		failedAt := 0.0
-		for rate := s.Rate; rate <= maxRate && ctx.Err() == nil; rate *= s.Step {
-			rr := run(fmt.Sprintf("step %d", steps+1), rate, s.classes(nil), s.Daemon, false)
-			steps++
-			if !rr.Sustained {
-				failedAt = rate
-				break
-			}
-			res.Main = rr
-			if o.Quick && steps >= 2 {
-				break
-			}
-		}
-		// Two more steps, each halfway (geometrically) between the last
-		// sustained rate and the lowest that was not, narrow the answer to
-		// within about 11 % of a ×1.5 step.
-		for i := 0; i < 2 && res.Main != nil && failedAt > 0 && !o.Quick && ctx.Err() == nil; i++ {
-			mid := math.Round(math.Sqrt(res.Main.Rate * failedAt))
-			if rr := run(fmt.Sprintf("refine %d", i+1), mid, s.classes(nil), s.Daemon, false); rr.Sustained {
-				res.Main = rr
-			} else {
-				failedAt = mid
-			}
-		}
-		if res.Main == nil {
-			res.Notes = append(res.Notes, "not even the first rate was sustained")
-			res.Main = res.Runs[len(res.Runs)-1]
-		}
+		sr.throughput()
 	case KindLatency:
 		rate, ok := baseRate(s, done, res)
 		if !ok {
 			return res
 		}
-		res.Main = run(fmt.Sprintf("%.0f%% of %s", s.Fraction*100, s.Of), rate, s.classes(nil), s.Daemon, false)
+		res.Main = sr.run(fmt.Sprintf("%.0f%% of %s", s.Fraction*100, s.Of), rate, s.classes(nil), s.Daemon, false)
 	case KindIsolation:
-		all := s.classes(nil)
-		base := s.classes(s.Baseline)
-		bt, at := 0, 0
-		for _, c := range base {
-			bt += c.Topics
-		}
-		for _, c := range all {
-			at += c.Topics
-		}
-		// The same rate per topic in both runs.
-		b := run("baseline", s.Rate*float64(bt)/float64(at), base, s.Daemon, false)
-		res.Main = run("", s.Rate, all, s.Daemon, false)
-		if b.Report != nil && res.Main.Report != nil && !b.Report.Void && !res.Main.Report.Void {
-			bp, mp := classP99(b.Report, s.Baseline), classP99(res.Main.Report, s.Baseline)
-			ratio := mp / bp
-			verdict := "within"
-			if ratio > 2 {
-				verdict = "NOT within"
-				res.Failures = append(res.Failures, fmt.Sprintf("isolation: p99 of %v is %.1f× the baseline", s.Baseline, ratio))
-			}
-			res.Notes = append(res.Notes, fmt.Sprintf("p99 of classes %v: %.2f ms without the slow subscriber, %.2f ms with it (%.2f×, %s 2×)",
-				s.Baseline, bp, mp, ratio, verdict))
-		}
+		sr.isolation()
 	case KindCompare:
 		rate, ok := baseRate(s, done, res)
 		if !ok {
 			return res
 		}
-		onKeys, offKeys := s.variantKeys(s.On), s.variantKeys(s.Off)
-		profileKeys = onKeys
-		// Interleaved, so that what else the machine does falls on both.
-		var on, off []*RunResult
-		for i := 1; i <= s.Repeat && ctx.Err() == nil; i++ {
-			on = append(on, run(fmt.Sprintf("on %d", i), rate, s.classes(nil), onKeys, false))
-			off = append(off, run(fmt.Sprintf("off %d", i), rate, s.classes(nil), offKeys, false))
-		}
-		c := compareRuns(on, off, s.Goal)
-		res.Compare = &c
-		res.Main = medianRun(on)
-		res.Notes = append(res.Notes, fmt.Sprintf("%.0f/s offered (%.0f%% of %s's %.0f/s)", rate, s.Fraction*100, s.Of, done[s.Of].Main.Rate),
-			c.Note(), c.RunsNote())
-		// An undrained overload run still balances (the backlog counts as
-		// in flight), but its CPU per message then misses the drain.
-		for _, rr := range res.Runs {
-			if valid(rr) && !rr.Report.Drained {
-				res.Notes = append(res.Notes, fmt.Sprintf("%s: backlog not drained within %s; raise drain", rr.Label, s.Drain.D()))
-			}
-		}
+		profileKeys = sr.compare(rate, done[s.Of].Main.Rate)
 	}
 	// The CPU profile is taken in a run of its own at the quoted run's
 	// rate: profiling disturbs the latencies it would otherwise spoil.
 	if s.Pprof && o.Pprof > 0 && res.Main != nil && res.Main.Report != nil && ctx.Err() == nil {
-		run("profile", res.Main.Rate, s.classes(nil), profileKeys, true)
+		sr.run("profile", res.Main.Rate, s.classes(nil), profileKeys, true)
 	}
 	res.judge(s)
 	return res
+}
+
+// scenarioRun is one scenario on its way through its runs.
+type scenarioRun struct {
+	ctx context.Context
+	o   Options
+	s   *Scenario
+	dir string
+	res *Result
+	n   int // runs so far: numbers their directories
+}
+
+// run is one loadgen run at rate with classes, against servers and a
+// daemon (configured with keys) of its own: jobs a run leaves in flight
+// must not be counted by the next one. profile takes a CPU profile of the
+// daemon during the steady phase.
+func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, keys map[string]any, profile bool) *RunResult {
+	sr.n++
+	rdir := filepath.Join(sr.dir, fmt.Sprintf("run%d-%s", sr.n, sanitize(label)))
+	rr := &RunResult{Label: label, Rate: rate}
+	res := sr.res
+	res.Runs = append(res.Runs, rr)
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		rr.Err = err.Error()
+		return rr
+	}
+	env, err := StartEnv(sr.ctx, rdir, sr.o.Daemon, sr.s.Servers, sr.s.Source, keys)
+	if err != nil {
+		rr.Err = err.Error()
+		return rr
+	}
+	defer func() {
+		if rss, err := env.Daemon.PeakRSSMB(); err == nil {
+			res.PeakRSSMB = math.Max(res.PeakRSSMB, rss)
+		}
+		_ = SaveURL(context.Background(), "http://"+env.PromAddr+"/metrics", filepath.Join(rdir, "metrics.txt"))
+		env.Stop()
+	}()
+	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, profile)
+	if profile && rr.Err == "" {
+		res.Profile = filepath.Join(rdir, "cpu.pprof")
+	}
+	return rr
+}
+
+// throughput steps the rate up by Step from Rate (to MaxRate at most)
+// until a step is not sustained, then narrows the answer; the quoted run
+// is the last sustained one.
+func (sr *scenarioRun) throughput() {
+	s, res := sr.s, sr.res
+	maxRate := s.MaxRate
+	if maxRate <= 0 {
+		maxRate = math.Inf(1)
+	}
+	steps := 0
+	failedAt := 0.0
+	for rate := s.Rate; rate <= maxRate && sr.ctx.Err() == nil; rate *= s.Step {
+		rr := sr.run(fmt.Sprintf("step %d", steps+1), rate, s.classes(nil), s.Daemon, false)
+		steps++
+		if !rr.Sustained {
+			failedAt = rate
+			break
+		}
+		res.Main = rr
+		if sr.o.Quick && steps >= 2 {
+			break
+		}
+	}
+	// Two more steps, each halfway (geometrically) between the last
+	// sustained rate and the lowest that was not, narrow the answer to
+	// within about 11 % of a ×1.5 step.
+	for i := 0; i < 2 && res.Main != nil && failedAt > 0 && !sr.o.Quick && sr.ctx.Err() == nil; i++ {
+		mid := math.Round(math.Sqrt(res.Main.Rate * failedAt))
+		if rr := sr.run(fmt.Sprintf("refine %d", i+1), mid, s.classes(nil), s.Daemon, false); rr.Sustained {
+			res.Main = rr
+		} else {
+			failedAt = mid
+		}
+	}
+	if res.Main == nil {
+		res.Notes = append(res.Notes, "not even the first rate was sustained")
+		res.Main = res.Runs[len(res.Runs)-1]
+	}
+}
+
+// isolation runs the baseline classes alone, then every class at the same
+// rate per topic, and fails when the slow class more than doubles the
+// baseline classes' p99.
+func (sr *scenarioRun) isolation() {
+	s, res := sr.s, sr.res
+	all := s.classes(nil)
+	base := s.classes(s.Baseline)
+	bt, at := 0, 0
+	for _, c := range base {
+		bt += c.Topics
+	}
+	for _, c := range all {
+		at += c.Topics
+	}
+	// The same rate per topic in both runs.
+	b := sr.run("baseline", s.Rate*float64(bt)/float64(at), base, s.Daemon, false)
+	res.Main = sr.run("", s.Rate, all, s.Daemon, false)
+	if b.Report == nil || res.Main.Report == nil || b.Report.Void || res.Main.Report.Void {
+		return
+	}
+	bp, mp := classP99(b.Report, s.Baseline), classP99(res.Main.Report, s.Baseline)
+	ratio := mp / bp
+	verdict := "within"
+	if ratio > 2 {
+		verdict = "NOT within"
+		res.Failures = append(res.Failures, fmt.Sprintf("isolation: p99 of %v is %.1f× the baseline", s.Baseline, ratio))
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("p99 of classes %v: %.2f ms without the slow subscriber, %.2f ms with it (%.2f×, %s 2×)",
+		s.Baseline, bp, mp, ratio, verdict))
+}
+
+// compare runs the daemon with the On keys and with the Off keys at rate,
+// Repeat times each, interleaved so that what else the machine does falls
+// on both, and compares the medians; ofRate is the sustained rate rate was
+// taken from. It returns the On keys, which the CPU profile uses.
+func (sr *scenarioRun) compare(rate, ofRate float64) map[string]any {
+	s, res := sr.s, sr.res
+	onKeys, offKeys := s.variantKeys(s.On), s.variantKeys(s.Off)
+	var on, off []*RunResult
+	for i := 1; i <= s.Repeat && sr.ctx.Err() == nil; i++ {
+		on = append(on, sr.run(fmt.Sprintf("on %d", i), rate, s.classes(nil), onKeys, false))
+		off = append(off, sr.run(fmt.Sprintf("off %d", i), rate, s.classes(nil), offKeys, false))
+	}
+	c := compareRuns(on, off, s.Goal)
+	res.Compare = &c
+	res.Main = medianRun(on)
+	res.Notes = append(res.Notes, fmt.Sprintf("%.0f/s offered (%.0f%% of %s's %.0f/s)", rate, s.Fraction*100, s.Of, ofRate),
+		c.Note(), c.RunsNote())
+	// An undrained overload run still balances (the backlog counts as
+	// in flight), but its CPU per message then misses the drain.
+	for _, rr := range res.Runs {
+		if valid(rr) && !rr.Report.Drained {
+			res.Notes = append(res.Notes, fmt.Sprintf("%s: backlog not drained within %s; raise drain", rr.Label, s.Drain.D()))
+		}
+	}
+	return onKeys
 }
 
 // judge adds the failures of res's runs: errors, void runs (except a

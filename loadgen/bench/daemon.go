@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/internal/probe"
 )
 
 // Env is one scenario's servers and daemon.
@@ -45,30 +46,65 @@ func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, 
 			e.Stop()
 		}
 	}()
-	for range n {
-		p, err := StartServer("beanstalkd", dir)
-		if err != nil {
-			return nil, err
-		}
-		e.Beanstalkd = append(e.Beanstalkd, p)
-	}
-	if e.Redis, err = StartServer("redis-server", dir); err != nil {
+	if err := e.startServers(n); err != nil {
 		return nil, err
 	}
 	// The daemon starts with no subscriptions; each run writes its own.
 	if err := subs.WriteFile(e.SubsFile, nil); err != nil {
 		return nil, err
 	}
+	if err := e.takePorts(); err != nil {
+		return nil, err
+	}
+	cfgPath, err := e.writeDaemonConfig(source, extra)
+	if err != nil {
+		return nil, err
+	}
+	if e.Daemon, err = startProc("medispatcher", filepath.Join(dir, "medispatcher.log"), daemonBin, "-c", cfgPath); err != nil {
+		return nil, err
+	}
+	if err := e.waitDaemon(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return e, nil
+}
+
+// startServers starts n beanstalkd and one redis-server in e.Dir.
+func (e *Env) startServers(n int) error {
+	for range n {
+		p, err := StartServer("beanstalkd", e.Dir)
+		if err != nil {
+			return err
+		}
+		e.Beanstalkd = append(e.Beanstalkd, p)
+	}
+	var err error
+	e.Redis, err = StartServer("redis-server", e.Dir)
+	return err
+}
+
+// takePorts picks the loopback addresses the daemon serves on: its admin
+// API and status page, pprof, the push statistics and the metrics.
+func (e *Env) takePorts() error {
 	ports := make([]int, 4)
 	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
-			return nil, err
+		var err error
+		if ports[i], err = probe.FreePort(); err != nil {
+			return err
 		}
 	}
-	e.DebugAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
-	e.PromAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
-	e.StatAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
 	e.AdminAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
+	e.DebugAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
+	e.StatAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
+	e.PromAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
+	return nil
+}
+
+// writeDaemonConfig writes the daemon's configuration for e's servers and
+// addresses, subscriptions from source ("redis", or e.SubsFile), with the
+// scenario's extra keys on top; it returns the file's path.
+func (e *Env) writeDaemonConfig(source string, extra map[string]any) (string, error) {
 	src := "file:" + e.SubsFile
 	if source == "redis" {
 		src = "redis"
@@ -78,7 +114,7 @@ func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, 
 		"NameOfMainQueue":                 e.MainTube,
 		"PrefixOfChannelQueue":            "sub-queue/",
 		"SubscriptionSource":              src,
-		"LOG_DIR":                         filepath.Join(dir, "logs"),
+		"LOG_DIR":                         filepath.Join(e.Dir, "logs"),
 		"EnableMsgSentLog":                false,
 		"LogLevel":                        "warn",
 		"ListenAddr":                      e.AdminAddr,
@@ -94,36 +130,35 @@ func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, 
 	var buf bytes.Buffer
 	buf.WriteString("# written by loadgen bench for one scenario\n")
 	if err := toml.NewEncoder(&buf).Encode(keys); err != nil {
-		return nil, fmt.Errorf("encode daemon config: %w", err)
+		return "", fmt.Errorf("encode daemon config: %w", err)
 	}
 	fmt.Fprintf(&buf, "\n[Redis]\nAddr = %q\n", e.Redis.Addr)
-	cfgPath := filepath.Join(dir, "medispatcher.toml")
+	cfgPath := filepath.Join(e.Dir, "medispatcher.toml")
 	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
-		return nil, fmt.Errorf("write daemon config: %w", err)
+		return "", fmt.Errorf("write daemon config: %w", err)
 	}
-	if e.Daemon, err = startProc("medispatcher", filepath.Join(dir, "medispatcher.log"), daemonBin, "-c", cfgPath); err != nil {
-		return nil, err
-	}
-	// Ready when pprof answers (or fail fast if it exits).
+	return cfgPath, nil
+}
+
+// waitDaemon waits until the daemon's pprof answers, and fails fast when
+// the daemon exits. A daemon whose pprof does not answer within 15 s is
+// no failure: it still delivers, and the run's probe decides.
+func (e *Env) waitDaemon(ctx context.Context) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if err := httpGet(ctx, "http://"+e.DebugAddr+"/debug/pprof/", io.Discard); err == nil {
-			break
+			return nil
 		}
 		select {
 		case <-e.Daemon.Exited():
-			return nil, fmt.Errorf("daemon exited at start; see %s", filepath.Join(dir, "medispatcher.log"))
+			return fmt.Errorf("daemon exited at start; see %s", filepath.Join(e.Dir, "medispatcher.log"))
 		default:
 		}
 		if time.Now().After(deadline) {
-			// Not fatal: a daemon without pprof still delivers, and the
-			// run's probe decides.
-			break
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond) // no readiness signal but the port
 	}
-	ok = true
-	return e, nil
 }
 
 // Servers are the beanstalkd addresses.

@@ -11,104 +11,185 @@ import (
 	"path/filepath"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"medispatcher/loadgen"
 	"medispatcher/loadgen/cptransport"
 	"medispatcher/loadgen/farm"
 )
 
-// Demo is `make run`: private servers and daemon, a modest load for about
-// 20 s with the live progress line, the report, and where to look next.
+// lingerMax bounds how long a demo keeps everything up after its report
+// when nobody presses Enter.
+const lingerMax = 30 * time.Minute
+
+// demoOptions are the demo's command line and where it may wait for Enter.
+type demoOptions struct {
+	daemon, out string
+	rate        loadgen.RateFlag
+	topics      int
+	duration    time.Duration
+	exit        bool
+	// stdin is read for Enter after the report when interactive and not
+	// exit; otherwise the demo stops everything right after the report.
+	stdin       io.Reader
+	interactive bool
+}
+
+// Demo is `make run`: private servers, daemon and subscriber farm, a
+// modest load for about 20 s with the live progress line, the report, and
+// where to look next. On a terminal everything keeps running after the
+// report until Enter or Ctrl-C (--exit: stop at once, as elsewhere).
 func Demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("loadgen demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	daemon := fs.String("daemon", "bin/medispatcher", "medispatcher binary")
-	out := fs.String("out", "bench/out/demo", "directory for the servers' and daemon's files")
-	rate := fs.Float64("rate", 500, "messages per second")
-	topics := fs.Int("topics", 50, "topics")
-	d := fs.Duration("duration", 17*time.Second, "steady phase (after a 3 s warm-up)")
-	if err := fs.Parse(args); err != nil {
+	o, err := parseDemo(args, stderr)
+	if err != nil {
 		return loadgen.ExitUsage
 	}
-	if _, err := os.Stat(*daemon); err != nil {
-		fmt.Fprintf(stderr, "demo: %v (run make build)\n", err)
-		return loadgen.ExitError
-	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		fmt.Fprintln(stderr, "demo:", err)
-		return loadgen.ExitError
-	}
-	dir, err := os.MkdirTemp(*out, time.Now().UTC().Format("20060102T150405-"))
-	if err != nil {
-		fmt.Fprintln(stderr, "demo:", err)
-		return loadgen.ExitError
-	}
-	fmt.Fprintf(stdout, "medispatcher demo: starting beanstalkd, redis-server and %s on loopback (files in %s)\n", *daemon, dir)
-	env, err := StartEnv(ctx, dir, *daemon, 1, "file", nil)
-	if err != nil {
-		fmt.Fprintln(stderr, "demo:", err)
-		return loadgen.ExitError
-	}
-	defer env.Stop()
-	fmt.Fprintf(stdout, "  beanstalkd %s, redis %s, daemon pid %d\n", env.Servers()[0], env.Redis.Addr, env.Daemon.Pid())
-	fmt.Fprintf(stdout, "loadgen: %d topics (90 %% fast subscribers, 10 %% answering in 5-50 ms), %.0f msg/s, 3 s warm-up + %v measured\n\n", *topics, *rate, *d)
+	o.stdin, o.interactive = os.Stdin, loadgen.IsTerminal(os.Stdin)
+	return runDemo(ctx, o, stdout, stderr)
+}
 
-	slow := max(1, *topics/10)
-	cfg := loadgen.Config{
-		Servers: env.Servers(), MainTube: env.MainTube, Rate: *rate, Size: 512,
-		Classes: []loadgen.Class{
-			{Profile: farm.Profile{Name: "fast", Latency: farm.Dist{Kind: farm.Uniform, A: 0, B: time.Millisecond}}, Topics: *topics - slow},
-			{Profile: farm.Profile{Name: "slower", Latency: farm.Dist{Kind: farm.Uniform, A: 5 * time.Millisecond, B: 50 * time.Millisecond}}, Topics: slow},
-		},
-		Warmup: 3 * time.Second, Duration: *d, Drain: 15 * time.Second,
-		Register: true, SubsFile: env.SubsFile,
-		Progress: stderr, TTY: isTerminal(stderr),
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	put, err := cptransport.New(ctx, cfg.Servers)
+func parseDemo(args []string, stderr io.Writer) (*demoOptions, error) {
+	o := &demoOptions{rate: 500}
+	fs := flag.NewFlagSet("loadgen demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.daemon, "daemon", "bin/medispatcher", "medispatcher binary")
+	fs.StringVar(&o.out, "out", "bench/out/demo", "directory for the servers' and daemon's files")
+	fs.Var(&o.rate, "rate", "messages per second (50k = 50000)")
+	fs.IntVar(&o.topics, "topics", 50, "topics")
+	fs.DurationVar(&o.duration, "duration", 17*time.Second, "steady phase (after a 3 s warm-up)")
+	fs.BoolVar(&o.exit, "exit", false, "stop everything right after the report instead of waiting for Enter")
+	return o, fs.Parse(args)
+}
+
+// waits reports whether the demo keeps everything up after its report.
+func (o *demoOptions) waits() bool { return o.interactive && !o.exit }
+
+func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) int {
+	dir, err := demoDir(o)
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		return loadgen.ExitError
 	}
-	rep, err := loadgen.Run(ctx, cfg, put)
+	fmt.Fprintf(stdout, "medispatcher demo: starting beanstalkd, redis-server and %s on loopback (files in %s)\n", o.daemon, dir)
+	env, err := StartEnv(ctx, dir, o.daemon, 1, "file", nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "demo:", err)
+		return loadgen.ExitError
+	}
+	cfg := demoConfig(o, env, stderr)
+	f, err := loadgen.NewFarm(cfg)
+	if err != nil {
+		env.Stop()
+		fmt.Fprintln(stderr, "demo:", err)
+		return loadgen.ExitError
+	}
+	// The daemon stops first, while the farm still answers its last pushes.
+	defer func() {
+		env.Stop()
+		closeFarm(f)
+	}()
+	cfg.Farm = f
+	fmt.Fprintf(stdout, "  beanstalkd %s, redis %s, daemon pid %d, subscriber farm %s\n", env.Servers()[0], env.Redis.Addr, env.Daemon.Pid(), f.Addr())
+	writeAddrs(stdout, env)
+	fmt.Fprintf(stdout, "loadgen: %d topics (90 %% fast subscribers, 10 %% answering in 5-50 ms), %.0f msg/s, 3 s warm-up + %v measured\n\n", o.topics, float64(o.rate), o.duration)
+
+	rep, err := demoRun(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		fmt.Fprintf(stderr, "the daemon's log: %s\n", filepath.Join(env.Dir, "medispatcher.log"))
 		return loadgen.ExitError
 	}
-	rep.Scenario = "demo"
 	fmt.Fprintln(stdout)
 	_ = rep.WriteText(stdout)
-	fmt.Fprintf(stdout, `
-Where to look next:
-  status page:              http://%s/
-  the admin API:            bin/medictl --addr %s status   (or: info, subs, failures, alerts; --json)
-  push statistics (JSON):   http://%s/
-  Prometheus metrics:       http://%s/metrics
-  pprof:                    http://%s/debug/pprof/   (go tool pprof http://%s/debug/pprof/profile?seconds=10)
-  daemon log and config:    %s
-  the figures this machine reaches, and how they were measured: BENCHMARKS.md (make bench)
-  a run of your own:        bin/loadgen --help
-`, env.AdminAddr, env.AdminAddr, env.StatAddr, env.PromAddr, env.DebugAddr, env.DebugAddr, env.Dir)
-	if isTerminal(os.Stdin) {
-		fmt.Fprintln(stdout, "\nThe daemon and servers keep running: press Enter (or Ctrl-C) to stop them.")
-		line := make(chan struct{})
-		go func() { _, _ = bufio.NewReader(os.Stdin).ReadString('\n'); close(line) }()
-		select {
-		case <-line:
-		case <-ctx.Done():
-		case <-time.After(30 * time.Minute):
-		}
+	writeNext(stdout, env)
+	if o.waits() {
+		linger(ctx, o.stdin, f, stdout)
 	}
 	return rep.ExitCode(false)
 }
 
-func isTerminal(f any) bool {
-	file, ok := f.(*os.File)
-	if !ok {
-		return false
+// demoDir makes a fresh directory for this demo's files under o.out.
+func demoDir(o *demoOptions) (string, error) {
+	if _, err := os.Stat(o.daemon); err != nil {
+		return "", fmt.Errorf("%w (run make build)", err)
 	}
-	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
-	return err == nil
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(o.out, time.Now().UTC().Format("20060102T150405-"))
+}
+
+// demoConfig is the demo's load: 90 % of the topics with fast subscribers,
+// 10 % with subscribers answering in 5-50 ms.
+func demoConfig(o *demoOptions, env *Env, progress io.Writer) loadgen.Config {
+	slow := max(1, o.topics/10)
+	return loadgen.Config{
+		Servers: env.Servers(), MainTube: env.MainTube, Rate: float64(o.rate), Size: 512,
+		Classes: []loadgen.Class{
+			{Profile: farm.Profile{Name: "fast", Latency: farm.Dist{Kind: farm.Uniform, A: 0, B: time.Millisecond}}, Topics: o.topics - slow},
+			{Profile: farm.Profile{Name: "slower", Latency: farm.Dist{Kind: farm.Uniform, A: 5 * time.Millisecond, B: 50 * time.Millisecond}}, Topics: slow},
+		},
+		Warmup: 3 * time.Second, Duration: o.duration, Drain: 15 * time.Second,
+		Register: true, SubsFile: env.SubsFile,
+		Progress: progress, TTY: loadgen.IsTerminal(progress),
+		Logger: slog.New(slog.NewTextHandler(progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+}
+
+func demoRun(ctx context.Context, cfg loadgen.Config) (*loadgen.Report, error) {
+	put, err := cptransport.New(ctx, cfg.Servers)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := loadgen.Run(ctx, cfg, put)
+	if err != nil {
+		return nil, err
+	}
+	rep.Scenario = "demo"
+	return rep, nil
+}
+
+// writeAddrs lists what the daemon under demo serves over HTTP.
+func writeAddrs(w io.Writer, env *Env) {
+	fmt.Fprintf(w, `  status page:              http://%s/
+  push statistics (JSON):   http://%s/
+  Prometheus metrics:       http://%s/metrics
+  pprof:                    http://%s/debug/pprof/   (go tool pprof http://%s/debug/pprof/profile?seconds=10)
+`, env.AdminAddr, env.StatAddr, env.PromAddr, env.DebugAddr, env.DebugAddr)
+}
+
+// writeNext says where to look after the report.
+func writeNext(w io.Writer, env *Env) {
+	fmt.Fprintln(w, "\nWhere to look next:")
+	writeAddrs(w, env)
+	fmt.Fprintf(w, `  the admin API:            bin/medictl --addr %s status   (or: info, subs, failures, alerts; --json)
+  daemon log and config:    %s
+  the figures this machine reaches, and how they were measured: BENCHMARKS.md (make bench)
+  a run of your own:        bin/loadgen --help
+`, env.AdminAddr, env.Dir)
+}
+
+// linger keeps the servers, the daemon and the farm up, the farm answering
+// pushes again, until a line (or the end) on stdin, ctx's end (Ctrl-C) or
+// lingerMax.
+func linger(ctx context.Context, stdin io.Reader, f *farm.Farm, stdout io.Writer) {
+	f.OpenGate()
+	fmt.Fprintln(stdout, "\nThe daemon, its servers and the subscriber farm keep running: press Enter (or Ctrl-C) to stop them.")
+	line := make(chan struct{})
+	go func() {
+		_, _ = bufio.NewReader(stdin).ReadString('\n') // a line, or its end
+		close(line)
+	}()
+	t := time.NewTimer(lingerMax)
+	defer t.Stop()
+	select {
+	case <-line:
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	fmt.Fprintln(stdout, "stopping the daemon, its servers and the subscriber farm")
+}
+
+func closeFarm(f *farm.Farm) {
+	c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = f.Close(c)
 }

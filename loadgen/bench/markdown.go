@@ -99,65 +99,89 @@ func fnum(v float64) string {
 // RenderMarkdown renders the results section.
 func RenderMarkdown(sum *Summary, o Options) string {
 	var b strings.Builder
+	writeHeader(&b, sum, o)
+	writeScenarioTable(&b, sum)
+	writeScenarioNotes(&b, sum)
+	b.WriteString("\n### Goals (issues 5 and 7), as measured\n\n")
+	for _, g := range goals(sum) {
+		fmt.Fprintf(&b, "- %s\n", g)
+	}
+	if o.Plots != "" {
+		writePlotLinks(&b, sum, o)
+	}
+	writeProfiles(&b, sum, o)
+	b.WriteString("\n### Scenario files (the reproduction record)\n\n")
+	for _, r := range sum.Results {
+		if r.S == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n```toml\n%s```\n</details>\n\n", filepath.ToSlash(r.S.File), r.S.Text)
+	}
+	return b.String()
+}
+
+// writeHeader writes the machine, the command and the ceiling measured in
+// the same run.
+func writeHeader(b *strings.Builder, sum *Summary, o Options) {
 	m := sum.Machine
 	cmd := "make bench"
 	if sum.Quick {
 		cmd = "make bench-quick"
 	}
-	fmt.Fprintf(&b, "## Results of `%s`\n\n", cmd)
-	fmt.Fprintf(&b, "- machine: %s, %d cores, %d GiB RAM, %s; beanstalkd, redis-server, medispatcher, the farm and the producer all on it\n", m.CPU, m.Cores, m.MemGiB, m.OS)
-	fmt.Fprintf(&b, "- %s, commit `%s`, %s, %.0f s\n", m.Go, m.Commit, sum.Started.Format(time.RFC3339), sum.Elapsed)
-	fmt.Fprintf(&b, "- command: `%s` (`bash bench/run.sh` → `bin/loadgen bench`); raw JSON reports, daemon logs, metrics and CPU profiles in `%s`\n\n", cmd, o.Out)
+	fmt.Fprintf(b, "## Results of `%s`\n\n", cmd)
+	fmt.Fprintf(b, "- machine: %s, %d cores, %d GiB RAM, %s; beanstalkd, redis-server, medispatcher, the farm and the producer all on it\n", m.CPU, m.Cores, m.MemGiB, m.OS)
+	fmt.Fprintf(b, "- %s, commit `%s`, %s, %.0f s\n", m.Go, m.Commit, sum.Started.Format(time.RFC3339), sum.Elapsed)
+	fmt.Fprintf(b, "- command: `%s` (`bash bench/run.sh` → `bin/loadgen bench`); raw JSON reports, daemon logs, metrics and CPU profiles in `%s`\n\n", cmd, o.Out)
 	c := sum.Ceiling
 	b.WriteString("### Ceiling (measured in the same run)\n\n| measurement | rate |\n|---|---:|\n")
-	fmt.Fprintf(&b, "| beanstalkd dispatch cycle (put main → reserve → put channel → delete → reserve channel → delete), raw pipelined client, 1 server | %.0f msg/s |\n", c.CycleRate)
-	fmt.Fprintf(&b, "| fasthttp client → fasthttp server, loopback, form POST | %.0f req/s |\n\n", c.HTTPRate)
+	fmt.Fprintf(b, "| beanstalkd dispatch cycle (put main → reserve → put channel → delete → reserve channel → delete), raw pipelined client, 1 server | %.0f msg/s |\n", c.CycleRate)
+	fmt.Fprintf(b, "| fasthttp client → fasthttp server, loopback, form POST | %.0f req/s |\n\n", c.HTTPRate)
+}
 
+// writeScenarioTable writes a row per scenario: its quoted run's figures,
+// or, for a void run, why it is void and none of its figures.
+func writeScenarioTable(b *strings.Builder, sum *Summary) {
 	b.WriteString("### Scenarios\n\n")
 	b.WriteString("Latencies are end to end, from each message's **scheduled** send time to its arrival at the subscriber, steady phase only. A void run's figures are never shown.\n\n")
 	b.WriteString("| scenario | topics × subs | offered /s | delivered /s | of ceiling | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | lost | dup | in flight | daemon CPU s / 1k msg | daemon peak RSS MB | verdict |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range sum.Results {
-		verdict := "ok"
-		if len(r.Failures) > 0 {
-			verdict = "**failed**: " + strings.ReplaceAll(strings.Join(r.Failures, "; "), "|", "/")
-		}
-		if r.Main == nil || r.Main.Report == nil {
-			fmt.Fprintf(&b, "| %s | | | | | | | | | | | | | | | %s |\n", r.Name, verdict)
-			continue
-		}
-		rep := r.Main.Report
-		if rep.Void {
-			fmt.Fprintf(&b, "| %s | %d × %d | %.0f | void | | | | | | | | | | | | void: %s |\n", r.Name, rep.Topics,
-				rep.Subs/max(rep.Topics, 1), rep.Rate, strings.ReplaceAll(strings.Join(rep.VoidReasons, "; "), "|", "/"))
-			continue
-		}
-		ratio := "—"
-		if c.CycleRate > 0 {
-			ratio = fmt.Sprintf("%.0f %%", rep.DeliveredRate/c.CycleRate*100)
-		}
-		l := rep.Latency
-		fmt.Fprintf(&b, "| %s | %d × %d | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d | %d | %d | %.3f | %.0f | %s |\n",
-			r.Name, rep.Topics, rep.Subs/max(rep.Topics, 1), rep.Rate, rep.DeliveredRate, ratio,
-			fnum(l.P50), fnum(l.P90), fnum(l.P99), fnum(l.P999), fnum(l.Max),
-			rep.Ledger.Lost, rep.Ledger.Duplicates, rep.Ledger.InFlight, r.Main.CPUPer1k, r.PeakRSSMB, verdict)
+		b.WriteString(scenarioRow(r, sum.Ceiling.CycleRate))
 	}
 	b.WriteString("\n")
+}
+
+func scenarioRow(r *Result, ceilingRate float64) string {
+	verdict := "ok"
+	if len(r.Failures) > 0 {
+		verdict = "**failed**: " + strings.ReplaceAll(strings.Join(r.Failures, "; "), "|", "/")
+	}
+	if r.Main == nil || r.Main.Report == nil {
+		return fmt.Sprintf("| %s | | | | | | | | | | | | | | | %s |\n", r.Name, verdict)
+	}
+	rep := r.Main.Report
+	if rep.Void {
+		return fmt.Sprintf("| %s | %d × %d | %.0f | void | | | | | | | | | | | | void: %s |\n", r.Name, rep.Topics,
+			rep.Subs/max(rep.Topics, 1), rep.Rate, strings.ReplaceAll(strings.Join(rep.VoidReasons, "; "), "|", "/"))
+	}
+	ratio := "—"
+	if ceilingRate > 0 {
+		ratio = fmt.Sprintf("%.0f %%", rep.DeliveredRate/ceilingRate*100)
+	}
+	l := rep.Latency
+	return fmt.Sprintf("| %s | %d × %d | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %d | %d | %d | %.3f | %.0f | %s |\n",
+		r.Name, rep.Topics, rep.Subs/max(rep.Topics, 1), rep.Rate, rep.DeliveredRate, ratio,
+		fnum(l.P50), fnum(l.P90), fnum(l.P99), fnum(l.P999), fnum(l.Max),
+		rep.Ledger.Lost, rep.Ledger.Duplicates, rep.Ledger.InFlight, r.Main.CPUPer1k, r.PeakRSSMB, verdict)
+}
+
+// writeScenarioNotes writes a line per scenario with something to say:
+// the rate steps of a throughput scenario, its notes, and its classes.
+func writeScenarioNotes(b *strings.Builder, sum *Summary) {
 	for _, r := range sum.Results {
 		var lines []string
 		if r.S != nil && r.S.Kind == KindThroughput {
-			var steps []string
-			for _, rr := range r.Runs {
-				st := "✓"
-				if !rr.Sustained {
-					st = "✗ " + rr.Why
-					if rr.Err != "" {
-						st = "✗ " + rr.Err
-					}
-				}
-				steps = append(steps, fmt.Sprintf("%.0f/s %s", rr.Rate, st))
-			}
-			lines = append(lines, "rate steps: "+strings.Join(steps, ", "))
+			lines = append(lines, "rate steps: "+rateSteps(r))
 		}
 		lines = append(lines, r.Notes...)
 		if r.Main != nil && r.Main.Report != nil && len(r.Main.Report.Classes) > 1 {
@@ -167,25 +191,40 @@ func RenderMarkdown(sum *Summary, o Options) string {
 			}
 		}
 		if len(lines) > 0 {
-			fmt.Fprintf(&b, "- **%s**: %s\n", r.Name, strings.Join(lines, "; "))
+			fmt.Fprintf(b, "- **%s**: %s\n", r.Name, strings.Join(lines, "; "))
 		}
 	}
+}
 
-	b.WriteString("\n### Goals (issues 5 and 7), as measured\n\n")
-	for _, g := range goals(sum) {
-		fmt.Fprintf(&b, "- %s\n", g)
-	}
-
-	if o.Plots != "" {
-		b.WriteString("\n### Plots\n\n")
-		for _, r := range sum.Results {
-			for _, p := range plotFiles(r) {
-				rel, _ := filepath.Rel(filepath.Dir(o.Markdown), filepath.Join(o.Plots, p))
-				fmt.Fprintf(&b, "![%s](%s)\n", p, filepath.ToSlash(rel))
+// rateSteps lists a throughput scenario's rates, each sustained (✓) or not
+// and why (✗).
+func rateSteps(r *Result) string {
+	var steps []string
+	for _, rr := range r.Runs {
+		st := "✓"
+		if !rr.Sustained {
+			st = "✗ " + rr.Why
+			if rr.Err != "" {
+				st = "✗ " + rr.Err
 			}
 		}
+		steps = append(steps, fmt.Sprintf("%.0f/s %s", rr.Rate, st))
 	}
+	return strings.Join(steps, ", ")
+}
 
+func writePlotLinks(b *strings.Builder, sum *Summary, o Options) {
+	b.WriteString("\n### Plots\n\n")
+	for _, r := range sum.Results {
+		for _, p := range plotFiles(r) {
+			rel, _ := filepath.Rel(filepath.Dir(o.Markdown), filepath.Join(o.Plots, p))
+			fmt.Fprintf(b, "![%s](%s)\n", p, filepath.ToSlash(rel))
+		}
+	}
+}
+
+// writeProfiles writes the top of each CPU profile taken, or that none was.
+func writeProfiles(b *strings.Builder, sum *Summary, o Options) {
 	b.WriteString("\n### Where the daemon's time goes\n\n")
 	any := false
 	for _, r := range sum.Results {
@@ -197,20 +236,11 @@ func RenderMarkdown(sum *Summary, o Options) string {
 			continue
 		}
 		any = true
-		fmt.Fprintf(&b, "`go tool pprof -top %s %s` (%s, a separate run at the quoted rate; flat time):\n\n```\n%s```\n\n", o.Daemon, r.Profile, r.Name, top)
+		fmt.Fprintf(b, "`go tool pprof -top %s %s` (%s, a separate run at the quoted rate; flat time):\n\n```\n%s```\n\n", o.Daemon, r.Profile, r.Name, top)
 	}
 	if !any {
 		b.WriteString("No CPU profile was taken in this run (scenarios with `pprof = true` save one).\n")
 	}
-
-	b.WriteString("\n### Scenario files (the reproduction record)\n\n")
-	for _, r := range sum.Results {
-		if r.S == nil {
-			continue
-		}
-		fmt.Fprintf(&b, "<details><summary>%s</summary>\n\n```toml\n%s```\n</details>\n\n", filepath.ToSlash(r.S.File), r.S.Text)
-	}
-	return b.String()
 }
 
 func goals(sum *Summary) []string {

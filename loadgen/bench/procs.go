@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"medispatcher/internal/testsrv"
+	"medispatcher/internal/probe"
 )
 
 // Proc is a child process the orchestrator started: beanstalkd,
@@ -24,9 +24,6 @@ type Proc struct {
 	exited chan struct{}
 	log    *os.File
 }
-
-// FreePort returns a free loopback port.
-func FreePort() (int, error) { return testsrv.FreePort() }
 
 func startProc(name, logPath string, argv ...string) (*Proc, error) {
 	lf, err := os.Create(logPath)
@@ -50,7 +47,7 @@ func startProc(name, logPath string, argv ...string) (*Proc, error) {
 func StartServer(kind, dir string) (*Proc, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := FreePort()
+		port, err := probe.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +78,7 @@ func StartServer(kind, dir string) (*Proc, error) {
 func (p *Proc) waitAnswer(kind string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		err := testsrv.Ping(testsrv.Kind(kind), p.Addr)
+		err := probe.Ping(probe.Kind(kind), p.Addr)
 		if err == nil {
 			return nil
 		}

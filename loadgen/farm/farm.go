@@ -233,6 +233,10 @@ func (f *Farm) SetWindow(from, to int64) {
 // queues and the farm's counts can be read as one consistent cut.
 func (f *Farm) CloseGate() { f.gateClosed.Store(true) }
 
+// OpenGate undoes CloseGate: pushes are answered and counted again (a run
+// is over, and its farm keeps serving a daemon that is still up).
+func (f *Farm) OpenGate() { f.gateClosed.Store(false) }
+
 // Active is the number of pushes being answered right now.
 func (f *Farm) Active() int64 { return f.active.Load() }
 
@@ -258,6 +262,10 @@ var (
 	failBody   = []byte(`{"status":0}`)
 )
 
+// handle answers one push: 503 once the gate is closed, 404/400 for a push
+// it cannot read, at once for a probe, otherwise after the class's latency
+// with a failure (at the class's error ratio) or {"status":1}, recording
+// the first delivery of each (subscription, seq) and its latency.
 func (f *Farm) handle(ctx *fasthttp.RequestCtx) {
 	f.active.Add(1)
 	defer f.active.Add(-1)
@@ -268,70 +276,101 @@ func (f *Farm) handle(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 		return
 	}
-	st := f.sub(ctx)
-	if st == nil {
-		f.malformed.Add(1)
-		ctx.SetStatusCode(fasthttp.StatusNotFound)
+	st, seq, ts, ok := f.read(ctx)
+	if !ok {
 		return
 	}
-	seq, ts, ok := ScanSeqTS(ctx.PostArgs().Peek("message"))
-	if !ok || seq > f.cfg.MaxSeq {
-		f.malformed.Add(1)
-		ctx.SetStatusCode(fasthttp.StatusBadRequest)
-		return
-	}
-	c := st.class
-	p := &c.p
-	retry := ctx.QueryArgs().GetUintOrZero("retry_times") > 0
-
-	st.mu.Lock()
-	if retry {
-		st.retries++
-	}
-	if p.RateLimit > 0 {
-		st.rateCheck(arrival, p.RateLimit, p.Burst)
-	}
-	st.mu.Unlock()
-
+	p := &st.class.p
+	st.arrive(arrival, p, ctx.QueryArgs().GetUintOrZero("retry_times") > 0)
 	if ts == 0 { // a probe: the subscription is known to the daemon
-		st.mu.Lock()
-		st.probes++
-		firstProbe := st.probes == 1
-		st.mu.Unlock()
-		f.probes.Add(1)
-		if firstProbe {
-			select {
-			case f.probeCh <- struct{}{}:
-			default:
-			}
-		}
-		ctx.SetStatusCode(fasthttp.StatusOK)
-		ctx.Response.SetBodyRaw(okBody)
+		f.probed(st)
+		answerOK(ctx)
 		return
 	}
-
 	if d := p.Latency.Sample(rand.Float64()); d > 0 {
 		time.Sleep(d)
 	}
 	if p.ErrorRatio > 0 && rand.Float64() < p.ErrorRatio {
-		st.mu.Lock()
-		st.failed++
-		st.mu.Unlock()
-		f.failed.Add(1)
-		switch p.ErrorKind {
-		case ErrStatus0:
-			ctx.SetStatusCode(fasthttp.StatusOK)
-			ctx.Response.SetBodyRaw(failBody)
-		case ErrTimeout:
-			time.Sleep(p.Hang.D())
-			ctx.SetStatusCode(fasthttp.StatusOK)
-			ctx.Response.SetBodyRaw(failBody)
-		default:
-			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-		}
+		f.fail(ctx, st, p)
 		return
 	}
+	f.deliver(st, seq, ts, arrival)
+	answerOK(ctx)
+}
 
+// read finds the push's subscription and its message's seq and ts; a push
+// it cannot read is answered (404 or 400), counted malformed, and not ok.
+func (f *Farm) read(ctx *fasthttp.RequestCtx) (st *subState, seq uint64, ts int64, ok bool) {
+	if st = f.sub(ctx); st == nil {
+		f.malformed.Add(1)
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return nil, 0, 0, false
+	}
+	seq, ts, ok = ScanSeqTS(ctx.PostArgs().Peek("message"))
+	if !ok || seq > f.cfg.MaxSeq {
+		f.malformed.Add(1)
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return nil, 0, 0, false
+	}
+	return st, seq, ts, true
+}
+
+func answerOK(ctx *fasthttp.RequestCtx) {
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.SetBodyRaw(okBody)
+}
+
+// arrive counts a retry and runs the class's token bucket.
+func (s *subState) arrive(now int64, p *Profile, retry bool) {
+	s.mu.Lock()
+	if retry {
+		s.retries++
+	}
+	if p.RateLimit > 0 {
+		s.rateCheck(now, p.RateLimit, p.Burst)
+	}
+	s.mu.Unlock()
+}
+
+// probed counts a probe and signals a subscription's first one.
+func (f *Farm) probed(st *subState) {
+	st.mu.Lock()
+	st.probes++
+	first := st.probes == 1
+	st.mu.Unlock()
+	f.probes.Add(1)
+	if first {
+		select {
+		case f.probeCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// fail answers with the class's failure kind: a 500, {"status":0}, or
+// {"status":0} after hanging for the class's Hang.
+func (f *Farm) fail(ctx *fasthttp.RequestCtx, st *subState, p *Profile) {
+	st.mu.Lock()
+	st.failed++
+	st.mu.Unlock()
+	f.failed.Add(1)
+	switch p.ErrorKind {
+	case ErrStatus0:
+		ctx.SetStatusCode(fasthttp.StatusOK)
+		ctx.Response.SetBodyRaw(failBody)
+	case ErrTimeout:
+		time.Sleep(p.Hang.D())
+		ctx.SetStatusCode(fasthttp.StatusOK)
+		ctx.Response.SetBodyRaw(failBody)
+	default:
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+	}
+}
+
+// deliver records seq as delivered to st (or a duplicate), wakes the
+// waiters of the delivered count, and records the latency from the
+// message's scheduled time ts when ts lies in the timed window.
+func (f *Farm) deliver(st *subState, seq uint64, ts, arrival int64) {
 	st.mu.Lock()
 	first := st.set(seq)
 	if first {
@@ -340,27 +379,26 @@ func (f *Farm) handle(ctx *fasthttp.RequestCtx) {
 		st.dups++
 	}
 	st.mu.Unlock()
-	if first {
-		if d := f.delivered.Add(1); d >= f.waitMin.Load() {
-			f.wake(d)
-		}
-		if ts >= f.winFrom.Load() && ts < f.winTo.Load() {
-			us := (arrival - ts) / int64(time.Microsecond)
-			if us < histMin {
-				us = histMin
-			} else if us > histMax {
-				us = histMax
-			}
-			sh := &c.shards[uint64(st.id)%histShards]
-			sh.mu.Lock()
-			_ = sh.h.RecordValue(us)
-			sh.mu.Unlock()
-		}
-	} else {
+	if !first {
 		f.dups.Add(1)
+		return
 	}
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.Response.SetBodyRaw(okBody)
+	if d := f.delivered.Add(1); d >= f.waitMin.Load() {
+		f.wake(d)
+	}
+	if ts >= f.winFrom.Load() && ts < f.winTo.Load() {
+		st.class.record((arrival-ts)/int64(time.Microsecond), st.id)
+	}
+}
+
+// record adds a latency of us microseconds (clamped to the histograms'
+// range) to the shard of subscription id.
+func (c *class) record(us, id int64) {
+	us = min(max(us, histMin), histMax)
+	sh := &c.shards[uint64(id)%histShards]
+	sh.mu.Lock()
+	_ = sh.h.RecordValue(us)
+	sh.mu.Unlock()
 }
 
 // sub finds or creates the state of the subscription named by the path.

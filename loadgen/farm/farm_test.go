@@ -212,6 +212,12 @@ func TestFarmRecordsDeliveriesOnce(t *testing.T) {
 	code, _ = p.push(u1, 3, now, 0)
 	assert.Equal(t, 503, code)
 	assert.Equal(t, int64(5), f.Totals().Delivered, "nothing counts after the gate closed")
+
+	f.OpenGate()
+	code, body = p.push(u1, 3, now, 0)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, `{"status":1}`, body)
+	assert.Equal(t, int64(6), f.Totals().Delivered, "the farm counts again once its gate is open")
 }
 
 func TestFarmWindowAndRetries(t *testing.T) {

@@ -1,0 +1,72 @@
+// Package probe answers two questions anything that starts a beanstalkd or
+// redis-server of its own asks: which loopback port is free to give it, and
+// does it answer yet. It links no test code, so production binaries (the
+// load generator's bench orchestrator) and the test helpers share it.
+package probe
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+)
+
+// Kind names a server program.
+type Kind string
+
+// The servers probe can ping.
+const (
+	Beanstalkd Kind = "beanstalkd"
+	Redis      Kind = "redis-server"
+)
+
+// FreePort returns a loopback port that was free a moment ago. Another
+// process can take it before the caller binds it: whoever starts a server
+// on it retries with a new port when the bind fails.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("probe free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Ping checks that a server of kind answers a harmless command at addr
+// (list-tubes for beanstalkd, PING for Redis); it is how anything that
+// starts one of these servers knows it is ready.
+func Ping(kind Kind, addr string) error { return PingTLS(kind, addr, nil) }
+
+// PingTLS is Ping over TLS with tc (plain TCP when tc is nil).
+func PingTLS(kind Kind, addr string, tc *tls.Config) error {
+	c, err := dial(addr, tc)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	cmd, want := "list-tubes\r\n", "OK "
+	if kind == Redis {
+		cmd, want = "PING\r\n", "+PONG"
+	}
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return fmt.Errorf("ping %s %s: %w", kind, addr, err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("ping %s %s: %w", kind, addr, err)
+	}
+	if !strings.HasPrefix(line, want) {
+		return fmt.Errorf("ping %s %s: unexpected answer %q", kind, addr, line)
+	}
+	return nil
+}
+
+func dial(addr string, tc *tls.Config) (net.Conn, error) {
+	if tc != nil {
+		return tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, tc)
+	}
+	return net.DialTimeout("tcp", addr, time.Second)
+}
