@@ -1,12 +1,12 @@
 package connpool
 
 import (
-	"medispatcher/internal/wire"
-
 	"errors"
 	"log/slog"
 	"runtime"
 	"time"
+
+	"medispatcher/internal/wire"
 )
 
 // Defaults of Config and ConsumerConfig.

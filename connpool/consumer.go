@@ -1,8 +1,6 @@
 package connpool
 
 import (
-	"medispatcher/internal/wire"
-
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -12,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"medispatcher/internal/wire"
 )
 
 // releasePri is the priority of jobs released unseen while a consumer

@@ -1,14 +1,13 @@
 package loadgen
 
 import (
-	"medispatcher/internal/wire"
-
 	"context"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"medispatcher/internal/wire"
 	"medispatcher/loadgen/bstalk"
 )
 

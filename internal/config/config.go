@@ -12,12 +12,12 @@
 package config
 
 import (
-	"medispatcher/internal/wire"
-
 	"fmt"
 	"log/slog"
 	"runtime"
 	"time"
+
+	"medispatcher/internal/wire"
 )
 
 // Config is the whole configuration of one medispatcher process. Go field

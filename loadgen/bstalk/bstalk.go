@@ -11,8 +11,6 @@
 package bstalk
 
 import (
-	"medispatcher/internal/wire"
-
 	"bufio"
 	"bytes"
 	"errors"
@@ -22,6 +20,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"medispatcher/internal/wire"
 )
 
 // Op is a beanstalkd command.

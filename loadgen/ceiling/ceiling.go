@@ -10,8 +10,6 @@
 package ceiling
 
 import (
-	"medispatcher/internal/wire"
-
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"medispatcher/internal/wire"
 	"medispatcher/loadgen/bstalk"
 )
 

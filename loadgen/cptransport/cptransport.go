@@ -5,12 +5,11 @@
 package cptransport
 
 import (
-	"medispatcher/internal/wire"
-
 	"context"
 	"fmt"
 
 	"medispatcher/connpool"
+	"medispatcher/internal/wire"
 )
 
 // Putter puts main-tube jobs through a connpool.Pool.

@@ -17,8 +17,6 @@
 package failures
 
 import (
-	"medispatcher/internal/wire"
-
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -34,6 +32,7 @@ import (
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/internal/redact"
+	"medispatcher/internal/wire"
 )
 
 // Final states of a record.

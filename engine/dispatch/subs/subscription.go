@@ -1,14 +1,13 @@
 package subs
 
 import (
-	"medispatcher/internal/wire"
-
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 
 	"medispatcher/internal/redact"
+	"medispatcher/internal/wire"
 )
 
 // MaxTubeName is beanstalkd's limit on a tube name, in bytes.

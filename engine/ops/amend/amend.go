@@ -10,14 +10,13 @@
 package amend
 
 import (
-	"medispatcher/internal/wire"
-
 	"context"
 	"errors"
 	"fmt"
 	"sort"
 
 	"medispatcher/connpool"
+	"medispatcher/internal/wire"
 )
 
 // TubeReport is what was found and done in one tube of one server.

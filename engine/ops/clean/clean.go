@@ -8,13 +8,12 @@
 package clean
 
 import (
-	"medispatcher/internal/wire"
-
 	"context"
 	"errors"
 	"fmt"
 
 	"medispatcher/connpool"
+	"medispatcher/internal/wire"
 )
 
 // DropLog records a job before it is deleted; nil to skip.

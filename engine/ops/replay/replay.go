@@ -18,8 +18,6 @@
 package replay
 
 import (
-	"medispatcher/internal/wire"
-
 	"bufio"
 	"context"
 	"crypto/sha256"
@@ -35,6 +33,7 @@ import (
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/internal/datalog"
+	"medispatcher/internal/wire"
 )
 
 // Putter is what replay needs of connpool.Pool.

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"medispatcher/internal/wire"
-
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -15,6 +13,7 @@ import (
 
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/internal/testsrv"
+	"medispatcher/internal/wire"
 )
 
 // fleet is two daemons on the same two beanstalkd servers and one Redis.

@@ -1,8 +1,6 @@
 package daemon
 
 import (
-	"medispatcher/internal/wire"
-
 	"fmt"
 	"strconv"
 	"syscall"
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/internal/testsrv"
+	"medispatcher/internal/wire"
 )
 
 // One daemon of a fleet hangs (SIGSTOP) under load. Unlike a killed one,

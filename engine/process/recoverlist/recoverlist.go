@@ -54,8 +54,6 @@
 package recoverlist
 
 import (
-	"medispatcher/internal/wire"
-
 	"context"
 	"errors"
 	"fmt"
@@ -71,6 +69,7 @@ import (
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/internal/datalog"
+	"medispatcher/internal/wire"
 )
 
 // DataLog receives the entries that cannot go into a queue.
