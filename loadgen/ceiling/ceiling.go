@@ -1,9 +1,16 @@
 // Package ceiling measures what the machine can do without medispatcher:
-// the bare beanstalkd dispatch cycle (put main → reserve → put channel →
-// delete → reserve channel → delete) over raw pipelined connections, and
+// the bare beanstalkd dispatch cycles over raw pipelined connections, and
 // fasthttp client→server requests per second on loopback. Benchmark
 // scenarios are reported as a ratio to these figures, measured in the same
 // run on the same machine.
+//
+// Two cycles are measured, each with the same set of channel tubes
+// watched, so that beanstalkd's per-tube work is the same in both:
+//
+//   - six operations, today's dispatch: put main → reserve → put channel →
+//     delete main → reserve channel → delete channel;
+//   - three operations, a message handed straight on: put main → reserve →
+//     delete; the channel tubes are watched by an idle connection only.
 //
 // It uses its own tubes ("ceiling.*") on the server it is given and must
 // never be pointed at a server that carries real traffic.
@@ -11,38 +18,71 @@ package ceiling
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"strings"
-	"sync"
-	"sync/atomic"
+	"math"
 	"time"
-
-	"github.com/valyala/fasthttp"
-
-	"medispatcher/internal/wire"
-	"medispatcher/loadgen/bstalk"
 )
 
 // Config of a measurement.
 type Config struct {
 	Beanstalkd string        // loopback beanstalkd
-	Duration   time.Duration // of each of the two measurements; default 5 s
+	Duration   time.Duration // of each measurement; default 5 s
 	Size       int           // job / form body size; default 512
 	Pipelines  int           // concurrent dispatch cycles; default 4
 	Batch      int           // jobs per pipelined step; default 64
 	HTTPConns  int           // concurrent HTTP requests; default 64
+	// Tubes lists the channel-tube counts both cycles are measured with,
+	// in order; each count is at least Pipelines (every pipeline has a
+	// tube of its own). Default: one measurement at Pipelines tubes.
+	Tubes []int
+	// CPU, when set, returns the beanstalkd process's CPU seconds so far;
+	// each cycle then carries the server's CPU per 1000 cycles.
+	CPU func() (float64, error)
 }
 
 // Result of a measurement.
 type Result struct {
-	CycleRate float64 `json:"beanstalkd_cycle_per_s"`
-	HTTPRate  float64 `json:"fasthttp_req_per_s"`
+	CycleRate  float64  `json:"beanstalkd_cycle_per_s"`  // six operations, Cycles[0]
+	Cycle3Rate float64  `json:"beanstalkd_cycle3_per_s"` // three operations, Cycles[0]
+	HTTPRate   float64  `json:"fasthttp_req_per_s"`
+	Cycles     []Cycles `json:"cycles,omitempty"` // per tube count of Config.Tubes
 }
 
-// Measure runs both measurements one after the other.
+// Cycles are both cycles measured with the same channel tubes.
+type Cycles struct {
+	Tubes int  `json:"channel_tubes"`
+	Six   Rate `json:"six_op"`
+	Three Rate `json:"three_op"`
+}
+
+// Rate is one cycle's measurement.
+type Rate struct {
+	PerS     float64 `json:"per_s"`
+	CPUPer1k float64 `json:"beanstalkd_cpu_s_per_1k,omitempty"` // 0: not measured
+}
+
+// Measure runs every cycle measurement, then the HTTP one.
 func Measure(ctx context.Context, cfg Config) (Result, error) {
+	cfg = cfg.withDefaults()
+	var r Result
+	for _, n := range cfg.Tubes {
+		c := Cycles{Tubes: max(n, cfg.Pipelines)}
+		var err error
+		if c.Six, err = Cycle(ctx, cfg, SixOps, n); err != nil {
+			return r, err
+		}
+		if c.Three, err = Cycle(ctx, cfg, ThreeOps, n); err != nil {
+			return r, err
+		}
+		r.Cycles = append(r.Cycles, c)
+	}
+	r.CycleRate, r.Cycle3Rate = r.Cycles[0].Six.PerS, r.Cycles[0].Three.PerS
+	var err error
+	r.HTTPRate, err = HTTP(ctx, cfg)
+	return r, err
+}
+
+func (cfg Config) withDefaults() Config {
 	if cfg.Duration <= 0 {
 		cfg.Duration = 5 * time.Second
 	}
@@ -58,171 +98,33 @@ func Measure(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.HTTPConns <= 0 {
 		cfg.HTTPConns = 64
 	}
-	var r Result
-	var err error
-	if r.CycleRate, err = Cycle(ctx, cfg); err != nil {
-		return r, err
+	if len(cfg.Tubes) == 0 {
+		cfg.Tubes = []int{cfg.Pipelines}
 	}
-	r.HTTPRate, err = HTTP(ctx, cfg)
-	return r, err
+	return cfg
 }
 
-// Cycle returns full dispatch cycles per second.
-func Cycle(ctx context.Context, cfg Config) (float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	defer cancel()
-	var done atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, cfg.Pipelines)
-	start := time.Now()
-	for w := range cfg.Pipelines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := pipeline(ctx, cfg, w, &done); err != nil {
-				errs <- err
-			}
-		}()
+// At returns the cycles measured with the tube count nearest topics (by
+// ratio: 50 is nearer 500 than 4); without Cycles, the top-level rates.
+func (r Result) At(topics int) Cycles {
+	if len(r.Cycles) == 0 {
+		return Cycles{Six: Rate{PerS: r.CycleRate}, Three: Rate{PerS: r.Cycle3Rate}}
 	}
-	wg.Wait()
-	el := time.Since(start).Seconds()
-	select {
-	case err := <-errs:
-		return 0, err
-	default:
+	best := r.Cycles[0]
+	dist := func(n int) float64 { return math.Abs(math.Log(float64(max(n, 1)) / float64(max(topics, 1)))) }
+	for _, c := range r.Cycles[1:] {
+		if dist(c.Tubes) < dist(best.Tubes) {
+			best = c
+		}
 	}
-	return float64(done.Load()) / el, nil
+	return best
 }
 
-func pipeline(ctx context.Context, cfg Config, w int, done *atomic.Int64) error {
-	mainTube := fmt.Sprintf("ceiling.main.%d", w)
-	chTube := fmt.Sprintf("ceiling.ch.%d", w)
-	var conns [3]*bstalk.Conn // producer, main reserver, channel reserver
-	for i := range conns {
-		c, err := bstalk.Dial(cfg.Beanstalkd, 5*time.Second)
-		if err != nil {
-			return fmt.Errorf("ceiling: %w", err)
-		}
-		defer c.Close()
-		conns[i] = c
+// String is the cycles in one line.
+func (c Cycles) String() string {
+	s := fmt.Sprintf("%d channel tubes: six-op %.0f/s, three-op %.0f/s", c.Tubes, c.Six.PerS, c.Three.PerS)
+	if c.Six.CPUPer1k > 0 || c.Three.CPUPer1k > 0 {
+		s += fmt.Sprintf("; beanstalkd CPU %.3f / %.3f s per 1k cycles", c.Six.CPUPer1k, c.Three.CPUPer1k)
 	}
-	prod, resMain, resCh := conns[0], conns[1], conns[2]
-	for _, s := range []struct {
-		c    *bstalk.Conn
-		tube string
-	}{{resMain, mainTube}, {resCh, chTube}} {
-		if err := s.c.Do(&bstalk.Request{Op: bstalk.OpWatch, Tube: s.tube}); err != nil {
-			return fmt.Errorf("ceiling: watch %s: %w", s.tube, err)
-		}
-		if err := s.c.Do(&bstalk.Request{Op: bstalk.OpIgnore, Tube: "default"}); err != nil {
-			return fmt.Errorf("ceiling: ignore default: %w", err)
-		}
-	}
-	body := []byte(strings.Repeat("x", cfg.Size))
-	B := cfg.Batch
-	puts := make([]bstalk.Request, B)
-	res := make([]bstalk.Request, B)
-	dels := make([]bstalk.Request, B)
-	wait := func(rs []bstalk.Request) error {
-		for i := range rs {
-			if err := rs[i].Wait(); err != nil {
-				return fmt.Errorf("ceiling: op %d: %w", rs[i].Op, err)
-			}
-		}
-		return nil
-	}
-	for ctx.Err() == nil {
-		for i := range puts { // put main
-			puts[i] = bstalk.Request{Op: bstalk.OpPut, Tube: mainTube, Body: body, Pri: wire.Priority, TTR: wire.TTRSeconds}
-			prod.Send(&puts[i])
-		}
-		if err := wait(puts); err != nil {
-			return err
-		}
-		for _, stage := range []struct {
-			res  *bstalk.Conn
-			next string
-		}{{resMain, chTube}, {resCh, ""}} {
-			for i := range res { // reserve
-				res[i].Op, res[i].Timeout = bstalk.OpReserve, 1
-				stage.res.Send(&res[i])
-			}
-			if err := wait(res); err != nil {
-				return err
-			}
-			for i := range res { // put channel, delete
-				if stage.next != "" {
-					puts[i] = bstalk.Request{Op: bstalk.OpPut, Tube: stage.next, Body: res[i].Body, Pri: wire.Priority, TTR: wire.TTRSeconds}
-					prod.Send(&puts[i])
-				}
-				dels[i] = bstalk.Request{Op: bstalk.OpDelete, ID: res[i].ID}
-				stage.res.Send(&dels[i])
-			}
-			if stage.next != "" {
-				if err := wait(puts); err != nil {
-					return err
-				}
-			}
-			if err := wait(dels); err != nil {
-				return err
-			}
-		}
-		done.Add(int64(B))
-	}
-	return nil
-}
-
-// HTTP returns form POSTs per second from a fasthttp client to a fasthttp
-// server answering {"status":1}, both on loopback.
-func HTTP(ctx context.Context, cfg Config) (float64, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("ceiling: listen: %w", err)
-	}
-	ok := []byte(`{"status":1}`)
-	srv := &fasthttp.Server{Handler: func(c *fasthttp.RequestCtx) {
-		_ = c.PostArgs().Peek("message")
-		c.Response.SetBodyRaw(ok)
-	}, NoDefaultServerHeader: true, NoDefaultDate: true}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() { _ = srv.Shutdown(); _ = ln.Close() }()
-
-	url := "http://" + ln.Addr().String() + "/s/1?jobid=1.000000-1-1&retry_times=0"
-	form := []byte("jobid=1.000000-1-1&message=" + strings.Repeat("x", cfg.Size) + "&retry_times=0")
-	client := &fasthttp.Client{MaxConnsPerHost: cfg.HTTPConns}
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	defer cancel()
-	var n atomic.Int64
-	var firstErr atomic.Pointer[error]
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range cfg.HTTPConns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			for ctx.Err() == nil {
-				req.Reset()
-				req.SetRequestURI(url)
-				req.Header.SetMethod(fasthttp.MethodPost)
-				req.Header.SetContentType("application/x-www-form-urlencoded")
-				req.SetBodyRaw(form)
-				if err := client.DoTimeout(req, resp, 5*time.Second); err != nil {
-					firstErr.CompareAndSwap(nil, &err)
-					return
-				}
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	el := time.Since(start).Seconds()
-	if p := firstErr.Load(); p != nil && n.Load() == 0 {
-		return 0, fmt.Errorf("ceiling: http: %w", *p)
-	} else if p != nil && !errors.Is(*p, context.DeadlineExceeded) {
-		return float64(n.Load()) / el, nil
-	}
-	return float64(n.Load()) / el, nil
+	return s
 }
