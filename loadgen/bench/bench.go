@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"medispatcher/loadgen"
@@ -26,6 +27,7 @@ type Options struct {
 	Daemon    string // medispatcher binary
 	Client    string // producer client: connpool or raw
 	Quick     bool
+	Only      []string // scenario names to run; nil: all
 	Ceiling   time.Duration
 	Pprof     time.Duration // CPU profile length per scenario run with pprof = true
 	Progress  io.Writer
@@ -34,14 +36,18 @@ type Options struct {
 
 // RunResult is one loadgen run of a scenario.
 type RunResult struct {
-	Label     string          `json:"label"`
-	Rate      float64         `json:"rate"`
-	Report    *loadgen.Report `json:"report,omitempty"`
-	Err       string          `json:"error,omitempty"`
-	CPUSec    float64         `json:"daemon_cpu_s"`
-	CPUPer1k  float64         `json:"daemon_cpu_s_per_1k"`
-	Sustained bool            `json:"sustained"`
-	Why       string          `json:"why,omitempty"`
+	Label    string          `json:"label"`
+	Rate     float64         `json:"rate"`
+	Report   *loadgen.Report `json:"report,omitempty"`
+	Err      string          `json:"error,omitempty"`
+	CPUSec   float64         `json:"daemon_cpu_s"`
+	CPUPer1k float64         `json:"daemon_cpu_s_per_1k"`
+	// BeanstalkdCPUPer1k is the CPU of the scenario's beanstalkd servers
+	// per 1000 messages delivered: beside the ceiling's CPU per 1000
+	// cycles, what the daemon's use of the queue costs.
+	BeanstalkdCPUPer1k float64 `json:"beanstalkd_cpu_s_per_1k"`
+	Sustained          bool    `json:"sustained"`
+	Why                string  `json:"why,omitempty"`
 }
 
 // Result is a scenario's outcome.
@@ -80,6 +86,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.Daemon, "daemon", "bin/medispatcher", "medispatcher binary")
 	fs.StringVar(&o.Client, "client", "connpool", "producer's beanstalkd client: connpool or raw")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke run: small scenarios, no BENCHMARKS.md; fails if a run is void or loses anything")
+	only := fs.String("only", "", "comma-separated names of the scenarios to run (the ceiling always runs); writes no BENCHMARKS.md or plots")
 	fs.DurationVar(&o.Ceiling, "ceiling", 3*time.Second, "length of each ceiling measurement")
 	fs.DurationVar(&o.Pprof, "pprof", 5*time.Second, "CPU profile length for scenarios with pprof = true (0: none)")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +101,11 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.Quick {
 		o.Markdown, o.Plots = "", ""
 		o.Ceiling = min(o.Ceiling, time.Second)
+	}
+	if *only != "" {
+		// A partial run must not replace the full run's section.
+		o.Only = strings.Split(*only, ",")
+		o.Markdown, o.Plots = "", ""
 	}
 	o.Progress = stderr
 	sum, err := Bench(ctx, o)
@@ -121,6 +133,9 @@ func Bench(ctx context.Context, o Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	if scs, err = selectScenarios(scs, o.Only); err != nil {
+		return nil, err
+	}
 	if _, err := os.Stat(o.Daemon); err != nil {
 		return nil, fmt.Errorf("daemon binary: %w (run make build)", err)
 	}
@@ -134,21 +149,9 @@ func Bench(ctx context.Context, o Options) (*Summary, error) {
 	sum := &Summary{Started: time.Now().UTC(), Machine: DescribeMachine(), Quick: o.Quick}
 	logf(o, "bench: machine %s; outputs in %s", sum.Machine.String(), runDir)
 
-	// The ceiling, on its own server, in this same run.
-	size := scs[0].Size
-	if size <= 0 {
-		size = 512
-	}
-	srv, err := StartServer("beanstalkd", runDir)
-	if err != nil {
+	if sum.Ceiling, err = measureCeiling(ctx, o, scs, runDir); err != nil {
 		return nil, err
 	}
-	sum.Ceiling, err = ceiling.Measure(ctx, ceiling.Config{Beanstalkd: srv.Addr, Duration: o.Ceiling, Size: size})
-	srv.Stop()
-	if err != nil {
-		return nil, err
-	}
-	logf(o, "bench: ceiling: beanstalkd cycle %.0f msg/s, fasthttp %.0f req/s", sum.Ceiling.CycleRate, sum.Ceiling.HTTPRate)
 
 	byName := map[string]*Result{}
 	for _, s := range scs {
@@ -255,7 +258,7 @@ func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, 
 		rr.Err = err.Error()
 		return rr
 	}
-	env, err := StartEnv(sr.ctx, rdir, sr.o.Daemon, sr.s.Servers, sr.s.Source, keys)
+	env, err := StartEnv(sr.ctx, rdir, sr.o.Daemon, sr.s.Servers, sr.s.Binlog, sr.s.Source, keys)
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
@@ -457,8 +460,10 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 		put = p
 	}
 	cpu0, _ := env.Daemon.CPUSeconds()
+	bcpu0 := env.BeanstalkdCPU()
 	rep, err := loadgen.Run(ctx, cfg, put)
 	cpu1, _ := env.Daemon.CPUSeconds()
+	bcpu1 := env.BeanstalkdCPU()
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
@@ -471,6 +476,7 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 	rr.CPUSec = cpu1 - cpu0
 	if rep.Ledger.Delivered > 0 {
 		rr.CPUPer1k = rr.CPUSec / float64(rep.Ledger.Delivered) * 1000
+		rr.BeanstalkdCPUPer1k = (bcpu1 - bcpu0) / float64(rep.Ledger.Delivered) * 1000
 	}
 	rr.Sustained, rr.Why = sustained(rep)
 	name := s.Name
@@ -523,7 +529,11 @@ func sanitize(s string) string {
 }
 
 func writeConsole(w io.Writer, sum *Summary) {
-	fmt.Fprintf(w, "\nceiling: beanstalkd cycle %.0f msg/s, fasthttp %.0f req/s\n", sum.Ceiling.CycleRate, sum.Ceiling.HTTPRate)
+	fmt.Fprintf(w, "\nceiling: beanstalkd six-op cycle %.0f msg/s, three-op cycle %.0f msg/s, fasthttp %.0f req/s\n",
+		sum.Ceiling.CycleRate, sum.Ceiling.Cycle3Rate, sum.Ceiling.HTTPRate)
+	for _, c := range sum.Ceiling.Cycles {
+		fmt.Fprintf(w, "  beanstalkd %s\n", c)
+	}
 	for _, r := range sum.Results {
 		status := "ok"
 		if len(r.Failures) > 0 {
@@ -532,8 +542,10 @@ func writeConsole(w io.Writer, sum *Summary) {
 		line := fmt.Sprintf("%-24s %s", r.Name, status)
 		if r.Main != nil && r.Main.Report != nil {
 			rep := r.Main.Report
-			line += fmt.Sprintf(" | %.0f/s offered, %.0f/s delivered, p99 %.2f ms, lost %d, dup %d", rep.Rate, rep.DeliveredRate,
-				rep.Latency.P99, rep.Ledger.Lost, rep.Ledger.Duplicates)
+			c := sum.Ceiling.At(rep.Topics)
+			line += fmt.Sprintf(" | %.0f/s offered, %.0f/s delivered (%s of six-op, %s of three-op ceiling), p99 %.2f ms, lost %d, dup %d, CPU s/1k msg: daemon %.3f, beanstalkd %.3f",
+				rep.Rate, rep.DeliveredRate, percentOf(rep.DeliveredRate, c.Six.PerS), percentOf(rep.DeliveredRate, c.Three.PerS),
+				rep.Latency.P99, rep.Ledger.Lost, rep.Ledger.Duplicates, r.Main.CPUPer1k, r.Main.BeanstalkdCPUPer1k)
 		}
 		fmt.Fprintln(w, line)
 		for _, n := range r.Notes {

@@ -352,3 +352,51 @@ func TestJudgeCompare(t *testing.T) {
 	res.judge(&Scenario{Kind: KindCompare, FaultFree: &no})
 	assert.Empty(t, res.Failures, "losses are expected where the scenario says so")
 }
+
+func TestSelectScenarios(t *testing.T) {
+	scs := []*Scenario{{Name: "tp", Kind: KindThroughput}, {Name: "lat", Kind: KindLatency, Of: "tp"}, {Name: "fsync", Kind: KindThroughput}}
+	all, err := selectScenarios(scs, nil)
+	require.NoError(t, err)
+	assert.Equal(t, scs, all)
+	got, err := selectScenarios(scs, []string{"fsync", " tp"})
+	require.NoError(t, err)
+	assert.Equal(t, []*Scenario{scs[0], scs[2]}, got, "in file order, whatever the order named")
+	_, err = selectScenarios(scs, []string{"lat"})
+	assert.ErrorContains(t, err, "builds on tp", "a latency scenario needs its throughput one")
+	_, err = selectScenarios(scs, []string{"tp", "nope", "also"})
+	assert.ErrorContains(t, err, "no scenario also, nope")
+}
+
+func TestMarkdownBothCeilings(t *testing.T) {
+	ceil := ceiling.Result{CycleRate: 15000, Cycle3Rate: 30000, HTTPRate: 50000, Cycles: []ceiling.Cycles{
+		{Tubes: 4, Six: ceiling.Rate{PerS: 15000, CPUPer1k: 0.05}, Three: ceiling.Rate{PerS: 30000, CPUPer1k: 0.025}},
+		{Tubes: 500, Six: ceiling.Rate{PerS: 10000, CPUPer1k: 0.08}, Three: ceiling.Rate{PerS: 25000, CPUPer1k: 0.03}},
+	}}
+	rep := func(topics int) *loadgen.Report {
+		return &loadgen.Report{Topics: topics, Subs: topics, Rate: 6000, DeliveredRate: 6000, Drained: true}
+	}
+	few := &RunResult{Rate: 6000, Report: rep(1), Sustained: true, CPUPer1k: 0.1, BeanstalkdCPUPer1k: 0.07}
+	many := &RunResult{Rate: 6000, Report: rep(500), Sustained: true, CPUPer1k: 0.1, BeanstalkdCPUPer1k: 0.09}
+	fsync := &RunResult{Rate: 6000, Report: rep(500), Sustained: true, CPUPer1k: 0.1}
+	sum := &Summary{Machine: Machine{CPU: "cpu", Cores: 2}, Ceiling: ceil, Results: []*Result{
+		{Name: "tp-1", S: &Scenario{Kind: KindThroughput, Binlog: BinlogOff}, Runs: []*RunResult{few}, Main: few},
+		{Name: "tp-500", S: &Scenario{Kind: KindThroughput, Binlog: BinlogOff}, Runs: []*RunResult{many}, Main: many},
+		{Name: "tp-500-fsync", S: &Scenario{Kind: KindThroughput, Binlog: BinlogFsync}, Runs: []*RunResult{fsync}, Main: fsync},
+	}}
+	md := RenderMarkdown(sum, Options{Out: "bench/out"})
+	assert.Contains(t, md, "| of ceiling | of 3-op ceiling |")
+	assert.Contains(t, md, "three-op cycle (put main → reserve → delete), the same channel tubes watched, idle | 500 | 25000 msg/s | 0.030 |")
+	assert.Contains(t, md, "dispatch cycle (put main → reserve → put channel → delete → reserve channel → delete), raw pipelined client, 1 server | 4 | 15000 msg/s | 0.050 |")
+	assert.Contains(t, md, "ceiling: six-op cycle 15000 msg/s, three-op cycle 30000 msg/s (2.00× the six-op)")
+	assert.Contains(t, md, "| tp-1 | 1 × 1 | 6000 | 6000 | 40 % | 20 % |", "1 topic: the cycles with a tube per pipeline")
+	assert.Contains(t, md, "| tp-500 | 500 × 1 | 6000 | 6000 | 60 % | 24 % |", "500 topics: the cycles with 500 tubes")
+	assert.Contains(t, md, "| 0.100 | 0.090 |", "beanstalkd's CPU per message next to the daemon's")
+	assert.Contains(t, md, "- **tp-500-fsync**: beanstalkd with a binlog and an fsync per write (`-b DIR -f 0`)")
+	assert.Contains(t, md, "(tp-500, 500 topics): 6000/s = 60 % of 10000/s (six-op cycle, 500 channel tubes; 24 % of the three-op cycle's 25000/s) — **met**")
+
+	var console strings.Builder
+	writeConsole(&console, sum)
+	assert.Contains(t, console.String(), "ceiling: beanstalkd six-op cycle 15000 msg/s, three-op cycle 30000 msg/s")
+	assert.Contains(t, console.String(), "500 channel tubes: six-op 10000/s, three-op 25000/s; beanstalkd CPU 0.080 / 0.030 s per 1k cycles")
+	assert.Contains(t, console.String(), "6000/s delivered (60 % of six-op, 24 % of three-op ceiling)")
+}

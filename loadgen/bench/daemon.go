@@ -31,9 +31,10 @@ type Env struct {
 	MainTube   string
 }
 
-// StartEnv starts n beanstalkd, one redis-server and the daemon (binary
-// daemonBin) configured for them; extra holds the scenario's daemon keys.
-func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, extra map[string]any) (*Env, error) {
+// StartEnv starts n beanstalkd (with binlog: off, on or fsync), one
+// redis-server and the daemon (binary daemonBin) configured for them;
+// extra holds the scenario's daemon keys.
+func StartEnv(ctx context.Context, dir, daemonBin string, n int, binlog, source string, extra map[string]any) (*Env, error) {
 	// The daemon resolves relative paths against its config's directory.
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -46,7 +47,7 @@ func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, 
 			e.Stop()
 		}
 	}()
-	if err := e.startServers(n); err != nil {
+	if err := e.startServers(n, binlog); err != nil {
 		return nil, err
 	}
 	// The daemon starts with no subscriptions; each run writes its own.
@@ -70,10 +71,15 @@ func StartEnv(ctx context.Context, dir, daemonBin string, n int, source string, 
 	return e, nil
 }
 
-// startServers starts n beanstalkd and one redis-server in e.Dir.
-func (e *Env) startServers(n int) error {
+// startServers starts n beanstalkd, each with binlog (off, on, fsync) in
+// a directory of its own, and one redis-server in e.Dir.
+func (e *Env) startServers(n int, binlog string) error {
 	for range n {
-		p, err := StartServer("beanstalkd", e.Dir)
+		args, err := binlogArgs(binlog, e.Dir)
+		if err != nil {
+			return err
+		}
+		p, err := StartServer("beanstalkd", e.Dir, args...)
 		if err != nil {
 			return err
 		}
@@ -168,6 +174,18 @@ func (e *Env) Servers() []string {
 		s = append(s, p.Addr)
 	}
 	return s
+}
+
+// BeanstalkdCPU is the CPU seconds of e's beanstalkd servers so far (a
+// server whose time cannot be read counts nothing).
+func (e *Env) BeanstalkdCPU() float64 {
+	sum := 0.0
+	for _, p := range e.Beanstalkd {
+		if s, err := p.CPUSeconds(); err == nil {
+			sum += s
+		}
+	}
+	return sum
 }
 
 // Stop stops the daemon first (so it releases its jobs), then the servers.

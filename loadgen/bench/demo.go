@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) int 
 		return loadgen.ExitError
 	}
 	fmt.Fprintf(stdout, "medispatcher demo: starting beanstalkd, redis-server and %s on loopback (files in %s)\n", o.daemon, dir)
-	env, err := StartEnv(ctx, dir, o.daemon, 1, "file", nil)
+	env, err := StartEnv(ctx, dir, o.daemon, 1, BinlogOff, "file", nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		return loadgen.ExitError

@@ -42,9 +42,9 @@ func startProc(name, logPath string, argv ...string) (*Proc, error) {
 	return p, nil
 }
 
-// StartServer starts beanstalkd or redis-server on a free loopback port
-// and waits until it answers.
-func StartServer(kind, dir string) (*Proc, error) {
+// StartServer starts beanstalkd or redis-server on a free loopback port,
+// with the flags extra added, and waits until it answers.
+func StartServer(kind, dir string, extra ...string) (*Proc, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		port, err := probe.FreePort()
@@ -62,6 +62,7 @@ func StartServer(kind, dir string) (*Proc, error) {
 		default:
 			return nil, fmt.Errorf("unknown server %q", kind)
 		}
+		argv = append(argv, extra...)
 		p, err := startProc(kind, filepath.Join(dir, kind+"-"+ps+".log"), argv...)
 		if err != nil {
 			return nil, err

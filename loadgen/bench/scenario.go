@@ -45,6 +45,7 @@ type Scenario struct {
 	Kind        string          `toml:"kind"`
 	Servers     int             `toml:"servers"` // beanstalkd instances; default 1
 	Source      string          `toml:"source"`  // "file" (default) or "redis"
+	Binlog      string          `toml:"binlog"`  // beanstalkd durability: "off" (default), "on" (-b DIR), "fsync" (-b DIR -f 0)
 	Size        int             `toml:"size"`
 	Rate        float64         `toml:"rate"`     // fixed rate, first step, or isolation rate
 	Step        float64         `toml:"step"`     // throughput: rate multiplier per step; default 1.5
@@ -107,6 +108,38 @@ func LoadScenarios(dir string) ([]*Scenario, error) {
 	return out, nil
 }
 
+// selectScenarios keeps the scenarios named in only (all when only is
+// empty), in their order; a name that is no scenario, or a kept latency or
+// compare scenario whose throughput scenario is not kept, is an error.
+func selectScenarios(scs []*Scenario, only []string) ([]*Scenario, error) {
+	if len(only) == 0 {
+		return scs, nil
+	}
+	want := map[string]bool{}
+	for _, n := range only {
+		want[strings.TrimSpace(n)] = true
+	}
+	var out []*Scenario
+	for _, s := range scs {
+		if want[s.Name] {
+			if s.Of != "" && !want[s.Of] {
+				return nil, fmt.Errorf("--only: %s builds on %s: name it too", s.Name, s.Of)
+			}
+			out = append(out, s)
+			delete(want, s.Name)
+		}
+	}
+	if len(want) > 0 {
+		var missing []string
+		for n := range want {
+			missing = append(missing, n)
+		}
+		sort.Strings(missing)
+		return nil, fmt.Errorf("--only: no scenario %s", strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
 // LoadScenario reads and checks one scenario file.
 func LoadScenario(path string) (*Scenario, error) {
 	data, err := os.ReadFile(path)
@@ -132,6 +165,12 @@ func LoadScenario(path string) (*Scenario, error) {
 	}
 	if s.Servers <= 0 {
 		s.Servers = 1
+	}
+	if err := checkBinlog(s.Binlog); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	if s.Binlog == "" {
+		s.Binlog = BinlogOff
 	}
 	if s.Step <= 1 {
 		s.Step = 1.5
@@ -180,6 +219,15 @@ func LoadScenario(path string) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario %s: isolation needs baseline = [\"<class>\", ...]", path)
 	}
 	return s, nil
+}
+
+// topics is the scenario's topics, over all its classes.
+func (s *Scenario) topics() int {
+	n := 0
+	for _, c := range s.Class {
+		n += c.Topics
+	}
+	return n
 }
 
 // classes returns the scenario's classes, only those named in keep if any.
