@@ -93,11 +93,13 @@ func TestShippedDurabilityScenarios(t *testing.T) {
 		s := by[name]
 		require.NotNil(t, s, name)
 		assert.Equal(t, want, s.Binlog, name)
-		// The same load, found the same way, as throughput-500.
+		// The same load, found the same way, as throughput-500; fsync
+		// starts lower, where a disk's syncs per second can keep up.
 		assert.Equal(t, plain.Kind, s.Kind, name)
 		assert.Equal(t, plain.Class, s.Class, name)
-		assert.Equal(t, []any{plain.Size, plain.Rate, plain.Step, plain.MaxRate, plain.Warmup, plain.Duration, plain.Drain, plain.Servers, plain.Source},
-			[]any{s.Size, s.Rate, s.Step, s.MaxRate, s.Warmup, s.Duration, s.Drain, s.Servers, s.Source}, name)
+		assert.Equal(t, []any{plain.Size, plain.Step, plain.MaxRate, plain.Warmup, plain.Duration, plain.Drain, plain.Servers, plain.Source},
+			[]any{s.Size, s.Step, s.MaxRate, s.Warmup, s.Duration, s.Drain, s.Servers, s.Source}, name)
+		assert.LessOrEqual(t, s.Rate, plain.Rate, name)
 	}
 	quick, err := LoadScenarios("../../bench/scenarios/quick")
 	require.NoError(t, err)
