@@ -120,8 +120,9 @@ func (c *Consumer) Watch(tube string) {
 		if l.conn != nil {
 			now := l.p.now()
 			if l.nwant == 1 {
-				// From nothing to something: start with pipelined reserves.
-				l.idle = false
+				// From nothing to something: start with a non-blocking
+				// reserve, more once it finds a job.
+				l.idle, l.window = false, 1
 			}
 			l.watchLocked(tube, now)
 			l.scheduleLocked(now)
@@ -211,8 +212,15 @@ func (l *link) reconcileLocked(now int64) {
 	l.scheduleLocked(now)
 }
 
-// scheduleLocked issues reserves: up to Batch non-blocking ones while jobs
-// flow; once the tubes looked empty, a single blocking one (a long poll).
+// scheduleLocked issues reserves: non-blocking ones while jobs flow; once
+// the tubes looked empty, a single blocking one (a long poll).
+//
+// The non-blocking reserves pipelined are l.window, which starts at 1 when
+// jobs start flowing, grows by one for each reserve that finds a job (so
+// it doubles every round trip while they all do) up to Batch, and is back
+// to 1 when one finds none. A link whose tubes hold a job now and then
+// (a producer or a server slower than the daemon) thus sends one or two
+// reserves per job instead of Batch, most of them answered TIMED_OUT.
 func (l *link) scheduleLocked(now int64) {
 	if l.conn == nil || l.blocking || l.nwant == 0 || l.c.closing.Load() {
 		return
@@ -227,7 +235,7 @@ func (l *link) scheduleLocked(now int64) {
 		}
 		return
 	}
-	for l.nbRes < l.c.cfg.Batch {
+	for l.nbRes < min(l.window, l.c.cfg.Batch) {
 		r := l.p.getReq()
 		r.op, r.async = opReserve, true
 		l.wbuf = append(l.wbuf, "reserve-with-timeout 0\r\n"...)
@@ -239,18 +247,26 @@ func (l *link) scheduleLocked(now int64) {
 // reservedLocked takes a job answered to reserve request r.
 func (l *link) reservedLocked(r *request, id uint64, body []byte, now int64) *Job {
 	if r.blocking {
-		l.blocking, l.idle, l.waking = false, false, false
+		l.blocking, l.waking = false, false
 	} else {
 		l.nbRes--
 	}
 	if bytes.Equal(body, wakeBody) {
-		// Our own wake job: delete it here, hand nothing out.
+		// Our own wake job: delete it here, hand nothing out. It says
+		// nothing about the watched tubes, so the ended long poll is
+		// simply renewed: the commands it held back go first, and a job
+		// ready meanwhile ends the new poll at once.
 		d := l.p.getReq()
 		d.op, d.async = opDelete, true
 		l.wbuf = appendID(l.wbuf, "delete", id)
 		l.push(d, now)
 		l.scheduleLocked(now)
 		return nil
+	}
+	if r.blocking {
+		l.idle, l.window = false, 1
+	} else {
+		l.window = min(l.window+1, l.c.cfg.Batch)
 	}
 	j := &Job{ID: id, Server: l.server, Body: body, link: l, gen: l.gen, touched: now}
 	if l.c.closing.Load() {
@@ -280,7 +296,7 @@ func (l *link) reserveEmptyLocked(r *request, deadlineSoon bool, now int64) {
 			l.jobOpLocked(j, opTouch, 0, 0, now)
 		}
 	} else {
-		l.idle = true
+		l.idle, l.window = true, 1
 	}
 	l.scheduleLocked(now)
 }

@@ -62,6 +62,7 @@ type link struct {
 	nwant    int                 // tubes of the consumer's set this link watches
 	slot     int                 // index among the consumer's links of its server
 	nbRes    int                 // non-blocking reserves outstanding
+	window   int                 // non-blocking reserves to keep outstanding (see scheduleLocked)
 	blocking bool                // a blocking reserve is outstanding
 	idle     bool                // the watched tubes looked empty: long-poll
 	held     map[uint64]*Job     // jobs reserved on this connection, not yet ended
@@ -191,7 +192,7 @@ func (l *link) attach(conn net.Conn) bool {
 		l.push(w, now)
 		clear(l.srvWatch)
 		l.srvWatch["default"] = struct{}{}
-		l.nbRes, l.blocking, l.idle, l.waking = 0, false, false, false
+		l.nbRes, l.blocking, l.idle, l.waking, l.window = 0, false, false, false, 1
 		l.reconcileLocked(now)
 	}
 	return true
