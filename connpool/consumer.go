@@ -236,8 +236,8 @@ func (l *link) scheduleLocked(now int64) {
 	}
 }
 
-// reservedLocked takes a job answered to reserve request r.
-func (l *link) reservedLocked(r *request, id uint64, body []byte, now int64) *Job {
+// reservedLocked takes a job answered to reserve request r into j.
+func (l *link) reservedLocked(r *request, j *Job, id uint64, body []byte, now int64) *Job {
 	if r.blocking {
 		l.blocking, l.idle, l.waking = false, false, false
 	} else {
@@ -252,7 +252,7 @@ func (l *link) reservedLocked(r *request, id uint64, body []byte, now int64) *Jo
 		l.scheduleLocked(now)
 		return nil
 	}
-	j := &Job{ID: id, Server: l.server, Body: body, link: l, gen: l.gen, touched: now}
+	j.ID, j.Server, j.Body, j.link, j.gen, j.touched = id, l.server, body, l, l.gen, now
 	if l.c.closing.Load() {
 		// Reserved after Close began: give it back at once.
 		j.ended.Store(true)
