@@ -46,8 +46,8 @@ func TestMessageAllocs(t *testing.T) {
 	}
 	for _, topics := range []int{1, 50} {
 		t.Run(fmt.Sprintf("topics=%d", topics), func(t *testing.T) {
-			allocs := messageAllocs(t, topics)
-			t.Logf("allocations per message, %d topics: %.2f", topics, allocs)
+			allocs, bytes := messageAllocs(t, topics)
+			t.Logf("per message, %d topics: %.2f allocations, %.0f bytes", topics, allocs, bytes)
 			if raceEnabled {
 				return // the race detector allocates on its own
 			}
@@ -60,8 +60,8 @@ func TestMessageAllocs(t *testing.T) {
 
 // messageAllocs runs an engine with one subscription per topic, warms it up
 // with two rounds (connections open, buffers and pools grow), and returns
-// the allocations per message of a third.
-func messageAllocs(t *testing.T, topics int) float64 {
+// the allocations and bytes allocated per message of a third.
+func messageAllocs(t *testing.T, topics int) (allocs, bytes float64) {
 	bs := testsrv.StartBeanstalkd(t)
 	sub := newCountingSubscriber(t)
 	ctx := context.Background()
@@ -101,8 +101,8 @@ func messageAllocs(t *testing.T, topics int) float64 {
 // roundAllocs puts n messages delayed into the main tube, then counts the
 // process's allocations from the kick that makes them ready until the
 // subscriber has seen them all (and the last deletes had time to go out);
-// it returns them per message.
-func roundAllocs(t *testing.T, pool *connpool.Pool, sub *countingSubscriber, topics, n int) float64 {
+// it returns them, and the bytes allocated, per message.
+func roundAllocs(t *testing.T, pool *connpool.Pool, sub *countingSubscriber, topics, n int) (allocs, bytes float64) {
 	t.Helper()
 	fillMain(t, pool, n, topics, time.Hour)
 	want := sub.n.Load() + int64(n)
@@ -120,5 +120,5 @@ func roundAllocs(t *testing.T, pool *connpool.Pool, sub *countingSubscriber, top
 	}
 	time.Sleep(20 * time.Millisecond)
 	runtime.ReadMemStats(&after)
-	return float64(after.Mallocs-before.Mallocs) / float64(n)
+	return float64(after.Mallocs-before.Mallocs) / float64(n), float64(after.TotalAlloc-before.TotalAlloc) / float64(n)
 }
