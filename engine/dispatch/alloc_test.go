@@ -18,13 +18,15 @@ import (
 // maxMessageAllocs is what one message may allocate on the whole path in a
 // warm engine, by number of topics (one subscription each): the main job
 // reserved, decoded and fanned out, its channel job put, reserved, decoded,
-// pushed over HTTP, logged (SENT line) and deleted. Measured: 2.05–2.17
-// with one topic, 2.26–2.50 with 50 (each reserved job is one allocation,
-// its Job and body together; the rest is connpool waking a long-polling
-// link and sync.Pool refills after a GC, both depending on timing). Raise a
-// bound only with a reason; the point of the test is that garbage on the
-// message path is noticed.
-var maxMessageAllocs = map[int]float64{1: 2.3, 50: 2.7}
+// pushed over HTTP, logged (SENT line) and deleted. Each reserved job is
+// one allocation (its Job and body together): 2 per message. Measured on a
+// loaded 2-core machine: 2.03–2.38 with one topic, 2.26–2.78 with 50. The
+// rest depends on timing: connpool waking a long-polling link (5
+// allocations a wake, 0.05–0.35 per message) and sync.Pool refills after a
+// GC. One more allocation per message fails either bound. Raise a bound
+// only with a reason; the point of the test is that garbage on the message
+// path is noticed.
+var maxMessageAllocs = map[int]float64{1: 2.6, 50: 3.0}
 
 // allocMessages is how many messages one measured round carries.
 const allocMessages = 2000
