@@ -244,8 +244,8 @@ func (l *link) scheduleLocked(now int64) {
 	}
 }
 
-// reservedLocked takes a job answered to reserve request r.
-func (l *link) reservedLocked(r *request, id uint64, body []byte, now int64) *Job {
+// reservedLocked takes a job answered to reserve request r into j.
+func (l *link) reservedLocked(r *request, j *Job, id uint64, body []byte, now int64) *Job {
 	if r.blocking {
 		l.blocking, l.waking = false, false
 	} else {
@@ -268,7 +268,7 @@ func (l *link) reservedLocked(r *request, id uint64, body []byte, now int64) *Jo
 	} else {
 		l.window = min(l.window+1, l.c.cfg.Batch)
 	}
-	j := &Job{ID: id, Server: l.server, Body: body, link: l, gen: l.gen, touched: now}
+	j.ID, j.Server, j.Body, j.link, j.gen, j.touched = id, l.server, body, l, l.gen, now
 	if l.c.closing.Load() {
 		// Reserved after Close began: give it back at once.
 		j.ended.Store(true)

@@ -310,10 +310,15 @@ func (l *link) readLoop(conn net.Conn) error {
 			return err
 		}
 		var body []byte
+		var job *Job // a reserved job's, allocated with its body
 		if n, ok := rp.bodyLen(); ok {
 			// The line aliases the read buffer; the body read below reuses it.
 			rp.name, rp.line = nil, nil
-			body = make([]byte, n+2)
+			if rp.kind == rReserved {
+				job, body = newReservedJob(n + 2)
+			} else {
+				body = make([]byte, n+2)
+			}
 			if _, err := io.ReadFull(br, body); err != nil {
 				return fmt.Errorf("read body: %w", err)
 			}
@@ -322,7 +327,7 @@ func (l *link) readLoop(conn net.Conn) error {
 			}
 			body = body[:n:n]
 		}
-		if err := l.dispatch(&rp, body); err != nil {
+		if err := l.dispatch(&rp, body, job); err != nil {
 			return err
 		}
 	}
@@ -336,9 +341,10 @@ var expected = [...]replyKind{
 	opReserve: rReserved, opRelease: rReleased, opBury: rBuried, opTouch: rTouched,
 }
 
-// dispatch matches one reply to the oldest request. A reply that cannot
-// belong to it means the stream is out of step: the link is dropped.
-func (l *link) dispatch(rp *reply, body []byte) error {
+// dispatch matches one reply to the oldest request (job: the empty Job of
+// a RESERVED reply). A reply that cannot belong to it means the stream is
+// out of step: the link is dropped.
+func (l *link) dispatch(rp *reply, body []byte, job *Job) error {
 	l.mu.Lock()
 	r := l.q.pop()
 	if r == nil {
@@ -379,7 +385,7 @@ func (l *link) dispatch(rp *reply, body []byte) error {
 		case opKick:
 			r.n = rp.a
 		case opReserve:
-			deliver = l.reservedLocked(r, rp.a, body, now)
+			deliver = l.reservedLocked(r, job, rp.a, body, now)
 		}
 		r.body = body
 	} else {

@@ -23,7 +23,9 @@ import (
 )
 
 // countingSubscriber answers every push with success and signals when it
-// has seen want pushes.
+// has seen want pushes. Its handler allocates nothing (fasthttp reuses its
+// request contexts), so the allocations of a process running it are the
+// engine's.
 type countingSubscriber struct {
 	url  string
 	n    atomic.Int64
@@ -32,10 +34,10 @@ type countingSubscriber struct {
 	once sync.Once
 }
 
-func newCountingSubscriber(b *testing.B) *countingSubscriber {
+func newCountingSubscriber(tb testing.TB) *countingSubscriber {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	c := &countingSubscriber{url: "http://" + ln.Addr().String() + "/hook", done: make(chan struct{})}
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
@@ -45,8 +47,55 @@ func newCountingSubscriber(b *testing.B) *countingSubscriber {
 		}
 	}}
 	go func() { _ = srv.Serve(ln) }()
-	b.Cleanup(func() { _ = srv.Shutdown() })
+	tb.Cleanup(func() { _ = srv.Shutdown() })
 	return c
+}
+
+// fillMain puts n messages into the main tube, spread over topics topics
+// ("bench.t0" …), from 64 goroutines; with delay > 0 they wait delayed.
+func fillMain(tb testing.TB, pool *connpool.Pool, n, topics int, delay time.Duration) {
+	tb.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for w := 0; w < 64; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				m := message.Message{Topic: []byte(fmt.Sprintf("bench.t%d", i%int64(topics))),
+					Body: msgpackBody("seq", int(i), "pad", "0123456789abcdef0123456789abcdef0123456789abcdef"), Time: 1732500000}
+				buf = message.AppendMainJob(buf[:0], &m)
+				if _, err := pool.Put(ctx, 0, mainTube, buf, 1024, delay, time.Minute); err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if tb.Failed() {
+		tb.FailNow()
+	}
+}
+
+// benchSubs is one subscription per topic ("bench.t0" …), each pushing to
+// url with concurrency 10.
+func benchSubs(tb testing.TB, topics int, url string) *subs.Set {
+	tb.Helper()
+	list := make([]*subs.Subscription, topics)
+	for i := range list {
+		list[i] = &subs.Subscription{ID: int64(i + 1), Topic: fmt.Sprintf("bench.t%d", i), URL: url, Concurrency: 10}
+		if err := list[i].Validate(subs.Limits{ChannelPrefix: "sub-queue/"}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return subs.NewSet(list)
 }
 
 // BenchmarkEndToEnd measures the whole cycle on one beanstalkd: main tube →
@@ -70,43 +119,13 @@ func benchEndToEnd(b *testing.B, topics int) {
 	}
 	defer pool.Close()
 
-	// Fill the main tube first (not measured).
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	for w := 0; w < 64; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf []byte
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(b.N) {
-					return
-				}
-				m := message.Message{Topic: []byte(fmt.Sprintf("bench.t%d", i%int64(topics))),
-					Body: msgpackBody("seq", int(i), "pad", "0123456789abcdef0123456789abcdef0123456789abcdef"), Time: 1732500000}
-				buf = message.AppendMainJob(buf[:0], &m)
-				if _, err := pool.Put(ctx, 0, mainTube, buf, 1024, 0, time.Minute); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	fillMain(b, pool, b.N, topics, 0) // not measured
 	if st, err := pool.StatsTube(ctx, 0, mainTube); err != nil || st.Ready != int64(b.N) {
 		b.Fatalf("main tube holds %d of %d jobs (%v)", st.Ready, b.N, err)
 	}
 
-	list := make([]*subs.Subscription, topics)
-	for i := range list {
-		list[i] = &subs.Subscription{ID: int64(i + 1), Topic: fmt.Sprintf("bench.t%d", i), URL: sub.url, Concurrency: 10}
-		if err := list[i].Validate(subs.Limits{ChannelPrefix: "sub-queue/"}); err != nil {
-			b.Fatal(err)
-		}
-	}
 	src := newStaticSource()
-	src.sets <- subs.NewSet(list)
+	src.sets <- benchSubs(b, topics, sub.url)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	eng, err := New(Options{MainTube: mainTube, RedistWorkers: 64}, Deps{
 		Pool: pool, Push: push.NewClient(push.Config{}), Source: src, Data: &recordingLog{}, Log: log,
