@@ -54,3 +54,13 @@ func TestRunWithoutBeanstalkdSaysHowToStartOne(t *testing.T) {
 	assert.Equal(t, loadgen.ExitUsage, code, errb.String())
 	assert.Contains(t, errb.String(), "bad configuration")
 }
+
+func TestParseCounts(t *testing.T) {
+	got, err := parseCounts("4, 500")
+	require.NoError(t, err)
+	assert.Equal(t, []int{4, 500}, got)
+	for _, bad := range []string{"", "x", "4,0", "-1", "4,,5"} {
+		_, err := parseCounts(bad)
+		assert.Error(t, err, bad)
+	}
+}
