@@ -320,13 +320,14 @@ func (l *link) jobOpLocked(j *Job, o op, pri uint32, delay uint64, now int64) {
 }
 
 // wake ends the long poll of a link by putting a job into its wake tube.
-// A failure is harmless: the poll ends by itself within IdleWait.
+// A failure is harmless: the poll ends by itself within IdleWait. The put
+// needs no context of its own: the command link's read deadline (OpTimeout)
+// already bounds it, and a wake may come once per message when the tubes
+// run dry between jobs, so it allocates no context and timer.
 func (c *Consumer) wake(server int, tube string) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.p.cfg.OpTimeout)
-	defer cancel()
 	// That server only: a wake job elsewhere would wake nobody.
 	if l := c.p.servers[server].pick(); l != nil {
-		_, _ = l.put(ctx, tube, wakeBody, 0, 0, ttrSeconds(time.Minute))
+		_, _ = l.put(context.Background(), tube, wakeBody, 0, 0, ttrSeconds(time.Minute))
 	}
 }
 
