@@ -144,6 +144,14 @@ func (l *recordingLog) count(prefix string) int {
 	return n
 }
 
+// Rigs run with CutThrough, the daemon's default, unless DISPATCH_TWO_HOP
+// is set: `make test` runs the package both ways. twoHop pins one test to
+// the two-hop path.
+func twoHop(t *testing.T) { t.Setenv("DISPATCH_TWO_HOP", "1") }
+
+// cutThrough reports whether rigs made now run with CutThrough.
+func cutThrough() bool { return os.Getenv("DISPATCH_TWO_HOP") == "" }
+
 // rig is one engine under test with its real beanstalkd.
 type rig struct {
 	t    *testing.T
@@ -182,6 +190,9 @@ func newRigWith(t *testing.T, bs *testsrv.Server, opts Options, store *failures.
 	t.Cleanup(func() { _ = pool.Close() })
 	if opts.MainTube == "" {
 		opts.MainTube = mainTube
+	}
+	if cutThrough() {
+		opts.CutThrough = true
 	}
 	if opts.RetryCoe == 0 {
 		opts.RetryCoe = 50 * time.Millisecond

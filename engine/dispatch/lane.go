@@ -2,16 +2,21 @@ package dispatch
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
-// lane is one tube of a subscription: a queue of reserved jobs and the
-// workers pushing them.
+// lane is one tube of a subscription: a queue of reserved jobs (and, on
+// the channel lane, direct copies) and the workers pushing them.
 type lane struct {
 	r     *runner
 	retry bool
 	tube  string
 	q     chan *channelJob
 	gate  *gate
+
+	// busy counts the jobs in the lane, queued or being pushed; slots is
+	// its worker count. A direct copy is taken only into a free slot.
+	busy, slots atomic.Int32
 
 	mu      sync.Mutex // guards workers; taken only on resize
 	workers []chan struct{}
@@ -42,18 +47,70 @@ func (l *lane) enqueue(c *channelJob) {
 		c.Release(l.r.e.opts.Priority, 0)
 		return
 	}
+	l.busy.Add(1)
 	select {
 	case l.q <- c:
 		l.gate.observe(len(l.q))
 	default:
 		// Beyond the slack: give it back to the tube, which is ignored now.
+		l.busy.Add(-1)
 		c.Release(l.r.e.opts.Priority, 0)
 		l.r.m.overflow.Inc()
 	}
 }
 
+// acquire takes a free push slot for a direct copy: it reports false when
+// every worker has a job, queued or in hand.
+func (l *lane) acquire() bool {
+	for {
+		b := l.busy.Load()
+		if b >= l.slots.Load() {
+			return false
+		}
+		if l.busy.CompareAndSwap(b, b+1) {
+			return true
+		}
+	}
+}
+
+// enqueueTaken queues a direct copy whose slot acquire took; when stopping
+// (or, should a resize have shrunk the queue's share, full) it is spilled.
+func (l *lane) enqueueTaken(c *channelJob) {
+	if !l.r.e.stopping.Load() {
+		select {
+		case l.q <- c:
+			l.gate.observe(len(l.q))
+			return
+		default:
+		}
+	}
+	l.left()
+	c.Release(l.r.e.opts.Priority, 0)
+}
+
+// left is called when a job leaves the lane (settled or given back); a
+// channel lane that runs dry after a spill asks whether its tube is empty
+// again (CutThrough).
+func (l *lane) left() {
+	if l.busy.Add(-1) == 0 && !l.retry && l.r.e.opts.CutThrough && l.r.chWatch.mayHoldJobs() {
+		l.r.chWatch.checkSoon(l.r)
+	}
+}
+
 // drain releases every queued job; it returns how many.
-func (l *lane) drain() int { return releaseAll(l.q, l.r.e.opts.Priority) }
+func (l *lane) drain() int {
+	n := 0
+	for {
+		select {
+		case c := <-l.q:
+			l.busy.Add(-1)
+			c.Release(l.r.e.opts.Priority, 0)
+			n++
+		default:
+			return n
+		}
+	}
+}
 
 // resize grows or shrinks the worker set; a worker told to stop finishes
 // its current push first, so nothing is lost or pushed twice.
@@ -75,6 +132,7 @@ func (l *lane) resize(n int) {
 		close(l.workers[last])
 		l.workers = l.workers[:last]
 	}
+	l.slots.Store(int32(n))
 	if n > 0 {
 		high, low := watermarks(n)
 		l.gate.setLimits(high, low)

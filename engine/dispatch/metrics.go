@@ -91,8 +91,11 @@ type subMetrics struct {
 	failKind                             map[push.FailureKind]*metrics.Counter
 	retried, givenUp, noURL, overflow    *metrics.Counter
 	retryPutFail, bucketWaits            *metrics.Counter
-	latency                              *metrics.Histogram
-	names                                []string // every series above, for release
+	// direct counts copies handed from the main tube straight to the
+	// push workers (CutThrough), spilled those put into the channel tube.
+	direct, spilled *metrics.Counter
+	latency         *metrics.Histogram
+	names           []string // every series above, for release
 }
 
 func newSubMetrics(id int64, topic string) *subMetrics {
@@ -116,6 +119,8 @@ func newSubMetrics(id int64, topic string) *subMetrics {
 		overflow:     c("medispatcher_lane_overflow_releases_total", ""),
 		retryPutFail: c("medispatcher_retry_put_failures_total", ""),
 		bucketWaits:  c("medispatcher_token_bucket_waits_total", ""),
+		direct:       c("medispatcher_handoffs_total", `,path="direct"`),
+		spilled:      c("medispatcher_handoffs_total", `,path="spilled"`),
 		latency:      metrics.GetOrCreateHistogram(latency),
 		failKind:     map[push.FailureKind]*metrics.Counter{},
 	}

@@ -29,6 +29,13 @@ type Options struct {
 	// beanstalkd work on every event; retry tubes are empty most of the
 	// time. Without RetrySampled calls it must stay false.
 	LazyRetryWatch bool
+	// CutThrough hands a message straight from the main tube to a
+	// subscription's push workers when one is free and its channel tube
+	// holds nothing (see cutthrough.go); only the rest is put into channel
+	// tubes, which are then watched only while they may hold jobs (the
+	// backlog sampler's ChannelSampled calls find jobs another daemon put
+	// there). false: every message through the channel tube, as 2.x.
+	CutThrough bool
 	// NoPushMetrics skips the per-push counters and latency histogram
 	// (Observability = false, to measure their cost).
 	NoPushMetrics bool

@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -43,16 +42,19 @@ func (e *Engine) redistWorker() {
 	}
 }
 
-// redistribute puts one channel job per subscription of the main job's
-// topic, then settles the main job; m and buf are the worker's reused
-// message and encoding buffer (returned, maybe grown).
+// redistribute gives every subscription of the main job's topic its copy:
+// handed to its lane directly (CutThrough, see takeDirect) or put into its
+// channel tube; then it settles the main job, at once or, with direct
+// copies, once the last of them is settled (see fan). m and buf are the
+// worker's reused message and encoding buffer (returned, maybe grown).
 func (e *Engine) redistribute(j *connpool.Job, m *message.Message, buf []byte) []byte {
 	if err := message.Decode(j.Body, m); err != nil {
 		e.mainDecodeFailed(j, err)
 		return buf
 	}
 	st := e.state.Load()
-	matched, tooBig := false, false
+	var f *fan
+	matched, out := false, fanDone
 	for _, s := range st.set.ByTopic(m.Topic) {
 		r := st.runners[s.ID]
 		if r == nil {
@@ -62,16 +64,26 @@ func (e *Engine) redistribute(j *connpool.Job, m *message.Message, buf []byte) [
 			continue
 		}
 		matched = true
-		var out fanOut
-		buf, out = e.putChannel(j, m, s, r, buf)
-		switch out {
-		case fanTooBig:
-			tooBig = true
-		case fanKept:
-			return buf
+		if e.opts.CutThrough && !r.guardMayDrop(s) && r.takeDirect() {
+			if f == nil {
+				f = e.newFan(j)
+			}
+			e.handDirect(f, r, m)
+			continue
+		}
+		var o fanOut
+		buf, o = e.putChannel(j, m, s, r, buf)
+		out = max(out, o)
+		if o == fanKept {
+			break // the main job comes back for every subscription
 		}
 	}
-	e.settleMain(j, m.Topic, st, matched, tooBig)
+	if f != nil {
+		f.mark(out)
+		f.settle()
+		return buf
+	}
+	e.settleMain(j, m.Topic, st, matched, out)
 	return buf
 }
 
@@ -87,13 +99,14 @@ func (e *Engine) mainDecodeFailed(j *connpool.Job, err error) {
 	j.Delete()
 }
 
-// fanOut is the outcome of one subscription's copy of a main job.
+// fanOut is the outcome of one subscription's copy of a main job; a
+// greater value is worse.
 type fanOut uint8
 
 const (
-	fanDone   fanOut = iota // put, dropped, or kept in the DATA log (REDISTFAIL)
+	fanDone   fanOut = iota // handed over, put, dropped, or kept in the DATA log (REDISTFAIL)
 	fanTooBig               // too big for beanstalkd: the main job must be buried
-	fanKept                 // its only copy could not be written: the main job was released
+	fanKept                 // its only copy could not be written: the main job must be given back
 )
 
 // putChannel puts m, as subscription s's channel job, into s's channel tube
@@ -104,38 +117,43 @@ func (e *Engine) putChannel(j *connpool.Job, m *message.Message, s *subs.Subscri
 	if e.dropByGuard(j, s, r, buf) {
 		return buf, fanDone
 	}
-	// connpool bounds every request with its OpTimeout: no context (and no
-	// timer) per put on this path.
-	_, err := e.deps.Pool.Put(context.Background(), j.Server, r.tube, buf, e.opts.Priority, 0, e.opts.TTR)
-	if err == nil {
-		e.metrics.fanout.Inc()
-		return buf, fanDone
-	}
+	return buf, e.putCopy(j, r, buf, 0)
+}
+
+// copyNotPut handles a copy of main job j that could not be put into r's
+// channel tube (err).
+func (e *Engine) copyNotPut(j *connpool.Job, r *runner, job []byte, err error) fanOut {
 	e.metrics.redistFail.Inc()
 	if errors.Is(err, connpool.ErrJobTooBig) {
 		// A line could never be put back either: the main job stays,
 		// buried, for an operator who raises beanstalkd's -z.
 		e.log.Error("channel job too big for beanstalkd (raise its -z max job size, then kick the main tube): main job buried",
-			"sub", s.ID, "tube", r.tube, "job", j.ID, "bytes", len(buf), "err", err)
-		return buf, fanTooBig
+			"sub", r.id, "tube", r.tube, "job", j.ID, "bytes", len(job), "err", err)
+		return fanTooBig
 	}
 	// The channel job exists only in the DATA log now; the replay tool puts
 	// it back into the channel tube. If the line cannot be written, the
 	// main job is kept: every subscription gets it again later (a
 	// duplicate for those already served, never a loss).
-	e.log.Error("put to channel failed", "sub", s.ID, "tube", r.tube, "job", j.ID, "err", err)
-	if lerr := e.deps.Data.RedistFail(r.topic, s.ID, buf, err.Error()); lerr != nil {
-		e.keep(j, "REDISTFAIL", lerr)
-		return buf, fanKept
+	e.log.Error("put to channel failed", "sub", r.id, "tube", r.tube, "job", j.ID, "err", err)
+	if lerr := e.deps.Data.RedistFail(r.topic, r.id, job, err.Error()); lerr != nil {
+		e.noteKept(j, "REDISTFAIL", lerr)
+		return fanKept
 	}
-	return buf, fanDone
+	return fanDone
+}
+
+// guardMayDrop reports whether s's drop_threshold guard may drop its next
+// copy (such a copy is never handed over directly).
+func (r *runner) guardMayDrop(s *subs.Subscription) bool {
+	return s.DropThreshold > 0 && s.DropAction != subs.DropKeep && r.backlogAbove(s.DropThreshold)
 }
 
 // dropByGuard applies s's drop_threshold guard to its channel job (job):
 // above the threshold it is dropped, or with DropLog written to the DATA
 // log instead of its channel. It reports whether the job is not to be put.
 func (e *Engine) dropByGuard(j *connpool.Job, s *subs.Subscription, r *runner, job []byte) bool {
-	if s.DropThreshold <= 0 || s.DropAction == subs.DropKeep || !r.backlogAbove(s.DropThreshold) {
+	if !r.guardMayDrop(s) {
 		return false
 	}
 	if s.DropAction != subs.DropLog {
@@ -153,10 +171,16 @@ func (e *Engine) dropByGuard(j *connpool.Job, s *subs.Subscription, r *runner, j
 }
 
 // settleMain ends a main job whose subscriptions all had their copy
-// (matched: it had at least one): buried when a copy was too big,
-// released when the set became empty as it was reserved, else deleted.
-func (e *Engine) settleMain(j *connpool.Job, topic []byte, st *state, matched, tooBig bool) {
-	if tooBig {
+// (matched: it had at least one; out: the worst outcome): given back when
+// a copy's only-copy line could not be written, buried when a copy was
+// too big, released when the set became empty as it was reserved, else
+// deleted.
+func (e *Engine) settleMain(j *connpool.Job, topic []byte, st *state, matched bool, out fanOut) {
+	switch out {
+	case fanKept:
+		j.Release(e.opts.Priority, e.opts.KeepDelay)
+		return
+	case fanTooBig:
 		e.metrics.tooBig.Inc()
 		j.Bury(e.opts.Priority)
 		return

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/dispatch/message"
 )
@@ -18,21 +17,21 @@ func (e *Engine) retryDelay(n int) time.Duration {
 
 // retryOrGiveUp settles a failed push: a failure record, then either the
 // retry tube with the next delay, or (after MaxRetries retries) the end.
-func (w *worker) retryOrGiveUp(j *connpool.Job, url string) {
+func (w *worker) retryOrGiveUp(c *channelJob, url string) {
 	r, e := w.l.r, w.l.r.e
 	done := w.retriesDone()
 	if w.msg.LogID == 0 {
 		w.msg.LogID = e.deps.IDs.Next()
 	}
 	if w.l.retry && done >= e.opts.MaxRetries {
-		w.record(j, url, failures.GivenUp)
+		w.record(c, url, failures.GivenUp)
 		r.m.givenUp.Inc()
-		e.log.Warn("push given up", "sub", r.id, "topic", r.topic, "job", j.ID,
+		e.log.Warn("push given up", "sub", r.id, "topic", r.topic, "job", c.ID(),
 			"retries", done, "err", w.failText())
-		j.Delete()
+		c.Delete()
 		return
 	}
-	w.record(j, url, failures.Retrying)
+	w.record(c, url, failures.Retrying)
 	// The stored RetryTimes counts retries done; the next push sends
 	// RetryTimes+1 and waits (RetryTimes+1)² × coe.
 	w.msg.RetryTimes = done
@@ -40,22 +39,23 @@ func (w *worker) retryOrGiveUp(j *connpool.Job, url string) {
 	// Exactly the old daemon's retry job (11 keys): operators' tools and
 	// old daemons read retry tubes; it is routed by its tube name.
 	w.buf = message.AppendRetryJob(w.buf[:0], w.msg)
-	if err := r.putRetry(j.Server, w.buf, delay); err != nil {
+	if err := r.putRetry(c.Server(), w.buf, delay); err != nil {
 		// No server takes the retry job now: keep the message where it is
-		// and try again after the same delay (at least once; duplicates
-		// are the subscriber's to de-duplicate by jobid, loss is not).
+		// (a direct copy: in its channel tube) and try again after the
+		// same delay (at least once; duplicates are the subscriber's to
+		// de-duplicate by jobid, loss is not).
 		e.log.Error("put to retry tube failed: job released for a later try",
-			"sub", r.id, "tube", r.retryTube, "job", j.ID, "err", err)
+			"sub", r.id, "tube", r.retryTube, "job", c.ID(), "err", err)
 		r.m.retryPutFail.Inc()
-		j.Release(e.opts.Priority, delay)
+		c.giveBack(e.opts.Priority, delay)
 		return
 	}
 	r.m.retried.Inc()
-	j.Delete()
+	c.Delete()
 }
 
 // putRetry puts a retry job into the subscription's retry tube on server;
-// the tube's lazy watch hears of it (see retryWatch).
+// the tube's lazy watch hears of it (see tubeWatch).
 func (r *runner) putRetry(server int, job []byte, delay time.Duration) error {
 	e := r.e
 	r.watch.putStarted()
@@ -65,7 +65,7 @@ func (r *runner) putRetry(server int, job []byte, delay time.Duration) error {
 }
 
 // record writes a failure-record event for the message in hand.
-func (w *worker) record(j *connpool.Job, url, final string) {
+func (w *worker) record(c *channelJob, url, final string) {
 	r, e := w.l.r, w.l.r.e
 	sub := r.params.Load().sub
 	var jobID [64]byte
@@ -81,7 +81,7 @@ func (w *worker) record(j *connpool.Job, url, final string) {
 	}
 	if final != failures.Success {
 		rec.Error = w.failText()
-		rec.Job = append([]byte(nil), j.Body...) // for a re-send; the failure path only
+		rec.Job = append([]byte(nil), c.Body()...) // for a re-send; the failure path only
 	}
 	if rec.LogID == 0 {
 		rec.LogID = e.deps.IDs.Next()

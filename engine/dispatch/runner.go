@@ -27,8 +27,9 @@ type runner struct {
 	// reserved over every server), for the drop-threshold guard: the
 	// daemon's budgeted backlog sampler reports it (ChannelSampled).
 	channelBacklog atomic.Int64
-	// watch is the retry tube's LazyRetryWatch state.
-	watch retryWatch
+	// watch is the retry tube's LazyRetryWatch state, chWatch the channel
+	// tube's with CutThrough.
+	watch, chWatch tubeWatch
 }
 
 func newRunner(e *Engine, s *subs.Subscription) *runner {
@@ -48,9 +49,12 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 	r.params.Store(p)
 	r.main = newLane(r, false, r.tube, p.concurrency)
 	r.retry = newLane(r, true, r.retryTube, p.retryConc)
-	r.watch.lane = r.retry
+	r.watch.lane, r.chWatch.lane = r.retry, r.main
 	if e.opts.LazyRetryWatch {
 		r.watch.startIdle()
+	}
+	if e.opts.CutThrough {
+		r.chWatch.startIdle()
 	}
 	return r
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/engine/dispatch/push"
@@ -44,12 +43,14 @@ func (w *worker) run(quit chan struct{}) {
 		case c := <-l.q:
 			l.gate.observe(len(l.q))
 			if !w.pace(quit) {
+				l.busy.Add(-1)
 				c.Release(e.opts.Priority, 0)
 				return
 			}
 			w.process(c)
 			w.msg, w.push.Msg = nil, nil // c is recycled: nothing of it stays here
 			c.done()
+			l.left()
 		}
 	}
 }
@@ -99,13 +100,12 @@ func (w *worker) retriesDone() int {
 // process pushes one job and settles it.
 func (w *worker) process(c *channelJob) {
 	l, r, e := w.l, w.l.r, w.l.r.e
-	j := c.job
 	w.msg = &c.msg
 	w.lastRun = time.Now()
 	p := r.params.Load()
 	url, ok := p.sub.URLs().Pick(e.opts.ReceptionEnv, uint32(w.rnd.Uint64()))
 	if !ok {
-		w.dropNoURL(j)
+		w.dropNoURL(c)
 		return
 	}
 	done := w.retriesDone()
@@ -123,18 +123,21 @@ func (w *worker) process(c *channelJob) {
 	switch {
 	case w.res.OK:
 		if l.retry {
-			w.record(j, url, failures.Success)
+			w.record(c, url, failures.Success)
 		}
-		j.Delete()
+		c.Delete()
 	case w.res.Kind == push.Encode:
 		// The body cannot become JSON (e.g. NaN): not the subscriber's
-		// fault and never deliverable; keep it buried for an operator.
-		_ = e.deps.Data.DecodeErrKept(j.Body, w.res.Err.Error())
-		j.Bury(e.opts.Priority)
+		// fault and never deliverable; keep it buried for an operator (a
+		// direct copy is buried once it comes back from its channel tube).
+		if !c.direct() {
+			_ = e.deps.Data.DecodeErrKept(c.Body(), w.res.Err.Error())
+		}
+		c.Bury(e.opts.Priority)
 	case w.res.Kind == push.Canceled:
-		j.Release(e.opts.Priority, 0)
+		c.giveBack(e.opts.Priority, 0)
 	default:
-		w.retryOrGiveUp(j, url)
+		w.retryOrGiveUp(c, url)
 	}
 }
 
@@ -142,16 +145,22 @@ func (w *worker) process(c *channelJob) {
 // environment. It is not pushed (the old daemon's rule, which subscribers
 // rely on), but it is never silently gone: a DROP line keeps it (replay
 // puts it back once the subscription has a URL for this environment).
-func (w *worker) dropNoURL(j *connpool.Job) {
+func (w *worker) dropNoURL(c *channelJob) {
 	r, e := w.l.r, w.l.r.e
 	r.m.noURL.Inc()
-	if err := e.deps.Data.Drop(r.topic, r.id, j.Body, "no URL for RECEPTION_ENV "+strconv.Quote(e.opts.ReceptionEnv)); err != nil {
-		e.keep(j, "DROP", err)
+	if err := e.deps.Data.Drop(r.topic, r.id, c.Body(), "no URL for RECEPTION_ENV "+strconv.Quote(e.opts.ReceptionEnv)); err != nil {
+		// Kept in beanstalkd: a direct copy in its channel tube.
+		if c.direct() {
+			e.noteKept(c.fan.job, "DROP", err)
+			c.giveBack(e.opts.Priority, e.opts.KeepDelay)
+			return
+		}
+		e.keep(c.job, "DROP", err)
 		return
 	}
 	e.log.Warn("no usable URL: message written to the drop log", "sub", r.id, "topic", r.topic,
-		"env", e.opts.ReceptionEnv, "job", j.ID)
-	j.Delete()
+		"env", e.opts.ReceptionEnv, "job", c.ID())
+	c.Delete()
 }
 
 func (w *worker) sentLog(url string) {

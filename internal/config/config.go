@@ -172,6 +172,13 @@ type Config struct {
 	// BacklogSampleRate bounds the stats-tube requests per second the
 	// backlog sampler sends over all servers.
 	BacklogSampleRate int
+	// CutThrough hands a message straight from the main tube to a free
+	// push worker of each subscription whose channel tube is empty, and
+	// spills only the rest into channel tubes (which are then watched only
+	// while they hold jobs); false keeps the 2.x two-hop path, every
+	// message through its channel tube. Either way a mixed fleet on the
+	// same tubes works.
+	CutThrough bool
 
 	// ShutdownTimeout bounds a graceful stop, in ms; 0 = MaxMessageProcessTime
 	// + 5000. See ShutdownGrace.
@@ -376,6 +383,7 @@ func Default() *Config {
 		PrometheusApiAddr:     "127.0.0.1:25606",
 		Observability:         true,
 		BacklogSampleRate:     1000,
+		CutThrough:            true,
 		FailureAnswerMaxBytes: 512,
 
 		IntervalOfErrorMonitorAlert:            180,

@@ -71,6 +71,18 @@ func (b *Bucket) refill(now time.Time) {
 	b.last = now
 }
 
+// Ready reports whether a token is available now (always, unlimited); it
+// takes none.
+func (b *Bucket) Ready() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.rate == 0 {
+		return true
+	}
+	b.refill(b.now())
+	return b.tokens >= 1
+}
+
 // Reserve takes one token and returns how long the caller must wait before
 // using it (0 when a token was available or the bucket is unlimited).
 func (b *Bucket) Reserve() time.Duration {

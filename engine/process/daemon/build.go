@@ -34,6 +34,7 @@ func engineOptions(cfg *config.Config) dispatch.Options {
 		LogUnsubscribed:         cfg.LogUnsubscribed,
 		// The backlog sampler tells the engine which retry tubes hold jobs.
 		LazyRetryWatch: true,
+		CutThrough:     cfg.CutThrough,
 	}
 }
 

@@ -97,15 +97,11 @@ func afterSweep(cfg *config.Config, eng *dispatch.Engine, smp *backlog.Sampler, 
 			ready := 0
 			if c, ok := smp.Get(s.ChannelTube(cfg.PrefixOfChannelQueue)); ok {
 				ready += int(c.Sum.Ready)
-				eng.ChannelSampled(s.ID, c.Sum.Ready+c.Sum.Reserved)
+				eng.ChannelSampled(s.ID, c.Sum.Ready+c.Sum.Reserved, sampledJobs(c), c.Asked)
 			}
 			if c, ok := smp.Get(s.RetryTube(cfg.PrefixOfChannelQueue)); ok {
 				ready += int(c.Sum.Ready)
-				jobs := c.Sum.Ready + c.Sum.Delayed + c.Sum.Reserved
-				if c.Missing > 0 {
-					jobs = 1 // a server did not answer: it may hold some
-				}
-				eng.RetrySampled(s.ID, jobs, c.Asked)
+				eng.RetrySampled(s.ID, sampledJobs(c), c.Asked)
 			}
 			total += ready
 			if alerts != nil {
@@ -121,6 +117,16 @@ func afterSweep(cfg *config.Config, eng *dispatch.Engine, smp *backlog.Sampler, 
 		}
 		alerts.GlobalBacklog(total, main)
 	}
+}
+
+// sampledJobs is what a sample says a tube may hold for the engine's lazy
+// watching: its ready, delayed and reserved jobs, at least 1 when a server
+// did not answer.
+func sampledJobs(c backlog.Sample) int64 {
+	if c.Missing > 0 {
+		return 1
+	}
+	return c.Sum.Ready + c.Sum.Delayed + c.Sum.Reserved
 }
 
 // recoverGauge keeps the number of entries waiting in the recover lists,
