@@ -126,30 +126,55 @@ func (e *Engine) putCopy(j *connpool.Job, r *runner, job []byte, delay time.Dura
 // checkSoon asks beanstalkd, once its lane has run dry, whether the
 // channel tube a subscription spilled into is empty again, so that its
 // copies go direct again without waiting for the backlog sampler's sweep.
-// One check runs at a time per tube; while checks find jobs they wait
-// longer (checkMinGap doubling up to checkMaxGap). It is called from a
-// worker, which holds the engine's runners count.
+// One check runs at a time per tube; a call during a check makes it check
+// again after it. While checks find jobs they wait longer (checkMinGap
+// doubling up to checkMaxGap). It is called from a worker, which holds the
+// engine's runners count.
 func (w *tubeWatch) checkSoon(r *runner) {
+	w.again.Store(true)
 	if r.e.stopping.Load() || !w.checking.CompareAndSwap(false, true) {
 		return
 	}
 	r.e.runners.Add(1)
 	go func() {
 		defer r.e.runners.Done()
-		defer w.checking.Store(false)
-		gap := time.Duration(w.backoff.Load())
-		if gap > 0 && !sleep(gap, r.e.quit, nil) {
-			return
-		}
-		asked := time.Now()
-		jobs := r.e.countJobs(r.tube)
-		w.sampled(jobs, asked)
-		if jobs == 0 {
-			w.backoff.Store(0)
-		} else {
-			w.backoff.Store(int64(min(max(2*gap, checkMinGap), checkMaxGap)))
+		for {
+			for {
+				w.again.Store(false)
+				if !w.check(r) && !w.again.Load() {
+					break
+				}
+			}
+			w.checking.Store(false)
+			// A call that came after the last check but found it running.
+			if !w.again.Load() || !w.checking.CompareAndSwap(false, true) {
+				return
+			}
 		}
 	}()
+}
+
+// check counts the tube's jobs once (after the current backoff) and
+// applies the count. It reports whether to check again: the tube still
+// may hold jobs (delayed ones, or ours whose delete beanstalkd had not
+// applied yet) while its lane is dry, so no job of the lane will ask.
+func (w *tubeWatch) check(r *runner) bool {
+	gap := time.Duration(w.backoff.Load())
+	if gap > 0 && !sleep(gap, r.e.quit, nil) {
+		return false
+	}
+	if !w.mayHoldJobs() {
+		return false // a sample was first
+	}
+	asked := time.Now()
+	jobs := r.e.countJobs(r.tube)
+	w.sampled(jobs, asked)
+	if jobs == 0 {
+		w.backoff.Store(0)
+	} else {
+		w.backoff.Store(int64(min(max(2*gap, checkMinGap), checkMaxGap)))
+	}
+	return jobs > 0 && w.mayHoldJobs() && w.lane.busy.Load() == 0 && !r.e.stopping.Load()
 }
 
 const (

@@ -62,10 +62,11 @@ type tubeWatch struct {
 	puts    atomic.Int32
 	putDone atomic.Int64
 
-	// checking is set while a check (checkSoon) is in flight; backoff is
-	// the wait before the next one (ns), doubled while checks find jobs.
-	checking atomic.Bool
-	backoff  atomic.Int64
+	// checking is set while a check (checkSoon) runs, again when one is
+	// asked for; backoff is the wait before the next one (ns), doubled
+	// while checks find jobs.
+	checking, again atomic.Bool
+	backoff         atomic.Int64
 }
 
 // startIdle leaves the tube unwatched until a put or a sample says it

@@ -90,14 +90,16 @@ func TestEmptyRedisHashLeavesMainTube(t *testing.T) {
 // while draining) and DECODERR (malformed jobs). No job is deleted before
 // its line is on disk: while the disk is full every message stays in the
 // main tube; once there is room each has exactly one line on disk and the
-// tube is empty. Every message is counted in one of the two places.
+// tube is empty. Every message is counted in one of the two places. The
+// channel puts are the two-hop path's (CutThrough = false): with
+// cut-through the good messages need no put and are pushed.
 func TestDiskFullOnlyCopyLinesKeepJobs(t *testing.T) {
 	w := newWorld(t, &subs.Subscription{ID: 1, Topic: "oc", URL: "/a", AlertEnabled: true})
 	logDir := filepath.Join(w.dir, "logs")
 	mountTiny(t, logDir)
 	filler := fill(t, logDir)
 	metricsAddr := freeAddr(t)
-	cfg := w.configVariant("onlycopy.toml", map[string]string{"PrometheusApiAddr": strconv.Quote(metricsAddr)})
+	cfg := w.configVariant("onlycopy.toml", map[string]string{"PrometheusApiAddr": strconv.Quote(metricsAddr), "CutThrough": "false"})
 
 	const good, bad = 40, 40
 	w.produce("oc", good)
