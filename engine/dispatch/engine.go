@@ -93,6 +93,27 @@ func (e *Engine) Totals() Totals {
 	return t
 }
 
+// Handoffs are how subscription id's copies reached its push workers
+// since it started (counted on the redistributing side): Direct ones
+// straight from the main tube (CutThrough), Spilled ones through its
+// channel tube (with CutThrough off, every copy). ok is false for an
+// unknown id.
+type Handoffs struct {
+	Direct, Spilled uint64
+}
+
+// Handoffs returns subscription id's Handoffs.
+func (e *Engine) Handoffs(id int64) (h Handoffs, ok bool) {
+	r := e.state.Load().runners[id]
+	if r == nil {
+		return Handoffs{}, false
+	}
+	return Handoffs{Direct: r.m.direct.Get(), Spilled: r.m.spilled.Get()}, true
+}
+
+// CutThrough reports whether the engine hands copies over directly.
+func (e *Engine) CutThrough() bool { return e.opts.CutThrough }
+
 // Paused returns why the main tube is not being reserved ("" when it is):
 // no subscription set read yet, or an empty one without AllowEmptySet. The
 // source's own problem (a missing file, an empty hash) is added when it
