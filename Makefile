@@ -34,6 +34,7 @@ vet:
 # must lose and duplicate nothing (no speed threshold).
 test: deps fmt-check vet build
 	$(GO) test -race -count=1 -timeout 9m ./...
+	DISPATCH_TWO_HOP=1 $(GO) test -race -count=1 -timeout 5m ./engine/dispatch/
 	bash bench/run.sh --quick
 
 lint:
