@@ -12,6 +12,7 @@ import (
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/internal/wire"
 )
 
 // Engine is the dispatcher. Create it with New, run it with Run.
@@ -146,8 +147,11 @@ func (e *Engine) Applied() <-chan struct{} { return e.applied }
 func (e *Engine) Run(ctx context.Context) error {
 	o := &e.opts
 	e.redistQ = make(chan *connpool.Job, 4*o.RedistWorkers+256)
+	// Producers put main jobs with wire.TTR; a main job held while its
+	// direct copies are pushed is touched before that runs out, even when
+	// the channel jobs' TTR is longer.
 	e.mainC = e.deps.Pool.NewConsumer("main", connpool.ConsumerConfig{
-		Links: o.MainLinks, Batch: o.Batch, TTR: o.TTR, OnError: e.onJobOpError,
+		Links: o.MainLinks, Batch: o.Batch, TTR: min(o.TTR, wire.TTR), OnError: e.onJobOpError,
 	}, e.onMainJob)
 	// Channel and retry tubes are sharded over the links: beanstalkd's cost
 	// per reserve grows with the tubes a connection watches.
