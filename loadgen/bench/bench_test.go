@@ -363,6 +363,9 @@ func TestSelectScenarios(t *testing.T) {
 	assert.Equal(t, []*Scenario{scs[0], scs[2]}, got, "in file order, whatever the order named")
 	_, err = selectScenarios(scs, []string{"lat"})
 	assert.ErrorContains(t, err, "builds on tp", "a latency scenario needs its throughput one")
+	got, err = selectScenarios(scs, []string{"tp", "lat"})
+	require.NoError(t, err, "a latency scenario named with its throughput one")
+	assert.Equal(t, []*Scenario{scs[0], scs[1]}, got)
 	_, err = selectScenarios(scs, []string{"tp", "nope", "also"})
 	assert.ErrorContains(t, err, "no scenario also, nope")
 }

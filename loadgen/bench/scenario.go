@@ -120,19 +120,22 @@ func selectScenarios(scs []*Scenario, only []string) ([]*Scenario, error) {
 		want[strings.TrimSpace(n)] = true
 	}
 	var out []*Scenario
+	found := map[string]bool{}
 	for _, s := range scs {
 		if want[s.Name] {
 			if s.Of != "" && !want[s.Of] {
 				return nil, fmt.Errorf("--only: %s builds on %s: name it too", s.Name, s.Of)
 			}
 			out = append(out, s)
-			delete(want, s.Name)
+			found[s.Name] = true
 		}
 	}
-	if len(want) > 0 {
+	if len(found) < len(want) {
 		var missing []string
 		for n := range want {
-			missing = append(missing, n)
+			if !found[n] {
+				missing = append(missing, n)
+			}
 		}
 		sort.Strings(missing)
 		return nil, fmt.Errorf("--only: no scenario %s", strings.Join(missing, ", "))
