@@ -126,6 +126,23 @@ func TestFleetDaemonConfigs(t *testing.T) {
 	assert.NotEqual(t, cfgs[0].DropMessageLogDir, cfgs[1].DropMessageLogDir, "the drop log follows LOG_DIR")
 }
 
+func TestShippedFleetScenario(t *testing.T) {
+	by := shippedScenarios(t)
+	plain, fleet := by["throughput-500"], by["throughput-500-fleet"]
+	require.NotNil(t, plain)
+	require.NotNil(t, fleet)
+	assert.Equal(t, Layout{Servers: 1, Daemons: 1, Binlog: BinlogOff}, plain.layout())
+	assert.Equal(t, Layout{Servers: 2, Daemons: 2, Binlog: BinlogOff}, fleet.layout())
+	// The same load, found the same way: only the layout differs.
+	assert.Equal(t, []any{plain.Kind, plain.Class, plain.Size, plain.Rate, plain.Step, plain.MaxRate, plain.Warmup, plain.Duration, plain.Drain, plain.Daemon, plain.Pprof},
+		[]any{fleet.Kind, fleet.Class, fleet.Size, fleet.Rate, fleet.Step, fleet.MaxRate, fleet.Warmup, fleet.Duration, fleet.Drain, fleet.Daemon, fleet.Pprof})
+	for _, s := range by {
+		if s != fleet {
+			assert.Equal(t, 1, s.Daemons, "%s: one daemon", s.Name)
+		}
+	}
+}
+
 // cells is the number of cells of a markdown table row.
 func cells(row string) int { return strings.Count(row, "|") - 1 }
 
