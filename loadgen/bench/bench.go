@@ -36,12 +36,14 @@ type Options struct {
 
 // RunResult is one loadgen run of a scenario.
 type RunResult struct {
-	Label    string          `json:"label"`
-	Rate     float64         `json:"rate"`
-	Report   *loadgen.Report `json:"report,omitempty"`
-	Err      string          `json:"error,omitempty"`
-	CPUSec   float64         `json:"daemon_cpu_s"`
-	CPUPer1k float64         `json:"daemon_cpu_s_per_1k"`
+	Label  string          `json:"label"`
+	Rate   float64         `json:"rate"`
+	Report *loadgen.Report `json:"report,omitempty"`
+	Err    string          `json:"error,omitempty"`
+	// CPUSec and CPUPer1k are the CPU of all the scenario's daemons,
+	// summed: a fleet's cost per message beside one daemon's.
+	CPUSec   float64 `json:"daemon_cpu_s"`
+	CPUPer1k float64 `json:"daemon_cpu_s_per_1k"`
 	// BeanstalkdCPUPer1k is the CPU of the scenario's beanstalkd servers
 	// per 1000 messages delivered: beside the ceiling's CPU per 1000
 	// cycles, what the daemon's use of the queue costs.
@@ -54,9 +56,11 @@ type RunResult struct {
 type Result struct {
 	S         *Scenario    `json:"-"`
 	Name      string       `json:"name"`
+	Servers   int          `json:"servers"` // beanstalkd instances of each run
+	Daemons   int          `json:"daemons"` // medispatcher processes of each run
 	Runs      []*RunResult `json:"runs"`
-	Main      *RunResult   `json:"-"` // the run quoted in the table
-	PeakRSSMB float64      `json:"daemon_peak_rss_mb"`
+	Main      *RunResult   `json:"-"`                  // the run quoted in the table
+	PeakRSSMB float64      `json:"daemon_peak_rss_mb"` // the largest of any one daemon
 	Err       string       `json:"error,omitempty"`
 	Failures  []string     `json:"failures,omitempty"` // quick mode's verdict
 	Notes     []string     `json:"notes,omitempty"`
@@ -166,6 +170,7 @@ func Bench(ctx context.Context, o Options) (*Summary, error) {
 		byName[s.Name] = res
 		sum.Results = append(sum.Results, res)
 	}
+	noteFleets(sum.Results)
 	sum.Elapsed = time.Since(sum.Started).Seconds()
 
 	if f, err := os.Create(filepath.Join(runDir, "summary.json")); err == nil {
@@ -201,7 +206,7 @@ func logf(o Options, format string, a ...any) {
 // holds the results of the scenarios before it (latency and compare
 // scenarios take their rate from a throughput one).
 func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done map[string]*Result) *Result {
-	res := &Result{S: s, Name: s.Name}
+	res := &Result{S: s, Name: s.Name, Servers: s.Servers, Daemons: s.Daemons}
 	logf(o, "bench: scenario %s (%s)", s.Name, s.Kind)
 	sr := &scenarioRun{ctx: ctx, o: o, s: s, dir: dir, res: res}
 	profileKeys := s.Daemon
@@ -247,7 +252,7 @@ type scenarioRun struct {
 // run is one loadgen run at rate with classes, against servers and a
 // daemon (configured with keys) of its own: jobs a run leaves in flight
 // must not be counted by the next one. profile takes a CPU profile of the
-// daemon during the steady phase.
+// (first) daemon during the steady phase.
 func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, keys map[string]any, profile bool) *RunResult {
 	sr.n++
 	rdir := filepath.Join(sr.dir, fmt.Sprintf("run%d-%s", sr.n, sanitize(label)))
@@ -258,16 +263,16 @@ func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, 
 		rr.Err = err.Error()
 		return rr
 	}
-	env, err := StartEnv(sr.ctx, rdir, sr.o.Daemon, sr.s.Servers, sr.s.Binlog, sr.s.Source, keys)
+	env, err := StartEnv(sr.ctx, rdir, sr.o.Daemon, sr.s.layout(), keys)
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
 	}
 	defer func() {
-		if rss, err := env.Daemon.PeakRSSMB(); err == nil {
-			res.PeakRSSMB = math.Max(res.PeakRSSMB, rss)
+		res.PeakRSSMB = math.Max(res.PeakRSSMB, env.DaemonPeakRSSMB())
+		for _, d := range env.Daemons {
+			_ = SaveURL(context.Background(), "http://"+d.PromAddr+"/metrics", filepath.Join(rdir, d.file("metrics", ".txt")))
 		}
-		_ = SaveURL(context.Background(), "http://"+env.PromAddr+"/metrics", filepath.Join(rdir, "metrics.txt"))
 		env.Stop()
 	}()
 	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, profile)
@@ -444,7 +449,7 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 	if profile && o.Pprof > 0 {
 		secs := int(math.Max(1, math.Min(o.Pprof.Seconds(), s.Duration.D().Seconds()-1)))
 		cfg.OnSteady = func() {
-			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", env.DebugAddr, secs)
+			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", env.Daemons[0].DebugAddr, secs)
 			if err := SaveURL(ctx, url, filepath.Join(dir, "cpu.pprof")); err != nil {
 				logf(o, "bench: %s: cpu profile: %v", s.Name, err)
 			}
@@ -459,10 +464,10 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 		}
 		put = p
 	}
-	cpu0, _ := env.Daemon.CPUSeconds()
+	cpu0 := env.DaemonCPU()
 	bcpu0 := env.BeanstalkdCPU()
 	rep, err := loadgen.Run(ctx, cfg, put)
-	cpu1, _ := env.Daemon.CPUSeconds()
+	cpu1 := env.DaemonCPU()
 	bcpu1 := env.BeanstalkdCPU()
 	if err != nil {
 		rr.Err = err.Error()
@@ -546,6 +551,9 @@ func writeConsole(w io.Writer, sum *Summary) {
 			line += fmt.Sprintf(" | %.0f/s offered, %.0f/s delivered (%s of six-op, %s of three-op ceiling), p99 %.2f ms, lost %d, dup %d, CPU s/1k msg: daemon %.3f, beanstalkd %.3f",
 				rep.Rate, rep.DeliveredRate, percentOf(rep.DeliveredRate, c.Six.PerS), percentOf(rep.DeliveredRate, c.Three.PerS),
 				rep.Latency.P99, rep.Ledger.Lost, rep.Ledger.Duplicates, r.Main.CPUPer1k, r.Main.BeanstalkdCPUPer1k)
+		}
+		if r.isFleet() {
+			line += fmt.Sprintf(" | %d daemons, %d beanstalkd servers", r.Daemons, r.Servers)
 		}
 		fmt.Fprintln(w, line)
 		for _, n := range r.Notes {

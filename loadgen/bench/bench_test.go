@@ -30,6 +30,18 @@ func TestShippedScenariosLoad(t *testing.T) {
 	}
 }
 
+// shippedScenarios is the scenarios of bench/scenarios by name.
+func shippedScenarios(t *testing.T) map[string]*Scenario {
+	t.Helper()
+	scs, err := LoadScenarios("../../bench/scenarios")
+	require.NoError(t, err)
+	by := map[string]*Scenario{}
+	for _, s := range scs {
+		by[s.Name] = s
+	}
+	return by
+}
+
 func TestScenarioErrors(t *testing.T) {
 	cases := map[string]string{
 		"typo":         "name = \"x\"\nkind = \"fixed\"\nrate = 1\nrat = 2\n[[class]]\nname = \"a\"\ntopics = 1\n",

@@ -13,22 +13,23 @@ import (
 	"medispatcher/loadgen/bstalk"
 )
 
-const binlogScenario = "kind = \"fixed\"\nrate = 5\n[[class]]\nname = \"a\"\ntopics = 1\n"
+// fixedScenario is the smallest valid scenario: one fixed-rate run of one topic.
+const fixedScenario = "kind = \"fixed\"\nrate = 5\n[[class]]\nname = \"a\"\ntopics = 1\n"
 
 func TestScenarioBinlogOption(t *testing.T) {
-	s, err := LoadScenario(writeScenario(t, t.TempDir(), "s.toml", binlogScenario))
+	s, err := LoadScenario(writeScenario(t, t.TempDir(), "s.toml", fixedScenario))
 	require.NoError(t, err)
 	assert.Equal(t, BinlogOff, s.Binlog, "in memory by default")
 	for _, v := range []string{"off", "on", "fsync"} {
-		s, err := LoadScenario(writeScenario(t, t.TempDir(), "s.toml", "binlog = \""+v+"\"\n"+binlogScenario))
+		s, err := LoadScenario(writeScenario(t, t.TempDir(), "s.toml", "binlog = \""+v+"\"\n"+fixedScenario))
 		require.NoError(t, err, v)
 		assert.Equal(t, v, s.Binlog)
 	}
 	for _, v := range []string{"yes", "true", "FSYNC"} {
-		_, err := LoadScenario(writeScenario(t, t.TempDir(), "s.toml", "binlog = \""+v+"\"\n"+binlogScenario))
+		_, err := LoadScenario(writeScenario(t, t.TempDir(), "s.toml", "binlog = \""+v+"\"\n"+fixedScenario))
 		assert.ErrorContains(t, err, "binlog", v)
 	}
-	_, err = LoadScenario(writeScenario(t, t.TempDir(), "s.toml", "binlog = true\n"+binlogScenario))
+	_, err = LoadScenario(writeScenario(t, t.TempDir(), "s.toml", "binlog = true\n"+fixedScenario))
 	assert.Error(t, err, "a boolean is not a setting")
 }
 
@@ -80,12 +81,7 @@ func TestBinlogServerWritesItsJobs(t *testing.T) {
 }
 
 func TestShippedDurabilityScenarios(t *testing.T) {
-	scs, err := LoadScenarios("../../bench/scenarios")
-	require.NoError(t, err)
-	by := map[string]*Scenario{}
-	for _, s := range scs {
-		by[s.Name] = s
-	}
+	by := shippedScenarios(t)
 	plain := by["throughput-500"]
 	require.NotNil(t, plain)
 	assert.Equal(t, BinlogOff, plain.Binlog)

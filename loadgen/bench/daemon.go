@@ -13,104 +13,62 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"medispatcher/engine/dispatch/subs"
 	"medispatcher/internal/probe"
 )
 
-// Env is one scenario's servers and daemon.
-type Env struct {
-	Dir        string
-	Beanstalkd []*Proc
-	Redis      *Proc
-	Daemon     *Proc
-	SubsFile   string
-	DebugAddr  string
-	PromAddr   string
-	StatAddr   string
-	AdminAddr  string // ListenAddr: admin API and status page
-	MainTube   string
+// perDaemonKeys are the daemon configuration keys that must differ from
+// one daemon of a fleet to the next: every address it listens on and
+// every directory it writes to. The bench sets them; a scenario of more
+// than one daemon may not.
+var perDaemonKeys = []string{"LOG_DIR", "DropMessageLogDir", "ListenAddr", "DebugAddr", "StatisticApiAddr", "PrometheusApiAddr"}
+
+// Daemon is one medispatcher process of an Env, with what is its own:
+// its files and the loopback addresses it serves on. The first daemon's
+// files keep the names a single daemon always had; daemon n > 1 adds -n.
+type Daemon struct {
+	Proc      *Proc
+	N         int    // 1, 2, ...
+	Config    string // its configuration file
+	Log       string // its process log (stdout and stderr)
+	LogDir    string // LOG_DIR: its DATA logs
+	AdminAddr string // ListenAddr: admin API and status page
+	DebugAddr string // pprof
+	StatAddr  string // push statistics
+	PromAddr  string // metrics
 }
 
-// StartEnv starts n beanstalkd (with binlog: off, on or fsync), one
-// redis-server and the daemon (binary daemonBin) configured for them;
-// extra holds the scenario's daemon keys.
-func StartEnv(ctx context.Context, dir, daemonBin string, n int, binlog, source string, extra map[string]any) (*Env, error) {
-	// The daemon resolves relative paths against its config's directory.
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return nil, fmt.Errorf("scenario dir: %w", err)
-	}
-	e := &Env{Dir: dir, MainTube: "event_center_messages", SubsFile: filepath.Join(dir, "subscriptions.toml")}
-	ok := false
-	defer func() {
-		if !ok {
-			e.Stop()
-		}
-	}()
-	if err := e.startServers(n, binlog); err != nil {
-		return nil, err
-	}
-	// The daemon starts with no subscriptions; each run writes its own.
-	if err := subs.WriteFile(e.SubsFile, nil); err != nil {
-		return nil, err
-	}
-	if err := e.takePorts(); err != nil {
-		return nil, err
-	}
-	cfgPath, err := e.writeDaemonConfig(source, extra)
-	if err != nil {
-		return nil, err
-	}
-	if e.Daemon, err = startProc("medispatcher", filepath.Join(dir, "medispatcher.log"), daemonBin, "-c", cfgPath); err != nil {
-		return nil, err
-	}
-	if err := e.waitDaemon(ctx); err != nil {
-		return nil, err
-	}
-	ok = true
-	return e, nil
-}
-
-// startServers starts n beanstalkd, each with binlog (off, on, fsync) in
-// a directory of its own, and one redis-server in e.Dir.
-func (e *Env) startServers(n int, binlog string) error {
-	for range n {
-		args, err := binlogArgs(binlog, e.Dir)
+// newDaemon names daemon n's files in dir and picks its free ports.
+func newDaemon(dir string, n int) (*Daemon, error) {
+	d := &Daemon{N: n}
+	d.Config = filepath.Join(dir, d.file("medispatcher", ".toml"))
+	d.Log = filepath.Join(dir, d.file("medispatcher", ".log"))
+	d.LogDir = filepath.Join(dir, d.file("logs", ""))
+	for _, addr := range []*string{&d.AdminAddr, &d.DebugAddr, &d.StatAddr, &d.PromAddr} {
+		port, err := probe.FreePort()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		p, err := StartServer("beanstalkd", e.Dir, args...)
-		if err != nil {
-			return err
-		}
-		e.Beanstalkd = append(e.Beanstalkd, p)
+		*addr = fmt.Sprintf("127.0.0.1:%d", port)
 	}
-	var err error
-	e.Redis, err = StartServer("redis-server", e.Dir)
-	return err
+	return d, nil
 }
 
-// takePorts picks the loopback addresses the daemon serves on: its admin
-// API and status page, pprof, the push statistics and the metrics.
-func (e *Env) takePorts() error {
-	ports := make([]int, 4)
-	for i := range ports {
-		var err error
-		if ports[i], err = probe.FreePort(); err != nil {
-			return err
-		}
+// file is the name of d's copy of base+ext: base-n+ext past the first.
+func (d *Daemon) file(base, ext string) string {
+	if d.N > 1 {
+		base = fmt.Sprintf("%s-%d", base, d.N)
 	}
-	e.AdminAddr = fmt.Sprintf("127.0.0.1:%d", ports[0])
-	e.DebugAddr = fmt.Sprintf("127.0.0.1:%d", ports[1])
-	e.StatAddr = fmt.Sprintf("127.0.0.1:%d", ports[2])
-	e.PromAddr = fmt.Sprintf("127.0.0.1:%d", ports[3])
-	return nil
+	return base + ext
 }
 
-// writeDaemonConfig writes the daemon's configuration for e's servers and
-// addresses, subscriptions from source ("redis", or e.SubsFile), with the
-// scenario's extra keys on top; it returns the file's path.
-func (e *Env) writeDaemonConfig(source string, extra map[string]any) (string, error) {
+// name is d's process name in errors.
+func (d *Daemon) name() string { return d.file("medispatcher", "") }
+
+// daemonKeys is daemon d's configuration for e's servers: subscriptions
+// from source ("redis", or e.SubsFile), d's own addresses and DATA log
+// directory, and the scenario's extra keys on top. Every daemon of e gets
+// the same keys but those of perDaemonKeys.
+func (e *Env) daemonKeys(d *Daemon, source string, extra map[string]any) map[string]any {
 	src := "file:" + e.SubsFile
 	if source == "redis" {
 		src = "redis"
@@ -120,84 +78,55 @@ func (e *Env) writeDaemonConfig(source string, extra map[string]any) (string, er
 		"NameOfMainQueue":                 e.MainTube,
 		"PrefixOfChannelQueue":            "sub-queue/",
 		"SubscriptionSource":              src,
-		"LOG_DIR":                         filepath.Join(e.Dir, "logs"),
+		"LOG_DIR":                         d.LogDir,
 		"EnableMsgSentLog":                false,
 		"LogLevel":                        "warn",
-		"ListenAddr":                      e.AdminAddr,
-		"DebugAddr":                       e.DebugAddr,
-		"StatisticApiAddr":                e.StatAddr,
-		"PrometheusApiAddr":               e.PromAddr,
+		"ListenAddr":                      d.AdminAddr,
+		"DebugAddr":                       d.DebugAddr,
+		"StatisticApiAddr":                d.StatAddr,
+		"PrometheusApiAddr":               d.PromAddr,
 		"CoeOfIntervalForRetrySendingMsg": 1,
 		"MaxRetryTimesOfSendingMessage":   10,
 	}
 	for k, v := range extra {
 		keys[k] = v
 	}
-	var buf bytes.Buffer
-	buf.WriteString("# written by loadgen bench for one scenario\n")
-	if err := toml.NewEncoder(&buf).Encode(keys); err != nil {
-		return "", fmt.Errorf("encode daemon config: %w", err)
-	}
-	fmt.Fprintf(&buf, "\n[Redis]\nAddr = %q\n", e.Redis.Addr)
-	cfgPath := filepath.Join(e.Dir, "medispatcher.toml")
-	if err := os.WriteFile(cfgPath, buf.Bytes(), 0o644); err != nil {
-		return "", fmt.Errorf("write daemon config: %w", err)
-	}
-	return cfgPath, nil
+	return keys
 }
 
-// waitDaemon waits until the daemon's pprof answers, and fails fast when
-// the daemon exits. A daemon whose pprof does not answer within 15 s is
-// no failure: it still delivers, and the run's probe decides.
-func (e *Env) waitDaemon(ctx context.Context) error {
+// writeDaemonConfig writes daemon d's configuration (daemonKeys, and e's
+// Redis) to d.Config.
+func (e *Env) writeDaemonConfig(d *Daemon, source string, extra map[string]any) error {
+	var buf bytes.Buffer
+	buf.WriteString("# written by loadgen bench for one scenario\n")
+	if err := toml.NewEncoder(&buf).Encode(e.daemonKeys(d, source, extra)); err != nil {
+		return fmt.Errorf("encode %s config: %w", d.name(), err)
+	}
+	fmt.Fprintf(&buf, "\n[Redis]\nAddr = %q\n", e.Redis.Addr)
+	if err := os.WriteFile(d.Config, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s config: %w", d.name(), err)
+	}
+	return nil
+}
+
+// wait waits until d's pprof answers, and fails fast when d exits. A
+// daemon whose pprof does not answer within 15 s is no failure: it still
+// delivers, and the run's probe decides.
+func (d *Daemon) wait(ctx context.Context) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if err := httpGet(ctx, "http://"+e.DebugAddr+"/debug/pprof/", io.Discard); err == nil {
+		if err := httpGet(ctx, "http://"+d.DebugAddr+"/debug/pprof/", io.Discard); err == nil {
 			return nil
 		}
 		select {
-		case <-e.Daemon.Exited():
-			return fmt.Errorf("daemon exited at start; see %s", filepath.Join(e.Dir, "medispatcher.log"))
+		case <-d.Proc.Exited():
+			return fmt.Errorf("daemon exited at start; see %s", d.Log)
 		default:
 		}
 		if time.Now().After(deadline) {
 			return nil
 		}
 		time.Sleep(50 * time.Millisecond) // no readiness signal but the port
-	}
-}
-
-// Servers are the beanstalkd addresses.
-func (e *Env) Servers() []string {
-	var s []string
-	for _, p := range e.Beanstalkd {
-		s = append(s, p.Addr)
-	}
-	return s
-}
-
-// BeanstalkdCPU is the CPU seconds of e's beanstalkd servers so far (a
-// server whose time cannot be read counts nothing).
-func (e *Env) BeanstalkdCPU() float64 {
-	sum := 0.0
-	for _, p := range e.Beanstalkd {
-		if s, err := p.CPUSeconds(); err == nil {
-			sum += s
-		}
-	}
-	return sum
-}
-
-// Stop stops the daemon first (so it releases its jobs), then the servers.
-func (e *Env) Stop() {
-	if e.Daemon != nil {
-		e.Daemon.Stop()
-	}
-	for _, p := range e.Beanstalkd {
-		p.Stop()
-	}
-	if e.Redis != nil {
-		e.Redis.Stop()
 	}
 }
 

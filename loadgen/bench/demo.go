@@ -69,7 +69,7 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) int 
 		return loadgen.ExitError
 	}
 	fmt.Fprintf(stdout, "medispatcher demo: starting beanstalkd, redis-server and %s on loopback (files in %s)\n", o.daemon, dir)
-	env, err := StartEnv(ctx, dir, o.daemon, 1, BinlogOff, "file", nil)
+	env, err := StartEnv(ctx, dir, o.daemon, Layout{Servers: 1, Daemons: 1, Binlog: BinlogOff, Source: "file"}, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		return loadgen.ExitError
@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, o *demoOptions, stdout, stderr io.Writer) int 
 		closeFarm(f)
 	}()
 	cfg.Farm = f
-	fmt.Fprintf(stdout, "  beanstalkd %s, redis %s, daemon pid %d, subscriber farm %s\n", env.Servers()[0], env.Redis.Addr, env.Daemon.Pid(), f.Addr())
+	fmt.Fprintf(stdout, "  beanstalkd %s, redis %s, daemon pid %d, subscriber farm %s\n", env.Servers()[0], env.Redis.Addr, env.Daemons[0].Proc.Pid(), f.Addr())
 	writeAddrs(stdout, env)
 	fmt.Fprintf(stdout, "loadgen: %d topics (90 %% fast subscribers, 10 %% answering in 5-50 ms), %.0f msg/s, 3 s warm-up + %v measured\n\n", o.topics, float64(o.rate), o.duration)
 
@@ -149,11 +149,12 @@ func demoRun(ctx context.Context, cfg loadgen.Config) (*loadgen.Report, error) {
 
 // writeAddrs lists what the daemon under demo serves over HTTP.
 func writeAddrs(w io.Writer, env *Env) {
+	d := env.Daemons[0]
 	fmt.Fprintf(w, `  status page:              http://%s/
   push statistics (JSON):   http://%s/
   Prometheus metrics:       http://%s/metrics
   pprof:                    http://%s/debug/pprof/   (go tool pprof http://%s/debug/pprof/profile?seconds=10)
-`, env.AdminAddr, env.StatAddr, env.PromAddr, env.DebugAddr, env.DebugAddr)
+`, d.AdminAddr, d.StatAddr, d.PromAddr, d.DebugAddr, d.DebugAddr)
 }
 
 // writeNext says where to look after the report.
@@ -164,7 +165,7 @@ func writeNext(w io.Writer, env *Env) {
   daemon log and config:    %s
   the figures this machine reaches, and how they were measured: BENCHMARKS.md (make bench)
   a run of your own:        bin/loadgen --help
-`, env.AdminAddr, env.Dir)
+`, env.Daemons[0].AdminAddr, env.Dir)
 }
 
 // linger keeps the servers, the daemon and the farm up, the farm answering

@@ -190,8 +190,8 @@ func ratioOf(v, of float64) string {
 func writeScenarioTable(b *strings.Builder, sum *Summary) {
 	b.WriteString("### Scenarios\n\n")
 	b.WriteString("Latencies are end to end, from each message's **scheduled** send time to its arrival at the subscriber, steady phase only. A void run's figures are never shown.\n\n")
-	b.WriteString("| scenario | topics × subs | offered /s | delivered /s | of ceiling | of 3-op ceiling | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | lost | dup | in flight | daemon CPU s / 1k msg | beanstalkd CPU s / 1k msg | daemon peak RSS MB | verdict |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("| scenario | topics × subs | offered /s | delivered /s | of ceiling | of 3-op ceiling | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | lost | dup | in flight | daemon CPU s / 1k msg | beanstalkd CPU s / 1k msg | daemons × servers | daemon peak RSS MB | verdict |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|\n")
 	for _, r := range sum.Results {
 		b.WriteString(scenarioRow(r, sum.Ceiling))
 	}
@@ -204,20 +204,20 @@ func scenarioRow(r *Result, ceil ceiling.Result) string {
 		verdict = "**failed**: " + strings.ReplaceAll(strings.Join(r.Failures, "; "), "|", "/")
 	}
 	if r.Main == nil || r.Main.Report == nil {
-		return fmt.Sprintf("| %s | | | | | | | | | | | | | | | | | %s |\n", r.Name, verdict)
+		return fmt.Sprintf("| %s | | | | | | | | | | | | | | | | %s | | %s |\n", r.Name, fleetCell(r), verdict)
 	}
 	rep := r.Main.Report
 	if rep.Void {
-		return fmt.Sprintf("| %s | %d × %d | %.0f | void | | | | | | | | | | | | | | void: %s |\n", r.Name, rep.Topics,
-			rep.Subs/max(rep.Topics, 1), rep.Rate, strings.ReplaceAll(strings.Join(rep.VoidReasons, "; "), "|", "/"))
+		return fmt.Sprintf("| %s | %d × %d | %.0f | void | | | | | | | | | | | | | %s | | void: %s |\n", r.Name, rep.Topics,
+			rep.Subs/max(rep.Topics, 1), rep.Rate, fleetCell(r), strings.ReplaceAll(strings.Join(rep.VoidReasons, "; "), "|", "/"))
 	}
 	c := ceil.At(rep.Topics)
 	l := rep.Latency
-	return fmt.Sprintf("| %s | %d × %d | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %.3f | %s | %.0f | %s |\n",
+	return fmt.Sprintf("| %s | %d × %d | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %.3f | %s | %s | %.0f | %s |\n",
 		r.Name, rep.Topics, rep.Subs/max(rep.Topics, 1), rep.Rate, rep.DeliveredRate,
 		percentOf(rep.DeliveredRate, c.Six.PerS), percentOf(rep.DeliveredRate, c.Three.PerS),
 		fnum(l.P50), fnum(l.P90), fnum(l.P99), fnum(l.P999), fnum(l.Max),
-		rep.Ledger.Lost, rep.Ledger.Duplicates, rep.Ledger.InFlight, r.Main.CPUPer1k, cpuCell(r.Main.BeanstalkdCPUPer1k), r.PeakRSSMB, verdict)
+		rep.Ledger.Lost, rep.Ledger.Duplicates, rep.Ledger.InFlight, r.Main.CPUPer1k, cpuCell(r.Main.BeanstalkdCPUPer1k), fleetCell(r), r.PeakRSSMB, verdict)
 }
 
 // writeScenarioNotes writes a line per scenario with something to say:
@@ -312,7 +312,8 @@ func goals(sum *Summary) []string {
 		}
 		return "**not met**"
 	}
-	if r := find(KindThroughput, func(r *Result) bool { return r.Main.Sustained && r.S.Binlog == BinlogOff }); r != nil && sum.Ceiling.At(r.Main.Report.Topics).Six.PerS > 0 {
+	// The ceiling is one server's, so the goal is one daemon's on one server.
+	if r := find(KindThroughput, func(r *Result) bool { return r.Main.Sustained && r.S.Binlog == BinlogOff && !r.isFleet() }); r != nil && sum.Ceiling.At(r.Main.Report.Topics).Six.PerS > 0 {
 		c := sum.Ceiling.At(r.Main.Report.Topics)
 		ratio := r.Main.Report.DeliveredRate / c.Six.PerS
 		out = append(out, fmt.Sprintf("sustained delivered rate ≥ 60 %% of the beanstalkd-only cycle at the most topics (%s, %d topics): %.0f/s = %.0f %% of %.0f/s (six-op cycle, %d channel tubes; %s of the three-op cycle's %.0f/s) — %s",

@@ -44,6 +44,7 @@ type Scenario struct {
 	Description string          `toml:"description"`
 	Kind        string          `toml:"kind"`
 	Servers     int             `toml:"servers"` // beanstalkd instances; default 1
+	Daemons     int             `toml:"daemons"` // medispatcher processes sharing the servers; default 1
 	Source      string          `toml:"source"`  // "file" (default) or "redis"
 	Binlog      string          `toml:"binlog"`  // beanstalkd durability: "off" (default), "on" (-b DIR), "fsync" (-b DIR -f 0)
 	Size        int             `toml:"size"`
@@ -154,6 +155,13 @@ func LoadScenario(path string) (*Scenario, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse scenario %s: %w", path, err)
 	}
+	// A value where a table belongs (daemon = 2 for daemons = 2) would
+	// otherwise be dropped without a word.
+	for _, k := range []string{"daemon", "on", "off"} {
+		if md.IsDefined(k) && md.Type(k) != "Hash" {
+			return nil, fmt.Errorf("scenario %s: %s must be a table ([%s])", path, k, k)
+		}
+	}
 	var unknown []string
 	for _, k := range md.Undecoded() {
 		if len(k) > 0 && k[0] != "daemon" && k[0] != "on" && k[0] != "off" {
@@ -168,6 +176,12 @@ func LoadScenario(path string) (*Scenario, error) {
 	}
 	if s.Servers <= 0 {
 		s.Servers = 1
+	}
+	if s.Daemons <= 0 {
+		s.Daemons = 1
+	}
+	if err := s.checkFleetKeys(); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
 	}
 	if err := checkBinlog(s.Binlog); err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", path, err)
@@ -222,6 +236,33 @@ func LoadScenario(path string) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario %s: isolation needs baseline = [\"<class>\", ...]", path)
 	}
 	return s, nil
+}
+
+// checkFleetKeys fails when a scenario of several daemons sets a daemon
+// key that must differ per daemon: the daemons would share a port or a
+// DATA log directory.
+func (s *Scenario) checkFleetKeys() error {
+	if s.Daemons <= 1 {
+		return nil
+	}
+	var set []string
+	for _, k := range perDaemonKeys {
+		_, d := s.Daemon[k]
+		_, on := s.On[k]
+		_, off := s.Off[k]
+		if d || on || off {
+			set = append(set, k)
+		}
+	}
+	if len(set) > 0 {
+		return fmt.Errorf("daemons = %d: %s must differ per daemon and are set by the bench", s.Daemons, strings.Join(set, ", "))
+	}
+	return nil
+}
+
+// layout is what each of the scenario's runs starts.
+func (s *Scenario) layout() Layout {
+	return Layout{Servers: s.Servers, Daemons: s.Daemons, Binlog: s.Binlog, Source: s.Source}
 }
 
 // topics is the scenario's topics, over all its classes.
