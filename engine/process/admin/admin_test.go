@@ -493,6 +493,7 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 	assert.True(t, o.CutThrough)
 	assert.Equal(t, uint64(30), byID[3].Direct+byID[3].Spilled)
 	assert.Positive(t, byID[3].Direct)
+	assert.InDelta(t, float64(byID[3].Direct)/30, byID[3].DirectShare, 1e-9)
 	assert.Equal(t, uint64(5), byID[4].Direct+byID[4].Spilled)
 
 	// The statistics API (StatisticApiAddr and /api/v1/stats) holds the

@@ -29,6 +29,7 @@ func TestHandoffsWithoutCutThrough(t *testing.T) {
 	assert.False(t, o.CutThrough)
 	assert.Equal(t, uint64(0), o.Subscriptions[0].Direct)
 	assert.Equal(t, uint64(12), o.Subscriptions[0].Spilled)
+	assert.Zero(t, o.Subscriptions[0].DirectShare)
 
 	var snap struct {
 		Subscriptions []struct {

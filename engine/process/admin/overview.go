@@ -77,6 +77,9 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 		}
 		if h, ok := a.d.Engine.Handoffs(s.ID); ok {
 			so.Direct, so.Spilled = h.Direct, h.Spilled
+			if n := h.Direct + h.Spilled; n > 0 {
+				so.DirectShare = float64(h.Direct) / float64(n)
+			}
 		}
 		if v.Channel != nil {
 			so.Ready, so.Delayed, so.Reserved = v.Channel.Ready, v.Channel.Delayed, v.Channel.Reserved
