@@ -2,6 +2,10 @@
 // subscription and per topic over sliding windows of the last second,
 // 10 seconds, minute, hour and day, and serves them as JSON on the
 // statistics address (the successor of the old StatisticApiAddr API).
+// Given the engine's counts (WithHandoffs), each subscription also shows
+// how many of its copies reached its push workers straight from the main
+// tube (direct) or through its channel tube (spilled), and the direct
+// share.
 //
 // Counting is on the push hot path: Counter.Push uses atomics only, takes no
 // lock and allocates nothing. Reading (Snapshot, Handler) takes the one lock
@@ -60,8 +64,9 @@ var windowDefs = [5]struct {
 // Stats holds the counters of all subscriptions. The zero value is not
 // usable; call New.
 type Stats struct {
-	now     func() time.Time
-	started time.Time
+	now      func() time.Time
+	started  time.Time
+	handoffs HandoffsFunc // nil: snapshots carry no Handoffs
 
 	mu   sync.RWMutex
 	subs map[int64]*Counter
@@ -260,6 +265,9 @@ type SubStats struct {
 	Windows Windows `json:"windows"`
 	// Total counts everything since the subscription started.
 	Total Window `json:"total"`
+	// Handoffs are how its copies reached its push workers (see
+	// WithHandoffs); nil when the Stats has no HandoffsFunc.
+	Handoffs *Handoffs `json:"handoffs,omitempty"`
 }
 
 // TopicStats sums the subscriptions of one topic.
@@ -307,6 +315,7 @@ func (s *Stats) snapshot(keep func(*Counter) bool) *Snapshot {
 		st := &snap.Subscriptions[i]
 		st.ID, st.Topic = c.id, c.topic
 		c.read(now, &st.Windows, &st.Total)
+		st.Handoffs = s.handoffsOf(c.id)
 		snap.Totals.add(&st.Windows)
 		snap.Total.add(&st.Total)
 

@@ -11,6 +11,7 @@ type Overview struct {
 	NowMS            int64         `json:"now_ms"`
 	Totals           Totals        `json:"totals"`
 	Paused           string        `json:"main_tube_paused,omitempty"` // see Info.Paused
+	CutThrough       bool          `json:"cut_through"`                // see SubOverview.Direct
 	Main             Counts        `json:"main"`
 	BacklogSampledMS int64         `json:"backlog_sampled_ms"`
 	Subscriptions    []SubOverview `json:"subscriptions"`
@@ -28,7 +29,10 @@ type Totals struct {
 	DecodeErrors  uint64 `json:"decode_errors"`
 }
 
-// SubOverview is one subscription's line on the status page.
+// SubOverview is one subscription's line on the status page. Direct and
+// Spilled count its copies since it started by the way they reached its
+// push workers: straight from the main tube while a worker was free
+// (cut-through, Overview.CutThrough), or through its channel tube.
 type SubOverview struct {
 	ID               int64   `json:"id"`
 	Topic            string  `json:"topic"`
@@ -44,6 +48,9 @@ type SubOverview struct {
 	FailureRatio1m   float64 `json:"failure_ratio_1m"`
 	PushesTotal      uint64  `json:"pushes_total"`
 	FailuresTotal    uint64  `json:"failures_total"`
+	Direct           uint64  `json:"direct"`       // copies handed straight from the main tube
+	Spilled          uint64  `json:"spilled"`      // copies put into the channel tube
+	DirectShare      float64 `json:"direct_share"` // Direct/(Direct+Spilled), 0 before any copy
 	Ready            int64   `json:"ready"`
 	Delayed          int64   `json:"delayed"`
 	Reserved         int64   `json:"reserved"`

@@ -302,15 +302,33 @@ func TestAgainstDaemon(t *testing.T) {
 	})
 
 	t.Run("status", func(t *testing.T) {
+		// Six messages, a copy each for subscriptions 41 and 42; with
+		// cut-through (the default) free workers take copies directly.
+		before := len(d.sub.Hits())
+		main := beanstalk.NewTube(d.bc, "event_center_messages")
+		for i := range 6 {
+			m := message.Message{Topic: []byte(topic), Body: []byte{0xa1, byte('a' + i)}, Time: 1732500000}
+			_, err := main.Put(message.AppendMainJob(nil, &m), 1024, 0, time.Minute)
+			require.NoError(t, err)
+		}
+		d.sub.WaitFor(10*time.Second, "12 pushes", func(h []testsrv.Hit) bool { return len(h) >= before+12 })
+
 		r := d.ok("status")
 		assert.Contains(t, r.stdout, "totals: pushes ")
 		assert.Contains(t, r.stdout, "main tube: ready ")
-		assert.Regexp(t, `(?m)^ID\s+TOPIC\s+CONC\s+RATE/S\s+PUSH_1M\s+FAIL_1M\s+FAIL%`, r.stdout)
-		assert.Regexp(t, `(?m)^41\s+ctltopic\s+7/`, r.stdout)
+		assert.Contains(t, r.stdout, ", cut-through on\n")
+		assert.Regexp(t, `(?m)^ID\s+TOPIC\s+CONC\s+RATE/S\s+PUSH_1M\s+FAIL_1M\s+FAIL%\s+DIRECT%`, r.stdout)
+		assert.Regexp(t, `(?m)^41\s+ctltopic\s+7/\S+\s+\S+\s+\d+\s+\d+\s+\S+%\s+\d+\.\d%\s`, r.stdout)
 
 		var o adminapi.Overview
 		decodeStrict(t, d.ok("status", "--json").stdout, &o)
 		assert.Len(t, o.Subscriptions, 2)
+		assert.True(t, o.CutThrough)
+		for _, s := range o.Subscriptions {
+			assert.Equal(t, uint64(6), s.Direct+s.Spilled, "sub %d", s.ID)
+			assert.Positive(t, s.Direct, "sub %d", s.ID)
+			assert.InDelta(t, float64(s.Direct)/6, s.DirectShare, 1e-9, "sub %d", s.ID)
+		}
 	})
 
 	t.Run("clean", func(t *testing.T) {

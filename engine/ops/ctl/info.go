@@ -65,8 +65,11 @@ func statusCommand() *command {
 		name:    "status",
 		summary: "totals, main backlog, one row per subscription (rate, 1 min pushes and failures, backlog)",
 		help: `RATE/S is the push rate over the last 10 s; PUSH_1M, FAIL_1M and FAIL% cover
-the last minute; READY, DELAYED, RESERVED are the channel tube's backlog and
-R_READY, R_DELAYED the retry tube's, as last sampled.`,
+the last minute; DIRECT% is the share of the subscription's copies since it
+started that went straight from the main tube to a push worker (cut-through;
+"-" before any copy), the others went through its channel tube; READY,
+DELAYED, RESERVED are the channel tube's backlog and R_READY, R_DELAYED the
+retry tube's, as last sampled.`,
 		setup: func(*flag.FlagSet) action {
 			return func(ctx context.Context, r *runner, args []string) error {
 				if err := noArgs(args); err != nil {
@@ -80,12 +83,20 @@ R_READY, R_DELAYED the retry tube's, as last sampled.`,
 	}
 }
 
+// directShare is s's DIRECT%: "-" before its first copy.
+func directShare(s adminapi.SubOverview) string {
+	if s.Direct+s.Spilled == 0 {
+		return "-"
+	}
+	return percent(s.DirectShare)
+}
+
 // statusAlerts is how many recent alerts status shows.
 const statusAlerts = 5
 
 func printStatus(r *runner, o *adminapi.Overview) error {
 	w := r.env.Stdout
-	fmt.Fprintf(w, "medispatcher %s, up %s\n", o.Version, seconds(o.UptimeS))
+	fmt.Fprintf(w, "medispatcher %s, up %s, cut-through %s\n", o.Version, seconds(o.UptimeS), onOff(o.CutThrough))
 	if o.Paused != "" {
 		fmt.Fprintf(w, "MAIN TUBE PAUSED: %s\n", o.Paused)
 	}
@@ -102,10 +113,10 @@ func printStatus(r *runner, o *adminapi.Overview) error {
 	if len(o.Subscriptions) == 0 {
 		fmt.Fprintln(w, "(no subscriptions)")
 	} else {
-		t := newTable(w, "ID", "TOPIC", "CONC", "RATE/S", "PUSH_1M", "FAIL_1M", "FAIL%", "READY", "DELAYED", "RESERVED", "R_READY", "R_DELAYED")
+		t := newTable(w, "ID", "TOPIC", "CONC", "RATE/S", "PUSH_1M", "FAIL_1M", "FAIL%", "DIRECT%", "READY", "DELAYED", "RESERVED", "R_READY", "R_DELAYED")
 		for _, s := range o.Subscriptions {
 			t.row(itoa(s.ID), s.Topic, fmt.Sprintf("%d/%d", s.Concurrency, s.RetryConcurrency), num(s.Rate10s),
-				itoa(s.Pushes1m), itoa(s.Failures1m), percent(s.FailureRatio1m),
+				itoa(s.Pushes1m), itoa(s.Failures1m), percent(s.FailureRatio1m), directShare(s),
 				itoa(s.Ready), itoa(s.Delayed), itoa(s.Reserved), itoa(s.RetryReady), itoa(s.RetryDelayed))
 		}
 		if err := t.flush(); err != nil {

@@ -110,6 +110,13 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
 // orDash prints "-" for an empty value.
 func orDash(s string) string {
 	if s == "" {

@@ -470,10 +470,12 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 	// Each bad message: a first push and its one retry, both failing.
 	r.sub.WaitFor(15*time.Second, "30 good pushes and 10 bad ones", func(h []testsrv.Hit) bool { return len(h) >= 40 })
 
+	// The subscriber sees a push before the daemon has read its answer and
+	// counted it: wait for the last good push's count too.
 	var o adminapi.Overview
 	require.Eventually(t, func() bool {
 		require.Equal(t, 200, r.call("GET", "/api/v1/overview", token, nil, &o))
-		return o.Totals.GivenUp == 5
+		return o.Totals.GivenUp == 5 && o.Totals.Pushes >= 40
 	}, 10*time.Second, 50*time.Millisecond)
 	o.Totals.Redistributed -= o0.Totals.Redistributed
 	assert.Equal(t, adminapi.Totals{Pushes: 40, Successes: 30, Failures: 10, Retries: 5, GivenUp: 5, Redistributed: 35}, o.Totals)
@@ -485,6 +487,14 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 	assert.Equal(t, uint64(30), byID[3].Pushes1m)
 	assert.Equal(t, uint64(10), byID[4].Failures1m)
 	assert.InDelta(t, 1.0, byID[4].FailureRatio1m, 1e-9)
+	// Cut-through is on by default: every copy is counted once, direct or
+	// spilled, and a subscription whose workers were free took some
+	// directly.
+	assert.True(t, o.CutThrough)
+	assert.Equal(t, uint64(30), byID[3].Direct+byID[3].Spilled)
+	assert.Positive(t, byID[3].Direct)
+	assert.InDelta(t, float64(byID[3].Direct)/30, byID[3].DirectShare, 1e-9)
+	assert.Equal(t, uint64(5), byID[4].Direct+byID[4].Spilled)
 
 	// The statistics API (StatisticApiAddr and /api/v1/stats) holds the
 	// same counts per subscription and topic over every window.
@@ -494,6 +504,10 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 			Windows map[string]struct {
 				Pushes, Failures uint64
 			} `json:"windows"`
+			Handoffs *struct {
+				Direct, Spilled uint64
+				DirectShare     float64 `json:"direct_share"`
+			} `json:"handoffs"`
 		} `json:"subscriptions"`
 		Topics []struct {
 			Topic string `json:"topic"`
@@ -504,6 +518,16 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 	for _, w := range []string{"1m", "1h", "1d"} {
 		assert.Equal(t, uint64(10), snap.Subscriptions[0].Windows[w].Failures, w)
 	}
+	require.NotNil(t, snap.Subscriptions[0].Handoffs)
+	assert.Equal(t, byID[4].Direct, snap.Subscriptions[0].Handoffs.Direct)
+	assert.Equal(t, byID[4].Spilled, snap.Subscriptions[0].Handoffs.Spilled)
+	require.NoError(t, json.Unmarshal([]byte(r.scrape(r.stat+"/?sub=3")), &snap))
+	require.Len(t, snap.Subscriptions, 1)
+	require.NotNil(t, snap.Subscriptions[0].Handoffs)
+	h3 := snap.Subscriptions[0].Handoffs
+	assert.Equal(t, byID[3].Direct, h3.Direct)
+	assert.Equal(t, byID[3].Spilled, h3.Spilled)
+	assert.InDelta(t, float64(byID[3].Direct)/30, h3.DirectShare, 1e-9)
 	require.Equal(t, 200, r.call("GET", "/api/v1/stats?topic=good", token, nil, &snap))
 	require.Len(t, snap.Topics, 1)
 	assert.Equal(t, "good", snap.Topics[0].Topic)
@@ -516,6 +540,8 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 		`medispatcher_pushes_total{sub="4",topic="bad",lane="retry",result="fail"} 5`,
 		`medispatcher_push_failures_total{sub="4",topic="bad",kind="http_status"} 10`,
 		`medispatcher_given_up_total{sub="4",topic="bad"} 5`,
+		fmt.Sprintf(`medispatcher_handoffs_total{sub="3",topic="good",path="direct"} %d`, byID[3].Direct),
+		fmt.Sprintf(`medispatcher_handoffs_total{sub="3",topic="good",path="spilled"} %d`, byID[3].Spilled),
 		`medispatcher_beanstalkd_links{server="` + r.cfg.QueueServers[0] + `",kind="cmd"}`,
 		`medispatcher_beanstalkd_links_connected{`,
 		`medispatcher_beanstalkd_rtt_seconds{`,

@@ -59,6 +59,7 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 		Subscriptions: []adminapi.SubOverview{},
 		Alerts:        wireAlerts(a.d.Alerts.Recent(20)),
 		Paused:        a.d.Engine.Paused(),
+		CutThrough:    a.d.Engine.CutThrough(),
 	}
 	if smp, ok := a.d.Backlog.Get(a.d.Config.NameOfMainQueue); ok {
 		o.Main = adminapi.Counts(smp.Sum)
@@ -73,6 +74,12 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 			so.Pushes10s, so.Failures10s, so.Rate10s = w.S10.Pushes, w.S10.Failures, w.S10.Rate()
 			so.Pushes1m, so.Failures1m, so.FailureRatio1m = w.M1.Pushes, w.M1.Failures, w.M1.FailureRatio
 			so.PushesTotal, so.FailuresTotal = st.Total.Pushes, st.Total.Failures
+		}
+		if h, ok := a.d.Engine.Handoffs(s.ID); ok {
+			so.Direct, so.Spilled = h.Direct, h.Spilled
+			if n := h.Direct + h.Spilled; n > 0 {
+				so.DirectShare = float64(h.Direct) / float64(n)
+			}
 		}
 		if v.Channel != nil {
 			so.Ready, so.Delayed, so.Reserved = v.Channel.Ready, v.Channel.Delayed, v.Channel.Reserved

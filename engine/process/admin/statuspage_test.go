@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"flag"
+	"strconv"
 	"testing"
 	"time"
 
@@ -63,6 +64,16 @@ func TestStatusPageShowsTheDaemonsNumbers(t *testing.T) {
 	assert.Equal(t, "8", text(`tr[data-sub="22"] .pushes-1m`))
 	assert.Equal(t, "8", text(`tr[data-sub="22"] .failures-1m`))
 	assert.Contains(t, text("#version"), "dev")
+	// Cut-through is on by default and took some of the 50 copies of
+	// "orders" straight from the main tube: its direct % is a number above 0.
+	assert.Equal(t, "on", text("#cut-through"))
+	direct := text(`tr[data-sub="21"] .direct`)
+	require.Regexp(t, `^\d+\.\d$`, direct)
+	share, err := strconv.ParseFloat(direct, 64)
+	require.NoError(t, err)
+	assert.Positive(t, share)
+	assert.LessOrEqual(t, share, 100.0)
+	assert.Regexp(t, `^\d+\.\d$`, text(`tr[data-sub="22"] .direct`))
 
 	if *screenshot != "" {
 		// A little steady traffic so the charts have something to draw.

@@ -61,6 +61,17 @@ func (so *subObserver) Stopped() {
 	so.o.alerts.Forget(so.id)
 }
 
+// handoffs is the statistics' stats.HandoffsFunc: the engine's count of a
+// subscription's direct and spilled copies. The statistics are made before
+// the engine, and are read only once the daemon serves them.
+func (d *Daemon) handoffs(id int64) (direct, spilled uint64, ok bool) {
+	if d.engine == nil {
+		return 0, 0, false
+	}
+	h, ok := d.engine.Handoffs(id)
+	return h.Direct, h.Spilled, ok
+}
+
 // backlogTubes lists what the sampler measures: the main tube (per server)
 // and every subscription's channel and retry tubes.
 // With gauges false (Observability = false) the tubes are sampled for the

@@ -2,7 +2,9 @@
 // HTML document (inline CSS and JavaScript, no build step, no external
 // fonts, scripts or CDN, so it works offline and behind any firewall) that
 // polls GET /api/v1/overview on its own origin and shows totals, the
-// delivery rate, backlogs, subscriptions, alerts and small charts.
+// delivery rate, backlogs, subscriptions (with the share of their copies
+// handed over directly, and whether cut-through is on), alerts and small
+// charts.
 //
 // The page only reads: it must never change the daemon's state, and it
 // holds the admin token in sessionStorage only (gone with the tab).

@@ -38,14 +38,15 @@ func sample(n int) adminapi.Overview {
 		Totals: adminapi.Totals{Pushes: 1000 + 30*u, Successes: 990 + 29*u, Failures: 10 + u,
 			Retries: 5 + u, GivenUp: 2, Redistributed: 2000 + 40*u, DecodeErrors: 1},
 		Main:             adminapi.Counts{Ready: 7 + k, Delayed: 1, Reserved: 3},
+		CutThrough:       true,
 		BacklogSampledMS: started.UnixMilli() + 2000*k - 1000,
 		Subscriptions: []adminapi.SubOverview{
 			{ID: 1, Topic: "orders", SubscriberID: 3, URL: "http://127.0.0.1:8080/x", Concurrency: 5, RetryConcurrency: 2,
-				Rate10s: 5.5, Pushes1m: 330, Failures1m: 0, Ready: 9, RetryReady: 0, RetryDelayed: 0},
+				Rate10s: 5.5, Pushes1m: 330, Failures1m: 0, Direct: 300, Spilled: 30, Ready: 9, RetryReady: 0, RetryDelayed: 0},
 			{ID: 2, Topic: "billing", SubscriberID: 4, URL: "http://127.0.0.1:8080/y", Concurrency: 5, RetryConcurrency: 2,
 				Rate10s: 12, Pushes1m: 720, Failures1m: 3, FailureRatio1m: 3.0 / 720, Ready: 4, RetryReady: 2, RetryDelayed: 3},
 			{ID: 3, Topic: "users", SubscriberID: 5, URL: "http://127.0.0.1:8080/z", Concurrency: 1, RetryConcurrency: 1,
-				Rate10s: 0.5, Pushes1m: 30, Failures1m: 1, FailureRatio1m: 1.0 / 30, Ready: 0, RetryReady: 1, RetryDelayed: 0},
+				Rate10s: 0.5, Pushes1m: 30, Failures1m: 1, FailureRatio1m: 1.0 / 30, Spilled: 30, Ready: 0, RetryReady: 1, RetryDelayed: 0},
 		},
 		Alerts: []adminapi.Alert{
 			{Time: started.Add(5 * time.Second), Kind: "channel_backlog", SubID: 2, Topic: "billing", Subject: "backlog of billing", Text: "4 ready"},
@@ -135,7 +136,7 @@ func hooks(t *testing.T, ctx context.Context) map[string]string {
 	m, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](`(() => {
 		const o = {};
 		for (const id of ['total-pushes','total-successes','total-failures','total-retries','total-given-up',
-			'total-redistributed','rate','main-ready','version','uptime','last-update','error'])
+			'total-redistributed','rate','main-ready','version','uptime','cut-through','last-update','error'])
 			o[id] = document.getElementById(id).textContent;
 		o['last-update-ms'] = document.getElementById('last-update').dataset.value || '';
 		return o;
@@ -192,6 +193,7 @@ func TestStatusPage(t *testing.T) {
 			"main-ready":          itoa64(want.Main.Ready),
 			"version":             "1.2.3 (abc123)",
 			"uptime":              "1d 2h 3m 4s",
+			"cut-through":         "on",
 			"error":               "",
 			"last-update-ms":      itoa64(want.NowMS),
 		}, without(h, "last-update"))
@@ -208,6 +210,8 @@ func TestStatusPage(t *testing.T) {
 			{"2", "rate", "12.0"}, {"2", "pushes-1m", "720"}, {"2", "failures-1m", "3"},
 			{"2", "ratio", "0.42%"}, {"2", "ready", "4"}, {"2", "retry", "5"},
 			{"1", "rate", "5.5"}, {"1", "ratio", "0.00%"}, {"3", "ratio", "3.33%"}, {"3", "topic", "users"},
+			// direct %: 300 of 330 copies; none yet; none of 30.
+			{"1", "direct", "90.9"}, {"2", "direct", "–"}, {"3", "direct", "0.0"},
 		} {
 			assert.Equal(t, c.want, row(c.sub, c.cls), "sub %s %s", c.sub, c.cls)
 		}
@@ -248,6 +252,8 @@ func TestStatusPage(t *testing.T) {
 		assert.Equal(t, []string{"2", "1", "3"}, rowOrder(t, ctx), "rate descending")
 		click("topic")
 		assert.Equal(t, []string{"2", "1", "3"}, rowOrder(t, ctx), "topic ascending: billing, orders, users")
+		click("direct")
+		assert.Equal(t, []string{"2", "3", "1"}, rowOrder(t, ctx), "direct ascending: none, 0.0, 90.9")
 		click("retry")
 		click("retry")
 		assert.Equal(t, []string{"2", "3", "1"}, rowOrder(t, ctx), "retry descending")
