@@ -95,7 +95,10 @@ type Report struct {
 
 	Void        bool     `json:"void"`
 	VoidReasons []string `json:"void_reasons,omitempty"`
-	Notes       []string `json:"notes,omitempty"`
+	// ProducerLagged is set when the producer fell behind its schedule by
+	// more than the bound (one of the VoidReasons).
+	ProducerLagged bool     `json:"producer_lagged,omitempty"`
+	Notes          []string `json:"notes,omitempty"`
 }
 
 // ExitCode is the process exit code the report calls for.

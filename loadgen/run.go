@@ -424,6 +424,7 @@ func (r *runState) judge(rep *Report) {
 		rep.VoidReasons = append(rep.VoidReasons, "ledger does not balance: "+rep.Ledger.Problem)
 	}
 	if lag := r.prod.MaxLag(); lag > r.cfg.MaxLag {
+		rep.ProducerLagged = true
 		rep.VoidReasons = append(rep.VoidReasons, fmt.Sprintf("producer fell %v behind its schedule (bound %v)",
 			lag.Round(time.Millisecond), r.cfg.MaxLag))
 	}

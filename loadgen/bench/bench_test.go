@@ -415,3 +415,36 @@ func TestMarkdownBothCeilings(t *testing.T) {
 	assert.Contains(t, console.String(), "500 channel tubes: six-op 10000/s, three-op 25000/s; beanstalkd CPU 0.080 / 0.030 s per 1k cycles")
 	assert.Contains(t, console.String(), "6000/s delivered (60 % of six-op, 24 % of three-op ceiling)")
 }
+
+// A compare run that is void only because its producer fell behind, while
+// the daemon delivered well below what the producer put, measured the
+// daemon's capacity: it enters the medians and is no failure. A lagging
+// producer the daemon kept up with, or any other void reason, stays out.
+func TestCompareCapacityBoundRuns(t *testing.T) {
+	lagged := func(label string, sent, delivered float64) *RunResult {
+		rr := compareRun(label, delivered, 0.1)
+		rr.Report.Void, rr.Report.ProducerLagged = true, true
+		rr.Report.VoidReasons = []string{"producer fell 2s behind its schedule (bound 1s)"}
+		rr.Report.SentRate = sent
+		return rr
+	}
+	bound := lagged("off 1", 4400, 2700)
+	keptUp := lagged("off 2", 4400, 4300)
+	alsoUnbalanced := lagged("off 3", 4400, 2700)
+	alsoUnbalanced.Report.VoidReasons = append(alsoUnbalanced.Report.VoidReasons, "ledger does not balance: lost")
+	assert.True(t, capacityBound(bound))
+	assert.False(t, capacityBound(keptUp), "the producer, not the daemon, may have been the limit")
+	assert.False(t, capacityBound(alsoUnbalanced))
+
+	on := []*RunResult{compareRun("on 1", 6000, 0.09)}
+	c := compareRuns(on, []*RunResult{bound, keptUp, alsoUnbalanced}, 1.8)
+	assert.Equal(t, 1, c.Off.Runs)
+	assert.Equal(t, 1, c.Off.Lagged)
+	assert.InDelta(t, 6000.0/2700.0, c.Ratio, 1e-12)
+	assert.Contains(t, c.Note(), "1 of 2 runs had their producer fall behind while the daemon was the limit")
+	assert.Same(t, bound, medianRun([]*RunResult{bound, keptUp}))
+
+	res := &Result{Runs: []*RunResult{on[0], bound, keptUp}}
+	res.judge(&Scenario{Kind: KindCompare})
+	assert.Equal(t, []string{"off 2 void: [producer fell 2s behind its schedule (bound 1s)]"}, res.Failures)
+}

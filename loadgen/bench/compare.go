@@ -21,6 +21,9 @@ type Variant struct {
 	// KeptUp counts valid runs that delivered what was offered: their
 	// delivered rate is the offer, not the capacity.
 	KeptUp int `json:"kept_up"`
+	// Lagged counts the runs among Runs that are void only because the
+	// producer fell behind while the daemon was the limit (capacityBound).
+	Lagged int `json:"producer_lagged"`
 	// Medians of the above; 0 without a valid run.
 	MedDelivered float64 `json:"median_delivered_per_s"`
 	MedCPUPer1k  float64 `json:"median_daemon_cpu_s_per_1k"`
@@ -44,11 +47,38 @@ func valid(rr *RunResult) bool {
 	return rr != nil && rr.Err == "" && rr.Report != nil && !rr.Report.Void
 }
 
+// capacityBound reports whether rr, void only because its producer fell
+// behind its schedule, still measured the daemon's capacity: the producer
+// put at least 1/capacityMargin of what the daemon delivered, so the daemon,
+// not the producer, was the limit. When the daemon's tubes share one
+// beanstalkd with the producer, an overloaded daemon slows the producer's
+// puts too; a compare scenario's overload runs would otherwise all be void
+// on the side that needs more of beanstalkd.
+func capacityBound(rr *RunResult) bool {
+	if rr == nil || rr.Err != "" || rr.Report == nil {
+		return false
+	}
+	r := rr.Report
+	onlyLag := r.Void && r.ProducerLagged && len(r.VoidReasons) == 1
+	return onlyLag && r.DeliveredRate*capacityMargin < r.SentRate
+}
+
+// capacityMargin: the producer's put rate must exceed the delivered rate by
+// this factor for a lagging run to count as capacity-bound.
+const capacityMargin = 1.1
+
+// usable reports whether a compare run's delivered rate may enter its
+// variant's median: valid, or capacity-bound.
+func usable(rr *RunResult) bool { return valid(rr) || capacityBound(rr) }
+
 func variant(runs []*RunResult) Variant {
 	var v Variant
 	for _, rr := range runs {
-		if !valid(rr) {
+		if !usable(rr) {
 			continue
+		}
+		if !valid(rr) {
+			v.Lagged++
 		}
 		v.Runs++
 		v.Delivered = append(v.Delivered, rr.Report.DeliveredRate)
@@ -93,7 +123,7 @@ func median(v []float64) float64 {
 func medianRun(runs []*RunResult) *RunResult {
 	var ok []*RunResult
 	for _, rr := range runs {
-		if valid(rr) {
+		if usable(rr) {
 			ok = append(ok, rr)
 		}
 	}
@@ -120,11 +150,16 @@ func (c *Comparison) Note() string {
 // derived from was measured low (a busy machine), and the ratio of such
 // runs tends to 1 whatever the cost.
 func (c *Comparison) keptUpText() string {
+	s := ""
+	if n := c.On.Lagged + c.Off.Lagged; n > 0 {
+		s = fmt.Sprintf("; %d of %d runs had their producer fall behind while the daemon was the limit (counted: they show the capacity)",
+			n, c.On.Runs+c.Off.Runs)
+	}
 	n := c.On.KeptUp + c.Off.KeptUp
 	if n == 0 {
-		return ""
+		return s
 	}
-	return fmt.Sprintf("; %d of %d runs kept up with the offer (no overload, so they show the offer, not the capacity: raise fraction)",
+	return s + fmt.Sprintf("; %d of %d runs kept up with the offer (no overload, so they show the offer, not the capacity: raise fraction)",
 		n, c.On.Runs+c.Off.Runs)
 }
 
