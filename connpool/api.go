@@ -108,7 +108,15 @@ type ConsumerConfig struct {
 	// by one link per server.
 	Shard    bool
 	IdleWait time.Duration // reserve-with-timeout when the watched tubes look empty; default 1 s (whole seconds)
-	TTR      time.Duration // TTR the jobs were put with; jobs held longer than TTR/2 are touched; default 60 s
+	// OpWakeDelay is how long a job operation (delete, release, bury,
+	// touch) may wait behind a long poll before the poll is ended for it
+	// (a wake job: one put, reserve and delete on the server). A job
+	// reserved meanwhile ends the poll anyway, so under steady traffic no
+	// wake is needed; the cost is that long more of the duplicate window
+	// of a delete. Watches and ignores end the poll at once. Default 10 ms;
+	// negative: at once.
+	OpWakeDelay time.Duration
+	TTR         time.Duration // TTR the jobs were put with; jobs held longer than TTR/2 are touched; default 60 s
 	// OnError reports failures of asynchronous job operations (Delete,
 	// Release, Bury, Touch); default: logged.
 	OnError func(j *Job, op string, err error)

@@ -19,6 +19,7 @@ const (
 	DefaultBatch       = 16
 	DefaultIdleWait    = time.Second
 	DefaultTTR         = wire.TTR
+	DefaultOpWakeDelay = 10 * time.Millisecond
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -72,6 +73,9 @@ func (c ConsumerConfig) withDefaults(p Config) ConsumerConfig {
 	c.IdleWait = c.IdleWait.Truncate(time.Second)
 	if c.TTR <= 0 {
 		c.TTR = DefaultTTR
+	}
+	if c.OpWakeDelay == 0 {
+		c.OpWakeDelay = DefaultOpWakeDelay
 	}
 	return c
 }

@@ -68,6 +68,8 @@ type link struct {
 	held     map[uint64]*Job     // jobs reserved on this connection, not yet ended
 	wakeTube string              // private tube always watched: a job put there ends a long poll
 	waking   bool                // a wake job was put and the long poll has not ended yet
+	wakeT    *time.Timer         // wakes a long poll for job operations queued behind it (OpWakeDelay)
+	wakeSet  bool                // wakeT is pending
 }
 
 func newLink(p *Pool, c *Consumer, server int, kind string) *link {
@@ -219,11 +221,17 @@ func (l *link) push(r *request, now int64) {
 	}
 	l.q.push(r)
 	if l.blocking && !l.waking && l.c != nil {
-		// This request waits behind a long poll: end the poll now rather
-		// than after IdleWait (a watch must not stall a subscription, a
-		// delete must not widen the duplicate window).
-		l.waking = true
-		go l.c.wake(l.server, l.wakeTube)
+		// This request waits behind a long poll: end the poll rather than
+		// wait IdleWait for it. A watch must not stall a subscription: at
+		// once. A job operation can wait OpWakeDelay, within which under
+		// traffic a reserved job ends the poll and the wake (three more
+		// operations on the server) is not needed.
+		if d := l.c.cfg.OpWakeDelay; r.job != nil && d > 0 {
+			l.wakeLaterLocked(d)
+		} else {
+			l.waking = true
+			go l.c.wake(l.server, l.wakeTube)
+		}
 	}
 	if l.idleW {
 		l.idleW = false
@@ -231,6 +239,30 @@ func (l *link) push(r *request, now int64) {
 		case l.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// wakeLaterLocked arms the link's wake timer, unless it is armed.
+func (l *link) wakeLaterLocked(d time.Duration) {
+	if l.wakeSet {
+		return
+	}
+	l.wakeSet = true
+	if l.wakeT == nil {
+		l.wakeT = time.AfterFunc(d, l.wakeLate)
+		return
+	}
+	l.wakeT.Reset(d)
+}
+
+// wakeLate ends a long poll that requests still wait behind.
+func (l *link) wakeLate() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.wakeSet = false
+	if l.conn != nil && l.blocking && !l.waking && l.q.n > 1 {
+		l.waking = true
+		go l.c.wake(l.server, l.wakeTube)
 	}
 }
 

@@ -48,8 +48,12 @@ type RunResult struct {
 	// per 1000 messages delivered: beside the ceiling's CPU per 1000
 	// cycles, what the daemon's use of the queue costs.
 	BeanstalkdCPUPer1k float64 `json:"beanstalkd_cpu_s_per_1k"`
-	Sustained          bool    `json:"sustained"`
-	Why                string  `json:"why,omitempty"`
+	// BeanstalkdCmds are the commands the servers received per message
+	// delivered, by kind (stats' cmd-* counters): the producer's puts, the
+	// daemon's reserves, deletes, touches, watches, stats requests, wakes.
+	BeanstalkdCmds map[string]float64 `json:"beanstalkd_cmds_per_msg,omitempty"`
+	Sustained      bool               `json:"sustained"`
+	Why            string             `json:"why,omitempty"`
 }
 
 // Result is a scenario's outcome.
@@ -468,9 +472,11 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 	}
 	cpu0 := env.DaemonCPU()
 	bcpu0 := env.BeanstalkdCPU()
+	cmds0 := env.BeanstalkdCmds()
 	rep, err := loadgen.Run(ctx, cfg, put)
 	cpu1 := env.DaemonCPU()
 	bcpu1 := env.BeanstalkdCPU()
+	cmds1 := env.BeanstalkdCmds()
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
@@ -484,6 +490,10 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 	if rep.Ledger.Delivered > 0 {
 		rr.CPUPer1k = rr.CPUSec / float64(rep.Ledger.Delivered) * 1000
 		rr.BeanstalkdCPUPer1k = (bcpu1 - bcpu0) / float64(rep.Ledger.Delivered) * 1000
+		rr.BeanstalkdCmds = cmdsPerMsg(cmds0, cmds1, rep.Ledger.Delivered)
+		if t := cmdsText(rr.BeanstalkdCmds); t != "" {
+			rep.Notes = append(rep.Notes, t)
+		}
 	}
 	rr.Sustained, rr.Why = sustained(rep)
 	name := s.Name
