@@ -96,3 +96,39 @@ func linkState(c *Consumer, cond func(l *link) bool) bool {
 	}
 	return true
 }
+
+// A job operation behind a long poll does not end the poll at once: a job
+// reserved within OpWakeDelay ends it, and no wake job (a put, a reserve
+// and a delete on the server) is spent. Without traffic the wake comes
+// after OpWakeDelay, well before the poll's own end (IdleWait).
+func TestJobOpWaitsForTrafficBeforeWaking(t *testing.T) {
+	srv := testsrv.StartBeanstalkd(t)
+	p := newPool(t, testConfig(srv.Addr))
+	ctx := context.Background()
+	col := newCollector(10)
+	c := p.NewConsumer("sub", ConsumerConfig{Links: 1, IdleWait: 30 * time.Second, OpWakeDelay: time.Second}, col.handle)
+	defer closeConsumer(t, c)
+	bs := bsConn(t, srv.Addr)
+	c.Watch("ops")
+	polling := func() bool { return linkState(c, func(l *link) bool { return l.blocking }) }
+	eventually(t, "the link long-polls", polling)
+
+	_, err := p.Put(ctx, 0, "ops", []byte("a"), 1024, 0, time.Minute)
+	require.NoError(t, err)
+	a := col.next(t)
+	eventually(t, "the link long-polls again", polling)
+	puts := serverStat(t, bs, "cmd-put")
+	a.Delete()
+	_, err = p.Put(ctx, 0, "ops", []byte("b"), 1024, 0, time.Minute)
+	require.NoError(t, err)
+	b := col.next(t)
+	eventually(t, "a's delete applied", func() bool { return tubeStat(t, bs, "ops", "cmd-delete") == 1 })
+	assert.Equal(t, puts+1, serverStat(t, bs, "cmd-put"), "b's put only: no wake job")
+
+	eventually(t, "the link long-polls again", polling)
+	start := time.Now()
+	b.Delete()
+	eventually(t, "b's delete applied", func() bool { return tubeStat(t, bs, "ops", "cmd-delete") == 2 })
+	assert.Less(t, time.Since(start), 10*time.Second, "a wake ended the poll, not its IdleWait")
+	assert.Equal(t, puts+2, serverStat(t, bs, "cmd-put"), "one wake job")
+}
