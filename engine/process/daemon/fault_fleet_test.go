@@ -31,15 +31,26 @@ type fleet struct {
 
 func newFleet(t *testing.T, subscriptions ...*subs.Subscription) *fleet {
 	t.Helper()
+	return newFleetWith(t, [2]map[string]string{}, subscriptions...)
+}
+
+// newFleetWith is newFleet with more top-level keys set in each daemon's
+// config file (set[i] for daemon i, as configVariant takes them).
+func newFleetWith(t *testing.T, set [2]map[string]string, subscriptions ...*subs.Subscription) *fleet {
+	t.Helper()
 	f := &fleet{servers: [2]*testsrv.Server{testsrv.StartBeanstalkd(t), testsrv.StartBeanstalkd(t)}}
 	f.w = newWorldOn(t, f.servers[:], subscriptions...)
 	for i := range f.d {
 		f.metrics[i] = freeAddr(t)
 		f.logs[i] = &testsrv.LogBuffer{}
-		f.cfgs[i] = f.w.configVariant(fmt.Sprintf("fleet-%d.toml", i), map[string]string{
+		keys := map[string]string{
 			"LOG_DIR":           strconv.Quote(fmt.Sprintf("logs-%d", i)),
 			"PrometheusApiAddr": strconv.Quote(f.metrics[i]),
-		})
+		}
+		for k, v := range set[i] {
+			keys[k] = v
+		}
+		f.cfgs[i] = f.w.configVariant(fmt.Sprintf("fleet-%d.toml", i), keys)
 		f.prod[i] = newProducer(t, f.servers[i].Addr, float64(1732500000+i))
 	}
 	return f
@@ -154,9 +165,23 @@ func TestFleetSharesLoadDeliversOnce(t *testing.T) {
 // delivers everything left. The jobs the dead one held reserved come back
 // as soon as beanstalkd sees its connections close (a killed process's
 // sockets are closed by the kernel), not after their TTR: the test leaves
-// less time than the TTR for the rest to be delivered.
+// less time than the TTR for the rest to be delivered. Both paths run:
+// with cut-through the duplicates are the main jobs the dead daemon held
+// while their copies were pushed (each subscription that had its copy gets
+// it again), two-hop the channel jobs it had pushed and not yet deleted.
 func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
-	f := newFleet(t, fleetSubscriptions()...)
+	for _, path := range dispatchPaths {
+		t.Run(path.name, func(t *testing.T) { fleetKill9(t, path.cutThrough) })
+	}
+}
+
+// dispatchPaths are the values of CutThrough a fault test runs with when
+// both paths matter to what it asserts or counts.
+var dispatchPaths = []struct{ name, cutThrough string }{{"cut-through", "true"}, {"two-hop", "false"}}
+
+func fleetKill9(t *testing.T, cutThrough string) {
+	set := map[string]string{"CutThrough": cutThrough}
+	f := newFleetWith(t, [2]map[string]string{set, set}, fleetSubscriptions()...)
 	// Slow answers until the kill, so that a busy machine cannot finish
 	// the load before it; fast ones after.
 	killedFlag := f.slowUntil()
@@ -184,8 +209,8 @@ func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
 	f.requireIdle()
 	_, dups := distinct(f.w.sub.Hits())
 	survivor := f.pushed(1) - survivorBefore
-	t.Logf("kill -9 of daemon 0 after %d of %d pushes; the survivor pushed %.0f more and finished %v after the kill; %d duplicates (pushed by the dead daemon, delete not yet done)",
-		before, total, survivor, took.Round(time.Millisecond), dups)
+	t.Logf("CutThrough = %s: kill -9 of daemon 0 after %d of %d pushes; the survivor pushed %.0f more and finished %v after the kill; %d duplicates (pushed by the dead daemon, their main or channel job not yet deleted)",
+		cutThrough, before, total, survivor, took.Round(time.Millisecond), dups)
 	require.Positive(t, survivor, "the survivor delivered the rest:\n%s", f.logs[1])
 	f.stop(1)
 }
