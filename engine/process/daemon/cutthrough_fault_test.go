@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -9,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/beanstalkd/go-beanstalk"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/dispatch/subs"
@@ -50,33 +47,27 @@ func (w *world) stopWithin(d *daemon, limit time.Duration) time.Duration {
 	return time.Since(sent)
 }
 
-// unsettled names a tube of the server at addr that holds a reserved,
-// delayed or buried job (wake tubes aside), or returns "" when none does.
-func unsettled(addr string) string {
-	c, err := beanstalk.Dial("tcp", addr)
-	if err != nil {
-		return err.Error()
-	}
-	defer c.Close()
-	tubes, err := c.ListTubes()
-	if err != nil {
-		return err.Error()
-	}
-	for _, name := range tubes {
-		if strings.HasPrefix(name, "medispatcher-wake") {
-			continue
-		}
-		st, err := beanstalk.NewTube(c, name).Stats()
-		if err != nil {
-			continue // gone meanwhile
-		}
-		for _, k := range []string{"current-jobs-reserved", "current-jobs-delayed", "current-jobs-buried"} {
-			if st[k] != "0" {
-				return fmt.Sprintf("%s: %s=%s", name, k, st[k])
-			}
-		}
-	}
-	return ""
+// startCutThrough starts a daemon on a variant of the world's config,
+// named name, with CutThrough on and /metrics served; it returns the
+// config file (for a restart) and the metrics address.
+func (w *world) startCutThrough(name string) (d *daemon, cfg, metrics string) {
+	w.t.Helper()
+	metrics = freeAddr(w.t)
+	cfg = w.configVariant(name, map[string]string{"PrometheusApiAddr": strconv.Quote(metrics), "CutThrough": "true"})
+	d = w.startWith(cfg, w.logs)
+	waitMetrics(w.t, metrics, w.logs)
+	return d, cfg, metrics
+}
+
+// loadUntil puts a message of topic every gap (a producer of its own)
+// until the subscriber has seen hits pushes, then reads the daemon's
+// handoffs from metrics; stop ends the load and returns how many messages
+// it put.
+func (w *world) loadUntil(metrics, topic string, gap time.Duration, hits int) (stop func() int, direct, spilled float64) {
+	w.t.Helper()
+	stop = newProducer(w.t, w.bs.Addr, 1732500000).paced(topic, gap)
+	w.sub.WaitFor(30*time.Second, "some deliveries", func(h []testsrv.Hit) bool { return len(h) >= hits })
+	return stop, handoffs(w.t, metrics, "direct"), handoffs(w.t, metrics, "spilled")
 }
 
 // mainJobID is the main-tube job id in a push's jobid
@@ -102,8 +93,6 @@ func TestCutThroughKill9WithDirectPushesInFlight(t *testing.T) {
 		&subs.Subscription{ID: 1, Topic: "ctk", URL: "/one", Concurrency: concurrency, AlertEnabled: true},
 		&subs.Subscription{ID: 2, Topic: "ctk", URL: "/two", Concurrency: concurrency, AlertEnabled: true},
 	)
-	metrics := freeAddr(t)
-	cfg := w.configVariant("ctk.toml", map[string]string{"PrometheusApiAddr": strconv.Quote(metrics), "CutThrough": "true"})
 	var fast atomic.Bool
 	w.sub.SetAnswer(func(testsrv.Hit) (int, string, time.Duration) {
 		if fast.Load() {
@@ -111,14 +100,9 @@ func TestCutThroughKill9WithDirectPushesInFlight(t *testing.T) {
 		}
 		return 200, `{"status":1}`, 200 * time.Millisecond
 	})
-	d := w.startWith(cfg, w.logs)
-	waitMetrics(t, metrics, w.logs)
-
+	d, cfg, metrics := w.startCutThrough("ctk.toml")
 	// 33 messages a second; each subscription can take 8 / 200 ms = 40.
-	p := newProducer(t, w.bs.Addr, 1732500000)
-	stopProducing := p.paced("ctk", 30*time.Millisecond)
-	w.sub.WaitFor(30*time.Second, "some deliveries", func(h []testsrv.Hit) bool { return len(h) >= 200 })
-	direct, spilled := handoffs(t, metrics, "direct"), handoffs(t, metrics, "spilled")
+	stopProducing, direct, spilled := w.loadUntil(metrics, "ctk", 30*time.Millisecond, 200)
 	require.Positive(t, direct, "copies went direct before the kill:\n%s", w.logs)
 	held := w.counts("event_center_messages")["current-jobs-reserved"]
 	require.NoError(t, d.cmd.Process.Signal(syscall.SIGKILL))
@@ -132,10 +116,7 @@ func TestCutThroughKill9WithDirectPushesInFlight(t *testing.T) {
 		seen, _ := distinct(h)
 		return len(seen) == nSubs*n
 	})
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		idle, what := tubesIdle(w.bs.Addr)
-		assert.True(c, idle, "a job is left: %s", what)
-	}, 10*time.Second, 20*time.Millisecond)
+	requireIdle(t, w.bs.Addr)
 	seen, dups := distinct(w.sub.Hits())
 	dupMessages := map[string]bool{}
 	for jobid, k := range seen {
@@ -162,20 +143,14 @@ func TestCutThroughSIGTERMWithDirectPushesInFlight(t *testing.T) {
 		&subs.Subscription{ID: 1, Topic: "cts", URL: "/fast", Concurrency: 4, AlertEnabled: true},
 		&subs.Subscription{ID: 2, Topic: "cts", URL: "/slow", Concurrency: 2, AlertEnabled: true},
 	)
-	metrics := freeAddr(t)
-	cfg := w.configVariant("cts.toml", map[string]string{"PrometheusApiAddr": strconv.Quote(metrics), "CutThrough": "true"})
 	w.sub.SetAnswer(func(h testsrv.Hit) (int, string, time.Duration) {
 		if h.Path == "/slow" {
 			return 200, `{"status":1}`, 200 * time.Millisecond // 10 a second: it falls behind
 		}
 		return 200, `{"status":1}`, 50 * time.Millisecond // 80 a second: it keeps up
 	})
-	d := w.startWith(cfg, w.logs)
-	waitMetrics(t, metrics, w.logs)
-	p := newProducer(t, w.bs.Addr, 1732500000)
-	stopProducing := p.paced("cts", 25*time.Millisecond)
-	w.sub.WaitFor(30*time.Second, "some deliveries", func(h []testsrv.Hit) bool { return len(h) >= 60 })
-	direct, spilled := handoffs(t, metrics, "direct"), handoffs(t, metrics, "spilled")
+	d, cfg, metrics := w.startCutThrough("cts.toml")
+	stopProducing, direct, spilled := w.loadUntil(metrics, "cts", 25*time.Millisecond, 60)
 	require.Positive(t, direct, "copies went direct:\n%s", w.logs)
 	require.Positive(t, spilled, "copies were queued in a channel tube:\n%s", w.logs)
 	n := stopProducing()
@@ -183,7 +158,7 @@ func TestCutThroughSIGTERMWithDirectPushesInFlight(t *testing.T) {
 
 	_, dups := distinct(w.sub.Hits())
 	require.Zero(t, dups, "a graceful stop pushes nothing twice")
-	require.Empty(t, unsettled(w.bs.Addr), "nothing reserved, delayed or buried after the stop")
+	require.Empty(t, tubeHolding(w.bs.Addr, "current-jobs-reserved", "current-jobs-delayed", "current-jobs-buried"), "nothing reserved, delayed or buried after the stop")
 	mainReady := w.counts("event_center_messages")["current-jobs-ready"]
 	var waiting [2]int
 	for i, sub := range []struct {
@@ -210,10 +185,7 @@ func TestCutThroughSIGTERMWithDirectPushesInFlight(t *testing.T) {
 		s, _ := distinct(h)
 		return len(s) == 2*n
 	})
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		idle, what := tubesIdle(w.bs.Addr)
-		assert.True(c, idle, "a job is left: %s", what)
-	}, 10*time.Second, 20*time.Millisecond)
+	requireIdle(t, w.bs.Addr)
 	_, dups = distinct(w.sub.Hits())
 	require.Zero(t, dups, "nothing pushed twice across the stop and restart")
 	w.stopWithin(d, 15*time.Second)
@@ -230,18 +202,8 @@ func TestCutThroughMixedFleetDeliversOnce(t *testing.T) {
 	f.start()
 	total := f.produce(200, fleetTopics())
 
-	f.w.sub.WaitFor(60*time.Second, "every message delivered", func(h []testsrv.Hit) bool {
-		seen, _ := distinct(h)
-		return len(seen) == total
-	})
-	f.requireIdle()
-	seen, dups := distinct(f.w.sub.Hits())
-	require.Len(t, seen, total)
-	var share [2]float64
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		share = [2]float64{f.pushed(0), f.pushed(1)}
-		assert.Equal(c, float64(total), share[0]+share[1], "pushes in the daemons' metrics (%v) sum to those delivered", share)
-	}, 10*time.Second, 20*time.Millisecond)
+	dups := f.deliverAll(total)
+	share := f.shares(total)
 	direct := [2]float64{handoffs(t, f.metrics[0], "direct"), handoffs(t, f.metrics[1], "direct")}
 	spilled := [2]float64{handoffs(t, f.metrics[0], "spilled"), handoffs(t, f.metrics[1], "spilled")}
 	t.Logf("%d pushes, %d duplicates; shares: cut-through daemon %.0f (%.0f copies direct, %.0f spilled), two-hop daemon %.0f (%.0f direct, %.0f put into channel tubes)",

@@ -103,14 +103,49 @@ func (f *fleet) stop(i int) {
 	}
 }
 
+// deliverAll waits until every one of total jobids is delivered and no
+// job is left on either server; it returns the duplicates.
+func (f *fleet) deliverAll(total int) (dups int) {
+	f.w.t.Helper()
+	f.w.sub.WaitFor(60*time.Second, "every message delivered", func(h []testsrv.Hit) bool {
+		seen, _ := distinct(h)
+		return len(seen) == total
+	})
+	f.requireIdle()
+	seen, dups := distinct(f.w.sub.Hits())
+	require.Len(f.w.t, seen, total)
+	return dups
+}
+
+// shares is each daemon's successful pushes from its /metrics, once they
+// add up to total. The metrics count a push once its answer is in, after
+// the subscriber recorded it: it waits for them to agree with the
+// subscriber.
+func (f *fleet) shares(total int) [2]float64 {
+	f.w.t.Helper()
+	var share [2]float64
+	require.EventuallyWithT(f.w.t, func(c *assert.CollectT) {
+		share = [2]float64{f.pushed(0), f.pushed(1)}
+		assert.Equal(c, float64(total), share[0]+share[1], "pushes in the daemons' metrics (%v) sum to those delivered", share)
+	}, 10*time.Second, 20*time.Millisecond)
+	return share
+}
+
 // requireIdle requires both servers to hold no job any more (nothing
 // ready, reserved, delayed or buried), waiting a moment for deletes in
 // flight.
 func (f *fleet) requireIdle() {
 	f.w.t.Helper()
-	for _, s := range f.servers {
-		require.EventuallyWithT(f.w.t, func(c *assert.CollectT) {
-			idle, what := tubesIdle(s.Addr)
+	requireIdle(f.w.t, f.servers[0].Addr, f.servers[1].Addr)
+}
+
+// requireIdle requires the servers at addrs to hold no job any more
+// (tubesIdle), waiting a moment for deletes in flight.
+func requireIdle(t *testing.T, addrs ...string) {
+	t.Helper()
+	for _, addr := range addrs {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			idle, what := tubesIdle(addr)
 			assert.True(c, idle, "a job is left: %s", what)
 		}, 10*time.Second, 20*time.Millisecond)
 	}
@@ -138,22 +173,10 @@ func TestFleetSharesLoadDeliversOnce(t *testing.T) {
 	f.start()
 	total := f.produce(100, fleetTopics())
 
-	f.w.sub.WaitFor(60*time.Second, "every message delivered", func(h []testsrv.Hit) bool {
-		seen, _ := distinct(h)
-		return len(seen) == total
-	})
-	f.requireIdle()
-	seen, dups := distinct(f.w.sub.Hits())
-	require.Len(t, seen, total)
+	dups := f.deliverAll(total)
 	require.Zero(t, dups, "no message pushed twice without a fault")
 
-	// The metrics count a push once its answer is in, after the subscriber
-	// recorded it: wait for them to agree with the subscriber.
-	var share [2]float64
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		share = [2]float64{f.pushed(0), f.pushed(1)}
-		assert.Equal(c, float64(total), share[0]+share[1], "pushes in the daemons' metrics (%v) sum to those delivered", share)
-	}, 10*time.Second, 20*time.Millisecond)
+	share := f.shares(total)
 	t.Logf("%d pushes, no duplicate; shares from medispatcher_pushes_total: daemon 0 %.0f, daemon 1 %.0f", total, share[0], share[1])
 	require.Positive(t, share[0], "daemon 0 pushed a share:\n%s", f.logs[0])
 	require.Positive(t, share[1], "daemon 1 pushed a share:\n%s", f.logs[1])
