@@ -84,7 +84,10 @@ func mainJobID(jobid string) string {
 // subscriber answering in 200 ms, messages paced below what the push slots
 // can take, so that copies go direct and their main jobs are held): after a
 // restart every jobid is delivered. The duplicates are the messages whose
-// main job was held at the kill, each held by a copy in a push slot: at
+// main job was held at the kill. Paced below the slots' rate, the main
+// jobs held are those with a copy in a push slot (a spilled copy's main
+// job is deleted once it is put; a burst of messages fanned out at once
+// can hold more, see TestKill9UnderLoadThenRestartDeliversEverything): at
 // most as many messages as there are slots (subscriptions × concurrency),
 // each pushed again to every subscription that had it.
 func TestCutThroughKill9WithDirectPushesInFlight(t *testing.T) {
