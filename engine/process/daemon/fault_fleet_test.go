@@ -31,15 +31,26 @@ type fleet struct {
 
 func newFleet(t *testing.T, subscriptions ...*subs.Subscription) *fleet {
 	t.Helper()
+	return newFleetWith(t, [2]map[string]string{}, subscriptions...)
+}
+
+// newFleetWith is newFleet with more top-level keys set in each daemon's
+// config file (set[i] for daemon i, as configVariant takes them).
+func newFleetWith(t *testing.T, set [2]map[string]string, subscriptions ...*subs.Subscription) *fleet {
+	t.Helper()
 	f := &fleet{servers: [2]*testsrv.Server{testsrv.StartBeanstalkd(t), testsrv.StartBeanstalkd(t)}}
 	f.w = newWorldOn(t, f.servers[:], subscriptions...)
 	for i := range f.d {
 		f.metrics[i] = freeAddr(t)
 		f.logs[i] = &testsrv.LogBuffer{}
-		f.cfgs[i] = f.w.configVariant(fmt.Sprintf("fleet-%d.toml", i), map[string]string{
+		keys := map[string]string{
 			"LOG_DIR":           strconv.Quote(fmt.Sprintf("logs-%d", i)),
 			"PrometheusApiAddr": strconv.Quote(f.metrics[i]),
-		})
+		}
+		for k, v := range set[i] {
+			keys[k] = v
+		}
+		f.cfgs[i] = f.w.configVariant(fmt.Sprintf("fleet-%d.toml", i), keys)
 		f.prod[i] = newProducer(t, f.servers[i].Addr, float64(1732500000+i))
 	}
 	return f
@@ -92,14 +103,49 @@ func (f *fleet) stop(i int) {
 	}
 }
 
+// deliverAll waits until every one of total jobids is delivered and no
+// job is left on either server; it returns the duplicates.
+func (f *fleet) deliverAll(total int) (dups int) {
+	f.w.t.Helper()
+	f.w.sub.WaitFor(60*time.Second, "every message delivered", func(h []testsrv.Hit) bool {
+		seen, _ := distinct(h)
+		return len(seen) == total
+	})
+	f.requireIdle()
+	seen, dups := distinct(f.w.sub.Hits())
+	require.Len(f.w.t, seen, total)
+	return dups
+}
+
+// shares is each daemon's successful pushes from its /metrics, once they
+// add up to total. The metrics count a push once its answer is in, after
+// the subscriber recorded it: it waits for them to agree with the
+// subscriber.
+func (f *fleet) shares(total int) [2]float64 {
+	f.w.t.Helper()
+	var share [2]float64
+	require.EventuallyWithT(f.w.t, func(c *assert.CollectT) {
+		share = [2]float64{f.pushed(0), f.pushed(1)}
+		assert.Equal(c, float64(total), share[0]+share[1], "pushes in the daemons' metrics (%v) sum to those delivered", share)
+	}, 10*time.Second, 20*time.Millisecond)
+	return share
+}
+
 // requireIdle requires both servers to hold no job any more (nothing
 // ready, reserved, delayed or buried), waiting a moment for deletes in
 // flight.
 func (f *fleet) requireIdle() {
 	f.w.t.Helper()
-	for _, s := range f.servers {
-		require.EventuallyWithT(f.w.t, func(c *assert.CollectT) {
-			idle, what := tubesIdle(s.Addr)
+	requireIdle(f.w.t, f.servers[0].Addr, f.servers[1].Addr)
+}
+
+// requireIdle requires the servers at addrs to hold no job any more
+// (tubesIdle), waiting a moment for deletes in flight.
+func requireIdle(t *testing.T, addrs ...string) {
+	t.Helper()
+	for _, addr := range addrs {
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			idle, what := tubesIdle(addr)
 			assert.True(c, idle, "a job is left: %s", what)
 		}, 10*time.Second, 20*time.Millisecond)
 	}
@@ -127,22 +173,10 @@ func TestFleetSharesLoadDeliversOnce(t *testing.T) {
 	f.start()
 	total := f.produce(100, fleetTopics())
 
-	f.w.sub.WaitFor(60*time.Second, "every message delivered", func(h []testsrv.Hit) bool {
-		seen, _ := distinct(h)
-		return len(seen) == total
-	})
-	f.requireIdle()
-	seen, dups := distinct(f.w.sub.Hits())
-	require.Len(t, seen, total)
+	dups := f.deliverAll(total)
 	require.Zero(t, dups, "no message pushed twice without a fault")
 
-	// The metrics count a push once its answer is in, after the subscriber
-	// recorded it: wait for them to agree with the subscriber.
-	var share [2]float64
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		share = [2]float64{f.pushed(0), f.pushed(1)}
-		assert.Equal(c, float64(total), share[0]+share[1], "pushes in the daemons' metrics (%v) sum to those delivered", share)
-	}, 10*time.Second, 20*time.Millisecond)
+	share := f.shares(total)
 	t.Logf("%d pushes, no duplicate; shares from medispatcher_pushes_total: daemon 0 %.0f, daemon 1 %.0f", total, share[0], share[1])
 	require.Positive(t, share[0], "daemon 0 pushed a share:\n%s", f.logs[0])
 	require.Positive(t, share[1], "daemon 1 pushed a share:\n%s", f.logs[1])
@@ -154,9 +188,23 @@ func TestFleetSharesLoadDeliversOnce(t *testing.T) {
 // delivers everything left. The jobs the dead one held reserved come back
 // as soon as beanstalkd sees its connections close (a killed process's
 // sockets are closed by the kernel), not after their TTR: the test leaves
-// less time than the TTR for the rest to be delivered.
+// less time than the TTR for the rest to be delivered. Both paths run:
+// with cut-through the duplicates are the main jobs the dead daemon held
+// while their copies were pushed (each subscription that had its copy gets
+// it again), two-hop the channel jobs it had pushed and not yet deleted.
 func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
-	f := newFleet(t, fleetSubscriptions()...)
+	for _, path := range dispatchPaths {
+		t.Run(path.name, func(t *testing.T) { fleetKill9(t, path.cutThrough) })
+	}
+}
+
+// dispatchPaths are the values of CutThrough a fault test runs with when
+// both paths matter to what it asserts or counts.
+var dispatchPaths = []struct{ name, cutThrough string }{{"cut-through", "true"}, {"two-hop", "false"}}
+
+func fleetKill9(t *testing.T, cutThrough string) {
+	set := map[string]string{"CutThrough": cutThrough}
+	f := newFleetWith(t, [2]map[string]string{set, set}, fleetSubscriptions()...)
 	// Slow answers until the kill, so that a busy machine cannot finish
 	// the load before it; fast ones after.
 	killedFlag := f.slowUntil()
@@ -184,8 +232,8 @@ func TestFleetKill9OneDaemonOtherDeliversRest(t *testing.T) {
 	f.requireIdle()
 	_, dups := distinct(f.w.sub.Hits())
 	survivor := f.pushed(1) - survivorBefore
-	t.Logf("kill -9 of daemon 0 after %d of %d pushes; the survivor pushed %.0f more and finished %v after the kill; %d duplicates (pushed by the dead daemon, delete not yet done)",
-		before, total, survivor, took.Round(time.Millisecond), dups)
+	t.Logf("CutThrough = %s: kill -9 of daemon 0 after %d of %d pushes; the survivor pushed %.0f more and finished %v after the kill; %d duplicates (pushed by the dead daemon, their main or channel job not yet deleted)",
+		cutThrough, before, total, survivor, took.Round(time.Millisecond), dups)
 	require.Positive(t, survivor, "the survivor delivered the rest:\n%s", f.logs[1])
 	f.stop(1)
 }

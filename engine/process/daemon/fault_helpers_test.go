@@ -227,14 +227,22 @@ func rate(hits []testsrv.Hit, from, to time.Time, keep func(testsrv.Hit) bool) f
 // (ready, reserved, delayed or buried), wake tubes aside; what says which
 // tube does not.
 func tubesIdle(addr string) (idle bool, what string) {
+	what = tubeHolding(addr, "current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed", "current-jobs-buried")
+	return what == "", what
+}
+
+// tubeHolding names a tube of the server at addr (wake tubes aside) whose
+// stats-tube count of one of states ("current-jobs-reserved", …) is not
+// zero, or returns "" when there is none.
+func tubeHolding(addr string, states ...string) string {
 	c, err := beanstalk.Dial("tcp", addr)
 	if err != nil {
-		return false, err.Error()
+		return err.Error()
 	}
 	defer c.Close()
 	tubes, err := c.ListTubes()
 	if err != nil {
-		return false, err.Error()
+		return err.Error()
 	}
 	for _, name := range tubes {
 		if strings.HasPrefix(name, "medispatcher-wake") {
@@ -244,11 +252,11 @@ func tubesIdle(addr string) (idle bool, what string) {
 		if err != nil {
 			continue // gone meanwhile
 		}
-		for _, k := range []string{"current-jobs-ready", "current-jobs-reserved", "current-jobs-delayed", "current-jobs-buried"} {
+		for _, k := range states {
 			if st[k] != "0" {
-				return false, fmt.Sprintf("%s on %s: %s=%s", name, addr, k, st[k])
+				return fmt.Sprintf("%s on %s: %s=%s", name, addr, k, st[k])
 			}
 		}
 	}
-	return true, ""
+	return ""
 }
