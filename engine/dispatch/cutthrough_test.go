@@ -87,7 +87,9 @@ func TestCutThroughDeliversWithoutTheChannelTube(t *testing.T) {
 		assert.Positive(t, direct, "sub %d", id)
 	}
 	require.Eventually(t, func() bool {
-		return r.tubeStat("ct/sub-queue/1", "current-watching")+r.tubeStat("ct/sub-queue/2", "current-watching") == 0
+		st := r.eng.state.Load()
+		return !st.runners[1].chWatch.mayHoldJobs() && !st.runners[2].chWatch.mayHoldJobs() &&
+			r.tubeStat("ct/sub-queue/1", "current-watching")+r.tubeStat("ct/sub-queue/2", "current-watching") == 0
 	}, 5*time.Second, 5*time.Millisecond, "an emptied channel tube is not watched")
 	// At the producer's pace (one message at a time), every copy goes direct.
 	d1, _ := r.handoffs(1)
@@ -186,8 +188,10 @@ func TestCutThroughSpillsAndKeepsOrder(t *testing.T) {
 	require.Equal(t, want, order, "a spill is pushed in order, behind the direct copy")
 
 	// The lane ran dry: the engine finds the tube empty and goes direct.
+	// (An unwatched tube alone is no proof: a full lane ignores it too.)
+	rn := r.eng.state.Load().runners[1]
 	require.Eventually(t, func() bool {
-		return r.tubeStat("order/sub-queue/1", "current-watching") == 0
+		return !rn.chWatch.mayHoldJobs() && r.tubeStat("order/sub-queue/1", "current-watching") == 0
 	}, 5*time.Second, 5*time.Millisecond, "an emptied tube is no longer watched")
 	r.produce("order", msgpackBody("i", n), "")
 	s.WaitFor(10*time.Second, "the next message", func(h []testsrv.Hit) bool { return len(h) >= 2*n+2 })
@@ -212,8 +216,9 @@ func TestCutThroughFindsJobsOthersLeft(t *testing.T) {
 	r.eng.ChannelSampled(3, 1, 1, time.Now())
 	hits := s.WaitFor(10*time.Second, "the other daemon's job", func(h []testsrv.Hit) bool { return len(h) >= 2 })
 	assert.Equal(t, 100, keyOf(t, hits[1]))
+	rn := r.eng.state.Load().runners[3]
 	require.Eventually(t, func() bool {
-		return r.tubeStat("mixed/sub-queue/3", "current-watching") == 0
+		return !rn.chWatch.mayHoldJobs() && r.tubeStat("mixed/sub-queue/3", "current-watching") == 0
 	}, 5*time.Second, 5*time.Millisecond, "the emptied tube is ignored again")
 }
 

@@ -185,7 +185,9 @@ func newRigOn(t *testing.T, bs *testsrv.Server, opts Options, store *failures.St
 func newRigWith(t *testing.T, bs *testsrv.Server, opts Options, store *failures.Store, obs Observer, first ...*subs.Subscription) *rig {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := connpool.New(ctx, connpool.Config{Addrs: []string{bs.Addr}, OpTimeout: 2 * time.Second})
+	// The default OpTimeout: a shorter one drops links of a loaded machine
+	// (the jobs reserved on them come back: duplicates a test counts).
+	pool, err := connpool.New(ctx, connpool.Config{Addrs: []string{bs.Addr}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = pool.Close() })
 	if opts.MainTube == "" {
