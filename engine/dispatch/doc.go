@@ -1,6 +1,7 @@
-// Package dispatch is medispatcher's dispatcher: it redistributes every job of
-// the main tube into the channel tube of each subscription of its topic,
-// pushes channel jobs to the subscribers over HTTP, and moves failed pushes
+// Package dispatch is medispatcher's dispatcher: it gives every job of the
+// main tube to each subscription of its topic — handed straight to a free
+// push worker (CutThrough) or put into the subscription's channel tube —
+// pushes the copies to the subscribers over HTTP, and moves failed pushes
 // through the retry tube until they succeed or are given up.
 //
 // One Consumer of connpool reserves the main tube(s) and one reserves every
@@ -10,7 +11,8 @@
 // that is full stops its tube being reserved (Ignore) until it drains, so a
 // slow subscriber slows only itself. The engine never drops a job it cannot
 // handle: undecodable jobs go to the DATA log (main tube) or are buried
-// (channel tubes), and whatever it will not push at shutdown is released.
+// (channel tubes), and whatever it will not push at shutdown is released
+// (a direct copy is spilled into its channel tube).
 //
 // A DATA-log line that is a message's only copy (DECODERR, REDISTFAIL,
 // DROP) must be on disk before the job it copies is deleted: the engine
@@ -33,8 +35,11 @@
 //     written.
 //   - route.go: a reserved channel or retry job → its subscription's lane
 //     (old-format jobs by their tube name).
-//   - channeljob.go: channelJob, a channel job decoded once on arrival and
-//     handed on to the worker that pushes it.
+//   - cutthrough.go: CutThrough: a copy handed to a free push slot, its
+//     main job held until every copy is settled (fan), spills, and the
+//     check that finds a spilled-into channel tube empty again.
+//   - channeljob.go: channelJob, a channel job decoded once on arrival (or
+//     a direct copy) handed on to the worker that pushes it.
 //   - runner.go: runner, one subscription: its two lanes, token bucket,
 //     metrics; start, live update, stop.
 //   - params.go: params, a subscription's effective settings (its own or
@@ -44,7 +49,9 @@
 //   - retry.go: a failed push → the retry tube with the next delay, or
 //     given up; the failure records.
 //   - sampler.go: what the daemon's backlog sampler reports: the channel
-//     backlog for the drop guard, retry samples for LazyRetryWatch.
+//     backlog for the drop guard; tubeWatch, which watches retry tubes
+//     (LazyRetryWatch) and channel tubes (CutThrough) only while they may
+//     hold jobs.
 //   - gate.go: gate, a queue's length → Watch/Ignore of its tube.
 //   - metrics.go: the engine's and each subscription's metrics.
 package dispatch
