@@ -26,6 +26,9 @@ type channelJob struct {
 	r   *runner // a direct copy's subscription
 	msg message.Message
 	buf []byte // a direct copy's channel-job encoding, made on demand; kept across reuse
+	// handed is when the copy was handed towards its push worker (unix
+	// ns): reserved from its tube, or handed over directly.
+	handed int64
 }
 
 var channelJobs = sync.Pool{New: func() any { return new(channelJob) }}

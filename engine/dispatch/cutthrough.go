@@ -87,10 +87,10 @@ func (r *runner) takeDirect() bool {
 
 // handDirect gives r's lane a direct copy of m, the decoded body of the
 // main job f holds (a slot was taken by takeDirect).
-func (e *Engine) handDirect(f *fan, r *runner, m *message.Message) {
+func (e *Engine) handDirect(f *fan, r *runner, m *message.Message, now time.Time) {
 	f.pending.Add(1)
 	c := newChannelJob(nil)
-	c.fan, c.r, c.msg = f, r, *m
+	c.fan, c.r, c.msg, c.handed = f, r, *m, now.UnixNano()
 	c.msg.OriginJobID, c.msg.SubscriptionID, c.msg.RetryTimes, c.msg.LogID = f.job.ID, r.id, 0, 0
 	r.m.direct.Inc()
 	r.main.enqueueTaken(c)

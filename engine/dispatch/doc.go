@@ -53,5 +53,6 @@
 //     (LazyRetryWatch) and channel tubes (CutThrough) only while they may
 //     hold jobs.
 //   - gate.go: gate, a queue's length → Watch/Ignore of its tube.
-//   - metrics.go: the engine's and each subscription's metrics.
+//   - metrics.go: the engine's and each subscription's metrics (the stage
+//     timings, package stage, are written by the live engine).
 package dispatch

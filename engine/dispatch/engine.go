@@ -11,6 +11,7 @@ import (
 
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/failures"
+	"medispatcher/engine/dispatch/stage"
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/internal/wire"
 )
@@ -25,7 +26,7 @@ type Engine struct {
 	applyMu sync.Mutex // serialises Apply; never taken on the message path
 
 	mainC, chanC *connpool.Consumer
-	redistQ      chan *connpool.Job
+	redistQ      chan mainJob
 	mainGate     *gate
 
 	quit     chan struct{} // closed when the graceful stop begins
@@ -39,6 +40,7 @@ type Engine struct {
 	firstSet sync.Once
 
 	metrics *engineMetrics
+	stages  *stage.Timings
 }
 
 // New builds an engine; nothing runs before Run.
@@ -66,6 +68,7 @@ func New(opts Options, deps Deps) (*Engine, error) {
 		quit:    make(chan struct{}),
 		applied: make(chan struct{}),
 		metrics: newEngineMetrics(),
+		stages:  stage.New(),
 	}
 	e.state.Store(&state{set: subs.NewSet(nil), runners: map[int64]*runner{}})
 	e.setPaused("no subscription set has been read yet")
@@ -134,6 +137,9 @@ func (e *Engine) Paused() string {
 
 func (e *Engine) setPaused(why string) { e.paused.Store(&why) }
 
+// Stages returns the engine's stage timings (see package stage).
+func (e *Engine) Stages() *stage.Timings { return e.stages }
+
 // Changed returns a channel closed when the next subscription set has been
 // applied (the admin API waits on it to show a change in effect).
 func (e *Engine) Changed() <-chan struct{} { return *e.changed.Load() }
@@ -146,7 +152,7 @@ func (e *Engine) Applied() <-chan struct{} { return e.applied }
 // released to their tubes. It returns nil after a clean stop.
 func (e *Engine) Run(ctx context.Context) error {
 	o := &e.opts
-	e.redistQ = make(chan *connpool.Job, 4*o.RedistWorkers+256)
+	e.redistQ = make(chan mainJob, 4*o.RedistWorkers+256)
 	// Producers put main jobs with wire.TTR; a main job held while its
 	// direct copies are pushed is touched before that runs out, even when
 	// the channel jobs' TTR is longer.

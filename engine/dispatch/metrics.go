@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,10 @@ type engineMetrics struct {
 	unsub        unsubscribedCounters
 }
 
+// stagesWriter registers, once per process, the writer of the live
+// engine's stage timings (medispatcher_stage_seconds).
+var stagesWriter sync.Once
+
 // liveEngine is the engine the process-wide gauges describe: the last one
 // built (a daemon builds one; tests build several).
 var liveEngine atomic.Pointer[Engine]
@@ -44,6 +49,13 @@ func newEngineMetrics() *engineMetrics {
 			return float64(len(e.state.Load().runners))
 		}
 		return 0
+	})
+	stagesWriter.Do(func() {
+		metrics.RegisterMetricsWriter(func(w io.Writer) {
+			if e := liveEngine.Load(); e != nil {
+				e.stages.WritePrometheus(w)
+			}
+		})
 	})
 	metrics.GetOrCreateGauge(`medispatcher_main_tube_paused`, func() float64 {
 		if e := liveEngine.Load(); e != nil && *e.paused.Load() != "" {

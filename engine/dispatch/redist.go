@@ -6,8 +6,19 @@ import (
 
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/message"
+	"medispatcher/engine/dispatch/stage"
 	"medispatcher/engine/dispatch/subs"
 )
+
+// mainJob is a reserved main-tube job waiting for a redistributor, with
+// the time it was reserved (unix ns) for the stage timings.
+type mainJob struct {
+	j  *connpool.Job
+	at int64
+}
+
+// Release gives the job back to the main tube.
+func (m mainJob) Release(pri uint32, delay time.Duration) { m.j.Release(pri, delay) }
 
 // onMainJob receives a main-tube job on a link's reader goroutine.
 func (e *Engine) onMainJob(j *connpool.Job) {
@@ -16,7 +27,7 @@ func (e *Engine) onMainJob(j *connpool.Job) {
 		return
 	}
 	select {
-	case e.redistQ <- j:
+	case e.redistQ <- mainJob{j: j, at: time.Now().UnixNano()}:
 		e.mainGate.observe(len(e.redistQ))
 	default:
 		j.Release(e.opts.Priority, 0)
@@ -31,14 +42,14 @@ func (e *Engine) redistWorker() {
 		buf []byte
 	)
 	for {
-		var j *connpool.Job
+		var mj mainJob
 		select {
 		case <-e.quit:
 			return
-		case j = <-e.redistQ:
+		case mj = <-e.redistQ:
 		}
 		e.mainGate.observe(len(e.redistQ))
-		buf = e.redistribute(j, &m, buf)
+		buf = e.redistribute(mj, &m, buf)
 	}
 }
 
@@ -47,11 +58,15 @@ func (e *Engine) redistWorker() {
 // channel tube; then it settles the main job, at once or, with direct
 // copies, once the last of them is settled (see fan). m and buf are the
 // worker's reused message and encoding buffer (returned, maybe grown).
-func (e *Engine) redistribute(j *connpool.Job, m *message.Message, buf []byte) []byte {
+func (e *Engine) redistribute(mj mainJob, m *message.Message, buf []byte) []byte {
+	j := mj.j
 	if err := message.Decode(j.Body, m); err != nil {
 		e.mainDecodeFailed(j, err)
 		return buf
 	}
+	now := time.Now()
+	e.stages.Since(stage.MainWait, m.Time, time.Unix(0, mj.at))
+	e.stages.Observe(stage.RedistQueue, time.Duration(now.UnixNano()-mj.at))
 	st := e.state.Load()
 	var f *fan
 	matched, out := false, fanDone
@@ -68,7 +83,7 @@ func (e *Engine) redistribute(j *connpool.Job, m *message.Message, buf []byte) [
 			if f == nil {
 				f = e.newFan(j)
 			}
-			e.handDirect(f, r, m)
+			e.handDirect(f, r, m, now)
 			continue
 		}
 		var o fanOut

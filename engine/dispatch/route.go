@@ -6,6 +6,7 @@ import (
 
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch/message"
+	"medispatcher/engine/dispatch/stage"
 	"medispatcher/internal/wire"
 )
 
@@ -25,6 +26,11 @@ func (e *Engine) onChannelJob(j *connpool.Job) {
 		e.metrics.decodeErr.Inc()
 		j.Bury(e.opts.Priority)
 		return
+	}
+	now := time.Now()
+	c.handed = now.UnixNano()
+	if c.msg.LogID == 0 { // a channel job; a retry job's wait is its delay
+		e.stages.Since(stage.ChannelWait, c.msg.Time, now)
 	}
 	if c.msg.SubscriptionID == 0 {
 		select {

@@ -9,6 +9,7 @@ import (
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/engine/dispatch/push"
+	"medispatcher/engine/dispatch/stage"
 )
 
 // worker is one push routine of a lane and its reusable state.
@@ -102,6 +103,9 @@ func (w *worker) process(c *channelJob) {
 	l, r, e := w.l, w.l.r, w.l.r.e
 	w.msg = &c.msg
 	w.lastRun = time.Now()
+	if c.handed != 0 {
+		e.stages.Observe(stage.SlotWait, time.Duration(w.lastRun.UnixNano()-c.handed))
+	}
 	p := r.params.Load()
 	url, ok := p.sub.URLs().Pick(e.opts.ReceptionEnv, uint32(w.rnd.Uint64()))
 	if !ok {
@@ -111,6 +115,10 @@ func (w *worker) process(c *channelJob) {
 	done := w.retriesDone()
 	w.push = push.Push{URL: url, Msg: w.msg, SubID: r.id, RetryTimes: done, Timeout: p.timeout}
 	e.deps.Push.Push(context.Background(), &w.push, &w.res)
+	e.stages.Observe(stage.Push, w.res.Elapsed)
+	if w.res.OK && !l.retry {
+		e.stages.Since(stage.Total, w.msg.Time, w.lastRun.Add(w.res.Elapsed))
+	}
 	if !e.opts.NoPushMetrics {
 		r.m.observe(&w.res, l.retry)
 	}
