@@ -52,8 +52,13 @@ type RunResult struct {
 	// delivered, by kind (stats' cmd-* counters): the producer's puts, the
 	// daemon's reserves, deletes, touches, watches, stats requests, wakes.
 	BeanstalkdCmds map[string]float64 `json:"beanstalkd_cmds_per_msg,omitempty"`
-	Sustained      bool               `json:"sustained"`
-	Why            string             `json:"why,omitempty"`
+	// Stages are the daemons' own timings of where the run's messages
+	// spent their time (medispatcher_stage_seconds, summed over the
+	// daemons, the difference across the run), beside the end-to-end
+	// latency the subscribers saw.
+	Stages    []StageLatency `json:"stages,omitempty"`
+	Sustained bool           `json:"sustained"`
+	Why       string         `json:"why,omitempty"`
 }
 
 // Result is a scenario's outcome.
@@ -470,13 +475,9 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 		}
 		put = p
 	}
-	cpu0 := env.DaemonCPU()
-	bcpu0 := env.BeanstalkdCPU()
-	cmds0 := env.BeanstalkdCmds()
+	before := env.sample(ctx)
 	rep, err := loadgen.Run(ctx, cfg, put)
-	cpu1 := env.DaemonCPU()
-	bcpu1 := env.BeanstalkdCPU()
-	cmds1 := env.BeanstalkdCmds()
+	after := env.sample(ctx)
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
@@ -486,15 +487,7 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 		rep.Scenario += " (" + label + ")"
 	}
 	rr.Report = rep
-	rr.CPUSec = cpu1 - cpu0
-	if rep.Ledger.Delivered > 0 {
-		rr.CPUPer1k = rr.CPUSec / float64(rep.Ledger.Delivered) * 1000
-		rr.BeanstalkdCPUPer1k = (bcpu1 - bcpu0) / float64(rep.Ledger.Delivered) * 1000
-		rr.BeanstalkdCmds = cmdsPerMsg(cmds0, cmds1, rep.Ledger.Delivered)
-		if t := cmdsText(rr.BeanstalkdCmds); t != "" {
-			rep.Notes = append(rep.Notes, t)
-		}
-	}
+	rr.account(before, after)
 	rr.Sustained, rr.Why = sustained(rep)
 	name := s.Name
 	if label != "" {

@@ -104,6 +104,7 @@ func RenderMarkdown(sum *Summary, o Options) string {
 	writeHeader(&b, sum, o)
 	writeScenarioTable(&b, sum)
 	writeScenarioNotes(&b, sum)
+	writeStageTable(&b, sum)
 	b.WriteString("\n### Goals (issues 5 and 7), as measured\n\n")
 	for _, g := range goals(sum) {
 		fmt.Fprintf(&b, "- %s\n", g)
@@ -234,6 +235,11 @@ func writeScenarioNotes(b *strings.Builder, sum *Summary) {
 			lines = append(lines, "rate steps: "+rateSteps(r))
 		}
 		lines = append(lines, r.Notes...)
+		if quoted(r) {
+			if t := stagesText(r.Main.Stages); t != "" {
+				lines = append(lines, t)
+			}
+		}
 		if r.Main != nil && r.Main.Report != nil && len(r.Main.Report.Classes) > 1 {
 			for _, cr := range r.Main.Report.Classes {
 				lines = append(lines, fmt.Sprintf("class %s (%s): %d topics, delivered %d of %d, in flight %d, p99 %s ms, failed answers %d, retries %d, over limit %d",
