@@ -10,8 +10,9 @@ import (
 // Handler serves the Snapshot as JSON on GET (and HEAD). Query parameters
 // select subscriptions: ?topic=NAME those of one topic, ?sub=ID one
 // subscription (both: their intersection); the topics and totals of a
-// filtered answer are computed over the selected subscriptions only. An
-// unknown topic or subscription is 404, a malformed id 400.
+// filtered answer are computed over the selected subscriptions only, and
+// it leaves out the engine-wide latency by stage. An unknown topic or
+// subscription is 404, a malformed id 400.
 func (s *Stats) Handler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		if !ctx.IsGet() && !ctx.IsHead() {

@@ -5,7 +5,9 @@
 // Given the engine's counts (WithHandoffs), each subscription also shows
 // how many of its copies reached its push workers straight from the main
 // tube (direct) or through its channel tube (spilled), and the direct
-// share.
+// share. Given the engine's stage timings (WithStages), the snapshot also
+// shows the latency by stage since the engine started: the stage
+// histograms keep no windows, so these are cumulative.
 //
 // Counting is on the push hot path: Counter.Push uses atomics only, takes no
 // lock and allocates nothing. Reading (Snapshot, Handler) takes the one lock
@@ -67,6 +69,7 @@ type Stats struct {
 	now      func() time.Time
 	started  time.Time
 	handoffs HandoffsFunc // nil: snapshots carry no Handoffs
+	stages   StagesFunc   // nil: snapshots carry no Stages
 
 	mu   sync.RWMutex
 	subs map[int64]*Counter
@@ -288,6 +291,9 @@ type Snapshot struct {
 	Total         Window       `json:"total"`
 	Topics        []TopicStats `json:"topics"`        // sorted by topic
 	Subscriptions []SubStats   `json:"subscriptions"` // sorted by id
+	// Stages is the engine's latency by stage since it started (see
+	// WithStages), engine-wide: left out of a filtered snapshot.
+	Stages []StageLatency `json:"stages,omitempty"`
 }
 
 // Snapshot reads all counters at one moment.
@@ -342,6 +348,7 @@ func (s *Stats) snapshot(keep func(*Counter) bool) *Snapshot {
 		// the ones of the whole process.
 		snap.Totals.add(&ws)
 		snap.Total.add(&tot)
+		snap.Stages = s.stagesNow()
 	}
 	snap.Totals.finish()
 	snap.Total.finish()

@@ -16,6 +16,22 @@ type Overview struct {
 	BacklogSampledMS int64         `json:"backlog_sampled_ms"`
 	Subscriptions    []SubOverview `json:"subscriptions"`
 	Alerts           []Alert       `json:"alerts"`
+	Stages           []Stage       `json:"stages"`
+}
+
+// Stage is the engine's latency in one stage of a message's way since it
+// started, in milliseconds (the statistics' StageLatency): main_wait,
+// redist_queue, channel_wait, slot_wait, push and total, in that order.
+// The quantiles are the upper bounds of the histogram buckets they fall
+// in; all are 0 before the stage's first observation.
+type Stage struct {
+	Stage  string  `json:"stage"`
+	Count  uint64  `json:"count"`
+	MeanMS float64 `json:"mean_ms"`
+	P50MS  float64 `json:"p50_ms"`
+	P90MS  float64 `json:"p90_ms"`
+	P99MS  float64 `json:"p99_ms"`
+	P999MS float64 `json:"p999_ms"`
 }
 
 // Totals are counts since the daemon started.

@@ -196,7 +196,10 @@ func (r *rig) produce(topic string, n int) {
 	r.t.Helper()
 	tube := beanstalk.NewTube(r.bc, r.cfg.NameOfMainQueue)
 	for i := 0; i < n; i++ {
-		m := message.Message{Topic: []byte(topic), Body: []byte{0x81, 0xa1, 'i', 0xcd, byte(i >> 8), byte(i)}, Time: 1732500000}
+		// Stamped now, as a producer does: the stages timed from the
+		// producer's timestamp then show the daemon's own latency.
+		now := float64(time.Now().UnixNano()) / 1e9
+		m := message.Message{Topic: []byte(topic), Body: []byte{0x81, 0xa1, 'i', 0xcd, byte(i >> 8), byte(i)}, Time: now}
 		_, err := tube.Put(message.AppendMainJob(nil, &m), 1024, 0, time.Minute)
 		require.NoError(r.t, err)
 	}
@@ -495,6 +498,7 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 	assert.Positive(t, byID[3].Direct)
 	assert.InDelta(t, float64(byID[3].Direct)/30, byID[3].DirectShare, 1e-9)
 	assert.Equal(t, uint64(5), byID[4].Direct+byID[4].Spilled)
+	assertStages(t, o.Stages)
 
 	// The statistics API (StatisticApiAddr and /api/v1/stats) holds the
 	// same counts per subscription and topic over every window.
@@ -513,6 +517,12 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 			Topic string `json:"topic"`
 		} `json:"topics"`
 	}
+	// The unfiltered statistics carry the same latency by stage.
+	var whole struct {
+		Stages []adminapi.Stage `json:"stages"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.scrape(r.stat+"/")), &whole))
+	assertStages(t, whole.Stages)
 	require.NoError(t, json.Unmarshal([]byte(r.scrape(r.stat+"/?sub=4")), &snap))
 	require.Len(t, snap.Subscriptions, 1)
 	for _, w := range []string{"1m", "1h", "1d"} {
@@ -676,4 +686,27 @@ project = "medispatcher"
 	assert.Equal(t, "medispatcher", posts[0]["project"])
 	assert.Contains(t, posts[0]["title"], "alerting")
 	assert.Contains(t, r.scrape(r.metrics+"/metrics"), `medispatcher_alerts_raised_total{kind="sub_failures"} 1`)
+}
+
+// assertStages checks the latency by stage after the traffic of
+// TestOverviewStatsAndMetricsAfterKnownTraffic: 35 messages, 40 pushes of
+// which 30 succeeded at once.
+func assertStages(t *testing.T, got []adminapi.Stage) {
+	t.Helper()
+	count := map[string]uint64{}
+	var names []string
+	for _, s := range got {
+		names = append(names, s.Stage)
+		count[s.Stage] = s.Count
+		if s.Count > 0 {
+			assert.Positive(t, s.P50MS, s.Stage)
+			assert.LessOrEqual(t, s.P50MS, s.P99MS, s.Stage)
+			assert.Positive(t, s.MeanMS, s.Stage)
+		}
+	}
+	assert.Equal(t, []string{"main_wait", "redist_queue", "channel_wait", "slot_wait", "push", "total"}, names)
+	assert.Equal(t, uint64(35), count["main_wait"])
+	assert.Equal(t, uint64(35), count["redist_queue"])
+	assert.Equal(t, uint64(40), count["push"])
+	assert.Equal(t, uint64(30), count["total"])
 }

@@ -60,6 +60,7 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 		Alerts:        wireAlerts(a.d.Alerts.Recent(20)),
 		Paused:        a.d.Engine.Paused(),
 		CutThrough:    a.d.Engine.CutThrough(),
+		Stages:        wireStages(stats.Latencies(a.d.Engine.Stages())),
 	}
 	if smp, ok := a.d.Backlog.Get(a.d.Config.NameOfMainQueue); ok {
 		o.Main = adminapi.Counts(smp.Sum)

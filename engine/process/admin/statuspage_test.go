@@ -74,6 +74,20 @@ func TestStatusPageShowsTheDaemonsNumbers(t *testing.T) {
 	assert.Positive(t, share)
 	assert.LessOrEqual(t, share, 100.0)
 	assert.Regexp(t, `^\d+\.\d$`, text(`tr[data-sub="22"] .direct`))
+	// Latency by stage: a row per stage with numbers; the stages every
+	// message or push passes counted them all.
+	number := `^\d+(\.\d+)?$`
+	for _, st := range []string{"main_wait", "redist_queue", "channel_wait", "slot_wait", "push", "total"} {
+		for _, cls := range []string{"count", "p50", "p99"} {
+			assert.Regexp(t, number, text(`#stages tr[data-stage="`+st+`"] td.`+cls), st+" "+cls)
+		}
+	}
+	assert.Equal(t, "54", text(`#stages tr[data-stage="main_wait"] td.count`))
+	assert.Equal(t, "58", text(`#stages tr[data-stage="push"] td.count`))
+	assert.Equal(t, "50", text(`#stages tr[data-stage="total"] td.count`))
+	p50, err := strconv.ParseFloat(text(`#stages tr[data-stage="push"] td.p50`), 64)
+	require.NoError(t, err)
+	assert.Positive(t, p50)
 
 	if *screenshot != "" {
 		// A little steady traffic so the charts have something to draw.

@@ -3,6 +3,7 @@ package admin
 import (
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/observe/alert"
+	"medispatcher/engine/observe/stats"
 	"medispatcher/engine/ops/adminapi"
 )
 
@@ -33,6 +34,16 @@ func wireAlerts(list []alert.Alert) []adminapi.Alert {
 	out := make([]adminapi.Alert, 0, len(list))
 	for _, a := range list {
 		out = append(out, adminapi.Alert(a))
+	}
+	return out
+}
+
+// wireStages converts the statistics' latency by stage; never nil, so the
+// overview always has a list.
+func wireStages(ls []stats.StageLatency) []adminapi.Stage {
+	out := make([]adminapi.Stage, len(ls))
+	for i, l := range ls {
+		out[i] = adminapi.Stage(l)
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/observe/backlog"
+	"medispatcher/engine/observe/stats"
 	"medispatcher/engine/ops/adminapi"
 	"medispatcher/engine/process/recoverlist"
 )
@@ -108,9 +109,10 @@ func TestWireValuesEncodeAsTheEngines(t *testing.T) {
 			c backlog.Counts
 			f failures.View
 			l recoverlist.ListStatus
+			g stats.StageLatency
 		)
 		if full {
-			for _, p := range []any{&s, &a, &c, &f, &l} {
+			for _, p := range []any{&s, &a, &c, &f, &l, &g} {
 				fill(t, p)
 			}
 		}
@@ -119,6 +121,8 @@ func TestWireValuesEncodeAsTheEngines(t *testing.T) {
 		sameJSON(t, "backlog counts", c, adminapi.Counts(c))
 		sameJSON(t, "failure record", f, adminapi.Failure(f))
 		sameJSON(t, "recover list", l, adminapi.RecoverList(l))
+		sameJSON(t, "stages", []stats.StageLatency{g}, wireStages([]stats.StageLatency{g}))
 	}
 	sameJSON(t, "no alerts", []alert.Alert{}, wireAlerts(nil))
+	sameJSON(t, "no stages", []stats.StageLatency{}, wireStages(nil))
 }

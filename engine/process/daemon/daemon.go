@@ -179,7 +179,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	d.source, d.reload = subscriptionSource(cfg, d.redis, d.alerts, log)
-	d.stats = stats.New(stats.WithHandoffs(d.handoffs))
+	d.stats = stats.New(stats.WithHandoffs(d.handoffs), stats.WithStages(d.stageTimings))
 	if d.engine, err = d.newEngine(); err != nil {
 		return err
 	}

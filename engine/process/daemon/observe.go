@@ -16,6 +16,7 @@ import (
 	"medispatcher/connpool"
 	"medispatcher/engine/dispatch"
 	"medispatcher/engine/dispatch/push"
+	"medispatcher/engine/dispatch/stage"
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/observe/backlog"
@@ -70,6 +71,15 @@ func (d *Daemon) handoffs(id int64) (direct, spilled uint64, ok bool) {
 	}
 	h, ok := d.engine.Handoffs(id)
 	return h.Direct, h.Spilled, ok
+}
+
+// stageTimings is the statistics' stats.StagesFunc: the engine's stage
+// timings, nil until the engine is made.
+func (d *Daemon) stageTimings() *stage.Timings {
+	if d.engine == nil {
+		return nil
+	}
+	return d.engine.Stages()
 }
 
 // backlogTubes lists what the sampler measures: the main tube (per server)

@@ -3,8 +3,9 @@
 // fonts, scripts or CDN, so it works offline and behind any firewall) that
 // polls GET /api/v1/overview on its own origin and shows totals, the
 // delivery rate, backlogs, subscriptions (with the share of their copies
-// handed over directly, and whether cut-through is on), alerts and small
-// charts.
+// handed over directly, and whether cut-through is on), the latency by
+// stage since start (p50 and p99 of each stage as bars on a log scale,
+// with its count), alerts and small charts.
 //
 // The page only reads: it must never change the daemon's state, and it
 // holds the admin token in sessionStorage only (gone with the tab).

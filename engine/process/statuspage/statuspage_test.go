@@ -48,10 +48,24 @@ func sample(n int) adminapi.Overview {
 			{ID: 3, Topic: "users", SubscriberID: 5, URL: "http://127.0.0.1:8080/z", Concurrency: 1, RetryConcurrency: 1,
 				Rate10s: 0.5, Pushes1m: 30, Failures1m: 1, FailureRatio1m: 1.0 / 30, Spilled: 30, Ready: 0, RetryReady: 1, RetryDelayed: 0},
 		},
+		Stages: sampleStages(u),
 		Alerts: []adminapi.Alert{
 			{Time: started.Add(5 * time.Second), Kind: "channel_backlog", SubID: 2, Topic: "billing", Subject: "backlog of billing", Text: "4 ready"},
 			{Time: started.Add(9 * time.Second), Kind: "failure_ratio", SubID: 3, Topic: "users", Subject: "failures of users <b>", Text: "3%"},
 		},
+	}
+}
+
+// sampleStages is the latency by stage of the n-th answer: the counts grow
+// with the pushes, the quantiles stay.
+func sampleStages(n uint64) []adminapi.Stage {
+	return []adminapi.Stage{
+		{Stage: "main_wait", Count: 2000 + 40*n, MeanMS: 0.8, P50MS: 0.5, P90MS: 1, P99MS: 5, P999MS: 20},
+		{Stage: "redist_queue", Count: 2000 + 40*n, MeanMS: 0.03, P50MS: 0.05, P90MS: 0.05, P99MS: 0.1, P999MS: 0.5},
+		{Stage: "channel_wait", Count: 100, MeanMS: 40, P50MS: 20, P90MS: 100, P99MS: 500, P999MS: 1000},
+		{Stage: "slot_wait", Count: 1000 + 30*n, MeanMS: 0.4, P50MS: 0.2, P90MS: 1, P99MS: 2, P999MS: 10},
+		{Stage: "push", Count: 1000 + 30*n, MeanMS: 3.1, P50MS: 2, P90MS: 5, P99MS: 20, P999MS: 50},
+		{Stage: "total", Count: 990 + 29*n, MeanMS: 6.5, P50MS: 5, P90MS: 10, P99MS: 50, P999MS: 200},
 	}
 }
 
@@ -215,6 +229,37 @@ func TestStatusPage(t *testing.T) {
 		} {
 			assert.Equal(t, c.want, row(c.sub, c.cls), "sub %s %s", c.sub, c.cls)
 		}
+
+		// One row per stage, in the overview's order, with its count and
+		// its p50 and p99 in ms, drawn as two bars. The rows are read with
+		// the time of their poll, which tells the answer they show.
+		type stagesShown struct {
+			NowMS  int64      `json:"now_ms"`
+			Stages [][]string `json:"stages"`
+		}
+		shown, err := chromedp.Run(ctx, chromedp.Evaluate[stagesShown](`({
+			now_ms: +document.getElementById('last-update').dataset.value,
+			stages: [...document.querySelectorAll('#stages tbody tr')].map(tr => [tr.dataset.stage,
+				...['count','p50','p99'].map(c => tr.querySelector('td.'+c).textContent)]),
+		})`))
+		require.NoError(t, err)
+		k := uint64(shown.NowMS-started.UnixMilli()) / 2000
+		assert.Equal(t, [][]string{
+			{"main_wait", itoa(2000 + 40*k), "0.50", "5.0"},
+			{"redist_queue", itoa(2000 + 40*k), "0.05", "0.10"},
+			{"channel_wait", "100", "20.0", "500"},
+			{"slot_wait", itoa(1000 + 30*k), "0.20", "2.0"},
+			{"push", itoa(1000 + 30*k), "2.0", "20.0"},
+			{"total", itoa(990 + 29*k), "5.0", "50.0"},
+		}, shown.Stages)
+		bars, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
+			const tr = document.querySelector('#stages tr[data-stage="total"]');
+			return ['.p50-bar', '.p99-bar'].map(c => +tr.querySelector(c).getAttribute('width'));
+		})()`))
+		require.NoError(t, err)
+		require.Len(t, bars, 2)
+		assert.Positive(t, bars[0])
+		assert.Greater(t, bars[1], bars[0], "p99 longer than p50")
 
 		// Alerts, newest first, with their text kept as text.
 		alerts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
@@ -439,7 +484,7 @@ func TestPageSelfContained(t *testing.T) {
 	}
 	// Every hooked id the tests and the daemon-level test rely on exists.
 	for _, id := range []string{"total-pushes", "total-successes", "total-failures", "total-retries",
-		"total-given-up", "total-redistributed", "rate", "main-ready", "version", "uptime", "last-update", "error", "alerts"} {
+		"total-given-up", "total-redistributed", "rate", "main-ready", "version", "uptime", "last-update", "error", "alerts", "stages"} {
 		assert.Contains(t, doc, `id="`+id+`"`)
 	}
 	assert.Equal(t, 1, strings.Count(doc, "<script>"))
