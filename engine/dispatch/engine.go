@@ -68,7 +68,9 @@ func New(opts Options, deps Deps) (*Engine, error) {
 		quit:    make(chan struct{}),
 		applied: make(chan struct{}),
 		metrics: newEngineMetrics(),
-		stages:  stage.New(),
+	}
+	if !opts.NoPushMetrics {
+		e.stages = stage.New()
 	}
 	e.state.Store(&state{set: subs.NewSet(nil), runners: map[int64]*runner{}})
 	e.setPaused("no subscription set has been read yet")
@@ -137,7 +139,8 @@ func (e *Engine) Paused() string {
 
 func (e *Engine) setPaused(why string) { e.paused.Store(&why) }
 
-// Stages returns the engine's stage timings (see package stage).
+// Stages returns the engine's stage timings (see package stage); nil with
+// NoPushMetrics.
 func (e *Engine) Stages() *stage.Timings { return e.stages }
 
 // Changed returns a channel closed when the next subscription set has been

@@ -36,7 +36,8 @@ type Options struct {
 	// backlog sampler's ChannelSampled calls find jobs another daemon put
 	// there). false: every message through the channel tube, as 2.x.
 	CutThrough bool
-	// NoPushMetrics skips the per-push counters and latency histogram
+	// NoPushMetrics skips the per-push counters and latency histogram and
+	// the stage timings
 	// (Observability = false, to measure their cost).
 	NoPushMetrics bool
 	ReceptionEnv  string // RECEPTION_ENV

@@ -166,8 +166,9 @@ type Config struct {
 	// record (and the log) keeps; default 512.
 	FailureAnswerMaxBytes int
 	// Observability: false turns off push statistics, backlog gauges,
-	// alerts and the per-push metrics, to measure what they cost (the
-	// backlog sampler still runs: the engine's retry watching needs it).
+	// alerts, the per-push metrics and the stage timings, to measure what
+	// they cost (the backlog sampler still runs: the engine's retry
+	// watching needs it).
 	Observability bool
 	// BacklogSampleRate bounds the stats-tube requests per second the
 	// backlog sampler sends over all servers.

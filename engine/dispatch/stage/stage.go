@@ -152,23 +152,31 @@ func New() *Timings {
 	return t
 }
 
-// Observe counts d in stage s.
-func (t *Timings) Observe(s Stage, d time.Duration) { t.h[s].Observe(d) }
+// Observe counts d in stage s. A nil *Timings (timing off) counts nothing,
+// here and in Since.
+func (t *Timings) Observe(s Stage, d time.Duration) {
+	if t != nil {
+		t.h[s].Observe(d)
+	}
+}
 
 // Since counts the time from the producer's timestamp (seconds since the
 // epoch, as in the job's Time) to now in stage s; a job without one (0)
 // counts nothing.
 func (t *Timings) Since(s Stage, produced float64, now time.Time) {
-	if produced <= 0 {
+	if t == nil || produced <= 0 {
 		return
 	}
 	ns := float64(now.UnixNano()) - produced*1e9
 	t.h[s].Observe(time.Duration(ns))
 }
 
-// Read takes a Summary of every stage, in order.
+// Read takes a Summary of every stage, in order (all empty for nil).
 func (t *Timings) Read() [numStages]Summary {
 	var out [numStages]Summary
+	if t == nil {
+		return out
+	}
 	for i, h := range t.h {
 		out[i] = h.Read()
 	}
@@ -178,6 +186,9 @@ func (t *Timings) Read() [numStages]Summary {
 // WritePrometheus writes the stages as one Prometheus histogram,
 // medispatcher_stage_seconds{stage="..."}.
 func (t *Timings) WritePrometheus(w io.Writer) {
+	if t == nil {
+		return
+	}
 	for i, h := range t.h {
 		name := names[i]
 		var c uint64

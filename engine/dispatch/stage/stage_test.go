@@ -61,6 +61,17 @@ func TestSinceAndPrometheus(t *testing.T) {
 	}
 }
 
+// Timing off is a nil *Timings: nothing counted, nothing written.
+func TestNilTimingsCountNothing(t *testing.T) {
+	var tm *Timings
+	tm.Observe(Push, time.Millisecond)
+	tm.Since(Total, 1732500000, time.Now())
+	assert.Equal(t, [numStages]Summary{}, tm.Read())
+	var b bytes.Buffer
+	tm.WritePrometheus(&b)
+	assert.Zero(t, b.Len())
+}
+
 // Observing is on every message's path: no allocation.
 func TestObserveAllocatesNothing(t *testing.T) {
 	tm := New()
