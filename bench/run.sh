@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 for b in bin/loadgen bin/medispatcher; do
   [ -x "$b" ] || { echo "bench: $b missing: run make build" >&2; exit 1; }
 done
-limit=20m
+limit=35m
 for a in "$@"; do [ "$a" = "--quick" ] && limit=3m; done
 # Bounded in time whatever happens; every process it started dies with it.
 exec timeout --signal=INT --kill-after=30s "$limit" bin/loadgen bench "$@"
