@@ -99,17 +99,9 @@ func (l *lane) left() {
 
 // drain releases every queued job; it returns how many.
 func (l *lane) drain() int {
-	n := 0
-	for {
-		select {
-		case c := <-l.q:
-			l.busy.Add(-1)
-			c.Release(l.r.e.opts.Priority, 0)
-			n++
-		default:
-			return n
-		}
-	}
+	n := releaseAll(l.q, l.r.e.opts.Priority)
+	l.busy.Add(-int32(n))
+	return n
 }
 
 // resize grows or shrinks the worker set; a worker told to stop finishes

@@ -10,18 +10,22 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Bucket is a token bucket of Rate tokens per second holding at most Burst.
 // The zero value and a Rate of 0 mean unlimited.
 type Bucket struct {
-	mu     sync.Mutex
-	rate   float64 // tokens per second; 0: unlimited
-	burst  float64
-	tokens float64 // may be negative: tokens promised to waiting callers
-	last   time.Time
-	now    func() time.Time
+	// limited mirrors rate > 0, so that an unlimited bucket (the common
+	// case) is read on every push without taking mu.
+	limited atomic.Bool
+	mu      sync.Mutex
+	rate    float64 // tokens per second; 0: unlimited
+	burst   float64
+	tokens  float64 // may be negative: tokens promised to waiting callers
+	last    time.Time
+	now     func() time.Time
 }
 
 // New returns a bucket with the given rate (tokens/s, 0 = unlimited) and
@@ -48,6 +52,7 @@ func (b *Bucket) Set(rate float64, burst int) {
 		rate = 0
 	}
 	b.rate = rate
+	b.limited.Store(rate > 0)
 	b.burst = float64(burst)
 	if b.burst <= 0 {
 		b.burst = math.Max(1, math.Ceil(rate/20))
@@ -74,6 +79,9 @@ func (b *Bucket) refill(now time.Time) {
 // Ready reports whether a token is available now (always, unlimited); it
 // takes none.
 func (b *Bucket) Ready() bool {
+	if !b.limited.Load() {
+		return true
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.rate == 0 {
@@ -86,6 +94,9 @@ func (b *Bucket) Ready() bool {
 // Reserve takes one token and returns how long the caller must wait before
 // using it (0 when a token was available or the bucket is unlimited).
 func (b *Bucket) Reserve() time.Duration {
+	if !b.limited.Load() {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.rate == 0 {
