@@ -33,21 +33,21 @@ func (r *rig) tubeStat(tube, key string) int {
 func (r *rig) handoffs(id int64) (direct, spilled uint64) {
 	rn := r.eng.state.Load().runners[id]
 	require.NotNil(r.t, rn)
-	base, ok := handoffBase[r.t.Name()+"/"+strconv.FormatInt(id, 10)]
+	base, ok := r.handoffBase[id]
 	if !ok {
 		r.t.Fatalf("handoffs of sub %d: no baseline (call r.baseHandoffs first)", id)
 	}
 	return rn.m.direct.Get() - base[0], rn.m.spilled.Get() - base[1]
 }
 
-var handoffBase = map[string][2]uint64{}
-
-// baseHandoffs records the counts handoffs subtracts.
+// baseHandoffs records the counts handoffs subtracts; call it before any
+// goroutine may call handoffs.
 func (r *rig) baseHandoffs(ids ...int64) {
+	r.handoffBase = map[int64][2]uint64{}
 	for _, id := range ids {
 		rn := r.eng.state.Load().runners[id]
 		require.NotNil(r.t, rn)
-		handoffBase[r.t.Name()+"/"+strconv.FormatInt(id, 10)] = [2]uint64{rn.m.direct.Get(), rn.m.spilled.Get()}
+		r.handoffBase[id] = [2]uint64{rn.m.direct.Get(), rn.m.spilled.Get()}
 	}
 }
 
@@ -191,7 +191,7 @@ func TestCutThroughSpillsAndKeepsOrder(t *testing.T) {
 	// (An unwatched tube alone is no proof: a full lane ignores it too.)
 	rn := r.eng.state.Load().runners[1]
 	require.Eventually(t, func() bool {
-		return !rn.chWatch.mayHoldJobs() && r.tubeStat("order/sub-queue/1", "current-watching") == 0
+		return !rn.chWatch.mayHoldJobs() && rn.main.busy.Load() == 0 && r.tubeStat("order/sub-queue/1", "current-watching") == 0
 	}, 5*time.Second, 5*time.Millisecond, "an emptied tube is no longer watched")
 	r.produce("order", msgpackBody("i", n), "")
 	s.WaitFor(10*time.Second, "the next message", func(h []testsrv.Hit) bool { return len(h) >= 2*n+2 })
@@ -234,6 +234,10 @@ func TestCutThroughStopSpillsWhatItHolds(t *testing.T) {
 	r.baseHandoffs(1)
 	r.produce("stop", msgpackBody("i", 1), "")
 	s.WaitFor(10*time.Second, "the first push", func(h []testsrv.Hit) bool { return len(h) == 1 })
+	// The subscriber has the push before the worker has its answer: the
+	// one push slot is free only once the worker is done with it.
+	rn := r.eng.state.Load().runners[1]
+	require.Eventually(t, func() bool { return rn.main.busy.Load() == 0 }, 5*time.Second, time.Millisecond)
 	r.produce("stop", msgpackBody("i", 2), "")
 	require.Eventually(t, func() bool {
 		direct, _ := r.handoffs(1)

@@ -165,6 +165,9 @@ type rig struct {
 	cancel  context.CancelFunc
 	done    chan error
 	bc      *beanstalk.Conn
+	// handoffBase holds the direct and spilled counts at baseHandoffs, by
+	// subscription id (cut-through tests).
+	handoffBase map[int64][2]uint64
 }
 
 func newRig(t *testing.T, opts Options, first ...*subs.Subscription) *rig {

@@ -244,11 +244,13 @@ func (fs *files) flush(of *outFile) {
 		fs.recovered(of.name)
 		return
 	}
+	// Counted before the callers hear of it: one that reads Stats after
+	// its error sees its line among the lost.
+	fs.w.lostWrite.Add(lines)
+	lostWriteError.Add(int(lines))
 	for _, a := range acks {
 		settle(a, fmt.Errorf("%w: write %s: %w", ErrNotDurable, of.name, err))
 	}
-	fs.w.lostWrite.Add(lines)
-	lostWriteError.Add(int(lines))
 	if n > 0 {
 		// With O_APPEND the offset is the end of what this write added.
 		if end, serr := of.f.Seek(0, io.SeekCurrent); serr == nil && end >= int64(n) {
