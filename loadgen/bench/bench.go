@@ -89,36 +89,9 @@ type Summary struct {
 
 // Main is `loadgen bench`.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := Options{}
-	fs := flag.NewFlagSet("loadgen bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.Scenarios, "scenarios", "", "scenario directory (default bench/scenarios, or bench/scenarios/quick with --quick)")
-	fs.StringVar(&o.Out, "out", "bench/out", "directory for raw reports, logs and profiles")
-	fs.StringVar(&o.Markdown, "markdown", "BENCHMARKS.md", "file whose generated section is rewritten (not with --quick)")
-	fs.StringVar(&o.Plots, "plots", "bench/plots", "directory of the SVG plots (not with --quick)")
-	fs.StringVar(&o.Daemon, "daemon", "bin/medispatcher", "medispatcher binary")
-	fs.StringVar(&o.Client, "client", "connpool", "producer's beanstalkd client: connpool or raw")
-	fs.BoolVar(&o.Quick, "quick", false, "smoke run: small scenarios, no BENCHMARKS.md; fails if a run is void or loses anything")
-	only := fs.String("only", "", "comma-separated names of the scenarios to run (the ceiling always runs); writes no BENCHMARKS.md or plots")
-	fs.DurationVar(&o.Ceiling, "ceiling", 3*time.Second, "length of each ceiling measurement")
-	fs.DurationVar(&o.Pprof, "pprof", 5*time.Second, "CPU profile length for scenarios with pprof = true (0: none)")
-	if err := fs.Parse(args); err != nil {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
 		return loadgen.ExitUsage
-	}
-	if o.Scenarios == "" {
-		o.Scenarios = "bench/scenarios"
-		if o.Quick {
-			o.Scenarios = "bench/scenarios/quick"
-		}
-	}
-	if o.Quick {
-		o.Markdown, o.Plots = "", ""
-		o.Ceiling = min(o.Ceiling, time.Second)
-	}
-	if *only != "" {
-		// A partial run must not replace the full run's section.
-		o.Only = strings.Split(*only, ",")
-		o.Markdown, o.Plots = "", ""
 	}
 	o.Progress = stderr
 	sum, err := Bench(ctx, o)
@@ -138,6 +111,54 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return loadgen.ExitFaulty
 	}
 	return loadgen.ExitOK
+}
+
+// parseOptions reads the flags of loadgen bench.
+func parseOptions(args []string, stderr io.Writer) (Options, error) {
+	o := Options{}
+	fs := flag.NewFlagSet("loadgen bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Scenarios, "scenarios", "", "scenario directory (default bench/scenarios, or bench/scenarios/quick with --quick)")
+	fs.StringVar(&o.Out, "out", "bench/out", "directory for raw reports, logs and profiles")
+	fs.StringVar(&o.Markdown, "markdown", "BENCHMARKS.md", "file whose generated section is rewritten (not with --quick, --only or, unless given, --scenarios)")
+	fs.StringVar(&o.Plots, "plots", "bench/plots", "directory of the SVG plots (not with --quick, --only or, unless given, --scenarios)")
+	fs.StringVar(&o.Daemon, "daemon", "bin/medispatcher", "medispatcher binary")
+	fs.StringVar(&o.Client, "client", "connpool", "producer's beanstalkd client: connpool or raw")
+	fs.BoolVar(&o.Quick, "quick", false, "smoke run: small scenarios, no BENCHMARKS.md; fails if a run is void or loses anything")
+	only := fs.String("only", "", "comma-separated names of the scenarios to run (the ceiling always runs); writes no BENCHMARKS.md or plots")
+	fs.DurationVar(&o.Ceiling, "ceiling", 3*time.Second, "length of each ceiling measurement")
+	fs.DurationVar(&o.Pprof, "pprof", 5*time.Second, "CPU profile length for scenarios with pprof = true (0: none)")
+	if err := fs.Parse(args); err != nil {
+		return Options{}, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.Scenarios != "" {
+		// A directory of one's own scenarios is an experiment: it must
+		// not replace make bench's section and plots unless asked to.
+		if !set["markdown"] {
+			o.Markdown = ""
+		}
+		if !set["plots"] {
+			o.Plots = ""
+		}
+	}
+	if o.Scenarios == "" {
+		o.Scenarios = "bench/scenarios"
+		if o.Quick {
+			o.Scenarios = "bench/scenarios/quick"
+		}
+	}
+	if o.Quick {
+		o.Markdown, o.Plots = "", ""
+		o.Ceiling = min(o.Ceiling, time.Second)
+	}
+	if *only != "" {
+		// A partial run must not replace the full run's section.
+		o.Only = strings.Split(*only, ",")
+		o.Markdown, o.Plots = "", ""
+	}
+	return o, nil
 }
 
 // Bench runs the ceiling and every scenario and writes the outputs.

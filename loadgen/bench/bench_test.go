@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ import (
 )
 
 func TestShippedScenariosLoad(t *testing.T) {
-	for _, dir := range []string{"../../bench/scenarios", "../../bench/scenarios/quick"} {
+	for _, dir := range []string{"../../bench/scenarios", "../../bench/scenarios/quick", "../../bench/scenarios/tail-matrix"} {
 		scs, err := LoadScenarios(dir)
 		require.NoError(t, err, dir)
 		require.NotEmpty(t, scs)
@@ -447,4 +448,27 @@ func TestCompareCapacityBoundRuns(t *testing.T) {
 	res := &Result{Runs: []*RunResult{on[0], bound, keptUp}}
 	res.judge(&Scenario{Kind: KindCompare})
 	assert.Equal(t, []string{"off 2 void: [producer fell 2s behind its schedule (bound 1s)]"}, res.Failures)
+}
+
+// An experiment (own scenarios, a selection, a smoke run) never rewrites
+// make bench's section or plots unless it names them.
+func TestOptionsWhichRunWritesTheReport(t *testing.T) {
+	for _, c := range []struct {
+		args          []string
+		markdown, svg string
+	}{
+		{nil, "BENCHMARKS.md", "bench/plots"},
+		{[]string{"--scenarios", "/tmp/mine"}, "", ""},
+		{[]string{"--scenarios", "/tmp/mine", "--markdown", "X.md"}, "X.md", ""},
+		{[]string{"--scenarios", "/tmp/mine", "--plots", "p"}, "", "p"},
+		{[]string{"--only", "throughput-500"}, "", ""},
+		{[]string{"--quick"}, "", ""},
+	} {
+		o, err := parseOptions(c.args, io.Discard)
+		require.NoError(t, err, c.args)
+		assert.Equal(t, c.markdown, o.Markdown, "%v", c.args)
+		assert.Equal(t, c.svg, o.Plots, "%v", c.args)
+	}
+	_, err := parseOptions([]string{"--nope"}, io.Discard)
+	assert.Error(t, err)
 }
