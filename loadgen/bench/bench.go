@@ -28,10 +28,15 @@ type Options struct {
 	Client    string // producer client: connpool or raw
 	Quick     bool
 	Only      []string // scenario names to run; nil: all
-	Ceiling   time.Duration
-	Pprof     time.Duration // CPU profile length per scenario run with pprof = true
-	Progress  io.Writer
-	TTY       bool
+	// Baseline is the summary.json of an earlier run (another binary,
+	// the same session): the latency-vs-rate plots draw its curves
+	// beside this run's, labelled BaselineLabel.
+	Baseline      string
+	BaselineLabel string
+	Ceiling       time.Duration
+	Pprof         time.Duration // CPU profile (pprof = true) and execution trace (trace = true) length
+	Progress      io.Writer
+	TTY           bool
 }
 
 // RunResult is one loadgen run of a scenario.
@@ -74,7 +79,8 @@ type Result struct {
 	Failures  []string     `json:"failures,omitempty"` // quick mode's verdict
 	Notes     []string     `json:"notes,omitempty"`
 	Profile   string       `json:"cpu_profile,omitempty"`
-	Compare   *Comparison  `json:"compare,omitempty"` // kind compare only
+	Trace     string       `json:"exec_trace,omitempty"` // runtime/trace of the first daemon (trace = true)
+	Compare   *Comparison  `json:"compare,omitempty"`    // kind compare only
 }
 
 // Summary is everything a bench run produced.
@@ -121,13 +127,15 @@ func parseOptions(args []string, stderr io.Writer) (Options, error) {
 	fs.StringVar(&o.Scenarios, "scenarios", "", "scenario directory (default bench/scenarios, or bench/scenarios/quick with --quick)")
 	fs.StringVar(&o.Out, "out", "bench/out", "directory for raw reports, logs and profiles")
 	fs.StringVar(&o.Markdown, "markdown", "BENCHMARKS.md", "file whose generated section is rewritten (not with --quick, --only or, unless given, --scenarios)")
-	fs.StringVar(&o.Plots, "plots", "bench/plots", "directory of the SVG plots (not with --quick, --only or, unless given, --scenarios)")
+	fs.StringVar(&o.Plots, "plots", "bench/plots", "directory of the SVG plots (not with --quick, nor, unless given, with --only or --scenarios)")
 	fs.StringVar(&o.Daemon, "daemon", "bin/medispatcher", "medispatcher binary")
 	fs.StringVar(&o.Client, "client", "connpool", "producer's beanstalkd client: connpool or raw")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke run: small scenarios, no BENCHMARKS.md; fails if a run is void or loses anything")
-	only := fs.String("only", "", "comma-separated names of the scenarios to run (the ceiling always runs); writes no BENCHMARKS.md or plots")
+	only := fs.String("only", "", "comma-separated names of the scenarios to run (the ceiling always runs); writes no BENCHMARKS.md, nor plots unless --plots is given")
 	fs.DurationVar(&o.Ceiling, "ceiling", 3*time.Second, "length of each ceiling measurement")
-	fs.DurationVar(&o.Pprof, "pprof", 5*time.Second, "CPU profile length for scenarios with pprof = true (0: none)")
+	fs.StringVar(&o.Baseline, "baseline", "", "summary.json of an earlier run whose latency-vs-rate curves the plots draw beside this run's")
+	fs.StringVar(&o.BaselineLabel, "baseline-label", "before", "name of the baseline's curves")
+	fs.DurationVar(&o.Pprof, "pprof", 5*time.Second, "CPU profile length for scenarios with pprof = true, execution trace length for trace = true (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return Options{}, err
 	}
@@ -156,7 +164,10 @@ func parseOptions(args []string, stderr io.Writer) (Options, error) {
 	if *only != "" {
 		// A partial run must not replace the full run's section.
 		o.Only = strings.Split(*only, ",")
-		o.Markdown, o.Plots = "", ""
+		o.Markdown = ""
+		if !set["plots"] {
+			o.Plots = ""
+		}
 	}
 	return o, nil
 }
@@ -210,7 +221,13 @@ func Bench(ctx context.Context, o Options) (*Summary, error) {
 		f.Close()
 	}
 	if o.Plots != "" {
-		if err := WritePlots(o.Plots, sum); err != nil {
+		var base *Summary
+		if o.Baseline != "" {
+			if base, err = loadSummary(o.Baseline); err != nil {
+				return sum, err
+			}
+		}
+		if err := WritePlots(o.Plots, sum, base, o.BaselineLabel); err != nil {
 			return sum, err
 		}
 	}
@@ -242,7 +259,7 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 	profileKeys := s.Daemon
 	switch s.Kind {
 	case KindFixed:
-		res.Main = sr.run("", s.Rate, s.classes(nil), s.Daemon, false)
+		res.Main = sr.run("", s.Rate, s.classes(nil), s.Daemon, "")
 	case KindThroughput:
 		sr.throughput()
 	case KindLatency:
@@ -250,7 +267,7 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 		if !ok {
 			return res
 		}
-		res.Main = sr.run(fmt.Sprintf("%.0f%% of %s", s.Fraction*100, s.Of), rate, s.classes(nil), s.Daemon, false)
+		res.Main = sr.run(fmt.Sprintf("%.0f%% of %s", s.Fraction*100, s.Of), rate, s.classes(nil), s.Daemon, "")
 	case KindIsolation:
 		sr.isolation()
 	case KindCompare:
@@ -263,11 +280,27 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 	// The CPU profile is taken in a run of its own at the quoted run's
 	// rate: profiling disturbs the latencies it would otherwise spoil.
 	if s.Pprof && o.Pprof > 0 && res.Main != nil && res.Main.Report != nil && ctx.Err() == nil {
-		sr.run("profile", res.Main.Rate, s.classes(nil), profileKeys, true)
+		sr.run(captureCPU, res.Main.Rate, s.classes(nil), profileKeys, captureCPU)
+	}
+	// So is the execution trace, which slows every goroutine switch.
+	if s.Trace && o.Pprof > 0 && res.Main != nil && res.Main.Report != nil && ctx.Err() == nil {
+		sr.run(captureTrace, res.Main.Rate, s.classes(nil), profileKeys, captureTrace)
 	}
 	res.judge(s)
 	return res
 }
+
+// What a run may capture of the daemon in its steady phase: the label of
+// the run, its file and the pprof endpoint serving it.
+const (
+	captureCPU   = "profile"
+	captureTrace = "trace"
+)
+
+var (
+	captureFile     = map[string]string{captureCPU: "cpu.pprof", captureTrace: "exec.trace"}
+	captureEndpoint = map[string]string{captureCPU: "profile", captureTrace: "trace"}
+)
 
 // scenarioRun is one scenario on its way through its runs.
 type scenarioRun struct {
@@ -281,9 +314,10 @@ type scenarioRun struct {
 
 // run is one loadgen run at rate with classes, against servers and a
 // daemon (configured with keys) of its own: jobs a run leaves in flight
-// must not be counted by the next one. profile takes a CPU profile of the
-// (first) daemon during the steady phase.
-func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, keys map[string]any, profile bool) *RunResult {
+// must not be counted by the next one. capture (captureCPU, captureTrace
+// or "") takes a CPU profile or an execution trace of the (first) daemon
+// during the steady phase.
+func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, keys map[string]any, capture string) *RunResult {
 	sr.n++
 	rdir := filepath.Join(sr.dir, fmt.Sprintf("run%d-%s", sr.n, sanitize(label)))
 	rr := &RunResult{Label: label, Rate: rate}
@@ -305,9 +339,14 @@ func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, 
 		}
 		env.Stop()
 	}()
-	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, profile)
-	if profile && rr.Err == "" {
-		res.Profile = filepath.Join(rdir, "cpu.pprof")
+	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, capture)
+	if rr.Err == "" {
+		switch capture {
+		case captureCPU:
+			res.Profile = filepath.Join(rdir, captureFile[capture])
+		case captureTrace:
+			res.Trace = filepath.Join(rdir, captureFile[capture])
+		}
 	}
 	return rr
 }
@@ -324,7 +363,7 @@ func (sr *scenarioRun) throughput() {
 	steps := 0
 	failedAt := 0.0
 	for rate := s.Rate; rate <= maxRate && sr.ctx.Err() == nil; rate *= s.Step {
-		rr := sr.run(fmt.Sprintf("step %d", steps+1), rate, s.classes(nil), s.Daemon, false)
+		rr := sr.run(fmt.Sprintf("step %d", steps+1), rate, s.classes(nil), s.Daemon, "")
 		steps++
 		if !rr.Sustained {
 			failedAt = rate
@@ -340,7 +379,7 @@ func (sr *scenarioRun) throughput() {
 	// within about 11 % of a ×1.5 step.
 	for i := 0; i < 2 && res.Main != nil && failedAt > 0 && !sr.o.Quick && sr.ctx.Err() == nil; i++ {
 		mid := math.Round(math.Sqrt(res.Main.Rate * failedAt))
-		if rr := sr.run(fmt.Sprintf("refine %d", i+1), mid, s.classes(nil), s.Daemon, false); rr.Sustained {
+		if rr := sr.run(fmt.Sprintf("refine %d", i+1), mid, s.classes(nil), s.Daemon, ""); rr.Sustained {
 			res.Main = rr
 		} else {
 			failedAt = mid
@@ -367,8 +406,8 @@ func (sr *scenarioRun) isolation() {
 		at += c.Topics
 	}
 	// The same rate per topic in both runs.
-	b := sr.run("baseline", s.Rate*float64(bt)/float64(at), base, s.Daemon, false)
-	res.Main = sr.run("", s.Rate, all, s.Daemon, false)
+	b := sr.run("baseline", s.Rate*float64(bt)/float64(at), base, s.Daemon, "")
+	res.Main = sr.run("", s.Rate, all, s.Daemon, "")
 	if b.Report == nil || res.Main.Report == nil || b.Report.Void || res.Main.Report.Void {
 		return
 	}
@@ -392,8 +431,8 @@ func (sr *scenarioRun) compare(rate, ofRate float64) map[string]any {
 	onKeys, offKeys := s.variantKeys(s.On), s.variantKeys(s.Off)
 	var on, off []*RunResult
 	for i := 1; i <= s.Repeat && sr.ctx.Err() == nil; i++ {
-		on = append(on, sr.run(fmt.Sprintf("on %d", i), rate, s.classes(nil), onKeys, false))
-		off = append(off, sr.run(fmt.Sprintf("off %d", i), rate, s.classes(nil), offKeys, false))
+		on = append(on, sr.run(fmt.Sprintf("on %d", i), rate, s.classes(nil), onKeys, ""))
+		off = append(off, sr.run(fmt.Sprintf("off %d", i), rate, s.classes(nil), offKeys, ""))
 	}
 	c := compareRuns(on, off, s.Goal)
 	res.Compare = &c
@@ -462,7 +501,7 @@ func classP99(r *loadgen.Report, names []string) float64 {
 	return p
 }
 
-func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label string, rate float64, classes []loadgen.Class, profile bool) *RunResult {
+func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label string, rate float64, classes []loadgen.Class, capture string) *RunResult {
 	rr := &RunResult{Label: label, Rate: rate}
 	logf(o, "bench: %s %s: %.0f msg/s", s.Name, label, rate)
 	cfg := loadgen.Config{
@@ -478,12 +517,12 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 	} else {
 		cfg.SubsFile = env.SubsFile
 	}
-	if profile && o.Pprof > 0 {
+	if capture != "" && o.Pprof > 0 {
 		secs := int(math.Max(1, math.Min(o.Pprof.Seconds(), s.Duration.D().Seconds()-1)))
 		cfg.OnSteady = func() {
-			url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", env.Daemons[0].DebugAddr, secs)
-			if err := SaveURL(ctx, url, filepath.Join(dir, "cpu.pprof")); err != nil {
-				logf(o, "bench: %s: cpu profile: %v", s.Name, err)
+			url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", env.Daemons[0].DebugAddr, captureEndpoint[capture], secs)
+			if err := SaveURL(ctx, url, filepath.Join(dir, captureFile[capture])); err != nil {
+				logf(o, "bench: %s: %s: %v", s.Name, capture, err)
 			}
 		}
 	}
@@ -587,4 +626,17 @@ func writeConsole(w io.Writer, sum *Summary) {
 		}
 	}
 	fmt.Fprintf(w, "elapsed %.0fs\n", sum.Elapsed)
+}
+
+// loadSummary reads the summary.json an earlier run wrote.
+func loadSummary(path string) (*Summary, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	var sum Summary
+	if err := json.Unmarshal(data, &sum); err != nil {
+		return nil, fmt.Errorf("baseline %s: %w", path, err)
+	}
+	return &sum, nil
 }

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -146,12 +147,34 @@ func TestWritePlots(t *testing.T) {
 	}
 	r1, r2 := &RunResult{Rate: 1000, Report: rep(1000), Sustained: true}, &RunResult{Rate: 1500, Report: rep(1500), Sustained: true}
 	sum := &Summary{Results: []*Result{{Name: "tp", S: &Scenario{Kind: KindThroughput}, Runs: []*RunResult{r1, r2}, Main: r2}}}
-	require.NoError(t, WritePlots(dir, sum))
+	require.NoError(t, WritePlots(dir, sum, nil, ""))
 	for _, f := range []string{"tp-timeline.svg", "tp-p99.svg", "tp-latency-vs-rate.svg"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		require.NoError(t, err, f)
 		assert.Contains(t, string(b), "<svg")
 	}
+	b, err := os.ReadFile(filepath.Join(dir, "tp-latency-vs-rate.svg"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), "old p99", "no baseline, no baseline curves")
+
+	// A baseline's run of the same scenario, saved as summary.json and
+	// read back, is drawn beside this run's curves.
+	base := &Summary{Results: []*Result{{Name: "tp", Runs: []*RunResult{
+		{Rate: 1000, Report: rep(1000), Sustained: true}, {Rate: 1500, Report: rep(1500)}}}}}
+	data, err := json.Marshal(base)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "summary.json")
+	require.NoError(t, os.WriteFile(path, data, 0o644))
+	loaded, err := loadSummary(path)
+	require.NoError(t, err)
+	require.NoError(t, WritePlots(dir, sum, loaded, "old"))
+	b, err = os.ReadFile(filepath.Join(dir, "tp-latency-vs-rate.svg"))
+	require.NoError(t, err)
+	for _, name := range []string{"now p99", "old p50", "old p99"} {
+		assert.Contains(t, string(b), name)
+	}
+	_, err = loadSummary(filepath.Join(t.TempDir(), "missing.json"))
+	assert.Error(t, err, "a missing baseline is an error, not an empty one")
 }
 
 func writeScenario(t *testing.T, dir, file, text string) string {
@@ -462,6 +485,7 @@ func TestOptionsWhichRunWritesTheReport(t *testing.T) {
 		{[]string{"--scenarios", "/tmp/mine", "--markdown", "X.md"}, "X.md", ""},
 		{[]string{"--scenarios", "/tmp/mine", "--plots", "p"}, "", "p"},
 		{[]string{"--only", "throughput-500"}, "", ""},
+		{[]string{"--only", "throughput-500", "--plots", "p"}, "", "p"},
 		{[]string{"--quick"}, "", ""},
 	} {
 		o, err := parseOptions(c.args, io.Discard)

@@ -23,8 +23,9 @@ func plotFiles(r *Result) []string {
 
 // WritePlots draws, per scenario, delivered rate and p99 over time of the
 // quoted run, and for throughput scenarios latency percentiles vs offered
-// rate over the steps.
-func WritePlots(dir string, sum *Summary) error {
+// rate over the steps, with the p50 and p99 of base's scenario of the same
+// name (an earlier run, labelled label) beside them when base has it.
+func WritePlots(dir string, sum, base *Summary, label string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("plots: %w", err)
 	}
@@ -70,23 +71,53 @@ func WritePlots(dir string, sum *Summary) error {
 			return err
 		}
 		if len(files) > 2 {
-			var x, p50, p99s, p999 []float64
-			runs := append([]*RunResult(nil), r.Runs...)
-			sort.SliceStable(runs, func(i, j int) bool { return runs[i].Rate < runs[j].Rate })
-			for _, rr := range runs {
-				if rr.Report == nil || rr.Report.Void || rr.Label == "profile" {
-					continue
-				}
-				x = append(x, rr.Rate)
-				p50 = append(p50, rr.Report.Latency.P50)
-				p99s = append(p99s, rr.Report.Latency.P99)
-				p999 = append(p999, rr.Report.Latency.P999)
-			}
+			x, p50, p99s, p999 := latencyVsRate(r.Runs)
 			c := &svgplot.Chart{Title: r.Name + ": latency vs offered rate", XLabel: "offered messages / s", YLabel: "ms", LogY: true,
 				Series: []svgplot.Series{{Name: "p50", X: x, Y: p50}, {Name: "p99", X: x, Y: p99s}, {Name: "p99.9", X: x, Y: p999}}}
+			if b := base.result(r.Name); b != nil {
+				bx, b50, b99, _ := latencyVsRate(b.Runs)
+				if len(bx) > 0 {
+					for i := range c.Series {
+						c.Series[i].Name = "now " + c.Series[i].Name
+					}
+					c.Series = append(c.Series,
+						svgplot.Series{Name: label + " p50", X: bx, Y: b50},
+						svgplot.Series{Name: label + " p99", X: bx, Y: b99})
+				}
+			}
 			if err := write(files[2], c); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// latencyVsRate is the steady-phase p50, p99 and p99.9 of each valid run
+// of a throughput search, by offered rate.
+func latencyVsRate(rs []*RunResult) (x, p50, p99, p999 []float64) {
+	runs := append([]*RunResult(nil), rs...)
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].Rate < runs[j].Rate })
+	for _, rr := range runs {
+		if rr.Report == nil || rr.Report.Void || rr.Label == captureCPU || rr.Label == captureTrace {
+			continue
+		}
+		x = append(x, rr.Rate)
+		p50 = append(p50, rr.Report.Latency.P50)
+		p99 = append(p99, rr.Report.Latency.P99)
+		p999 = append(p999, rr.Report.Latency.P999)
+	}
+	return x, p50, p99, p999
+}
+
+// result is the summary's scenario called name; nil without one.
+func (s *Summary) result(name string) *Result {
+	if s == nil {
+		return nil
+	}
+	for _, r := range s.Results {
+		if r.Name == name {
+			return r
 		}
 	}
 	return nil
