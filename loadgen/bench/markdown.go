@@ -294,8 +294,19 @@ func writeProfiles(b *strings.Builder, sum *Summary, o Options) {
 		any = true
 		fmt.Fprintf(b, "`go tool pprof -top %s %s` (%s, a separate run at the quoted rate; flat time):\n\n```\n%s```\n\n", o.Daemon, r.Profile, r.Name, top)
 	}
+	for _, r := range sum.Results {
+		top := ""
+		if r.Trace != "" {
+			top = schedTop(r.Trace)
+		}
+		if top == "" {
+			continue
+		}
+		any = true
+		fmt.Fprintf(b, "Goroutine scheduling delay in an execution trace (`go tool trace -pprof=sched %s`, then `go tool pprof -top -cum`; %s, a separate run at the quoted rate):\n\n```\n%s```\n\n", r.Trace, r.Name, top)
+	}
 	if !any {
-		b.WriteString("No CPU profile was taken in this run (scenarios with `pprof = true` save one).\n")
+		b.WriteString("No CPU profile or execution trace was taken in this run (scenarios with `pprof = true` or `trace = true` save one).\n")
 	}
 }
 
@@ -384,11 +395,17 @@ func compareGoal(r *Result, met func(bool) string) string {
 	return line
 }
 
-func pprofTop(bin, prof string) string {
+// pprofTop is `go tool pprof -top` of prof (with the binary bin, when
+// given), without its header lines; "" when it cannot be had.
+func pprofTop(bin, prof string, flags ...string) string {
 	if _, err := os.Stat(prof); err != nil {
 		return ""
 	}
-	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount=20", bin, prof).Output()
+	args := append([]string{"tool", "pprof", "-top", "-nodecount=20"}, flags...)
+	if bin != "" {
+		args = append(args, bin)
+	}
+	out, err := exec.Command("go", append(args, prof)...).Output()
 	if err != nil {
 		return ""
 	}
@@ -401,4 +418,23 @@ func pprofTop(bin, prof string) string {
 		keep = append(keep, l)
 	}
 	return strings.Join(keep, "\n")
+}
+
+// schedTop is where an execution trace's goroutines waited to run: the
+// scheduler-latency profile `go tool trace -pprof=sched` derives from it,
+// by the stacks that made them runnable, cumulative (the delay follows
+// the wake-up, so the waker's callers say which hand-off it was).
+func schedTop(trace string) string {
+	if _, err := os.Stat(trace); err != nil {
+		return ""
+	}
+	prof := strings.TrimSuffix(trace, filepath.Ext(trace)) + ".sched.pprof"
+	out, err := exec.Command("go", "tool", "trace", "-pprof=sched", trace).Output()
+	if err != nil || len(out) == 0 {
+		return ""
+	}
+	if err := os.WriteFile(prof, out, 0o644); err != nil {
+		return ""
+	}
+	return pprofTop("", prof, "-cum")
 }

@@ -63,6 +63,7 @@ type Scenario struct {
 	Drain       farm.Duration   `toml:"drain"`
 	FaultFree   *bool           `toml:"fault_free"` // lost or duplicated messages fail the scenario; default true
 	Pprof       bool            `toml:"pprof"`      // save a CPU profile of the daemon
+	Trace       bool            `toml:"trace"`      // save an execution trace of the daemon (a run of its own at the quoted rate)
 	Daemon      map[string]any  `toml:"daemon"`     // extra daemon configuration keys
 	Class       []loadgen.Class `toml:"class"`
 
