@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the servers medispatcher's tests and demo run against (beanstalkd,
-# redis-server) and the headless browser the status page's test drives
+# redis-server, and MariaDB for the 2.x database's tables) and the headless browser the status page's test drives
 # (chromium) when they are missing. Idempotent and quiet when present.
 set -euo pipefail
 
@@ -8,6 +8,9 @@ need=()
 command -v beanstalkd >/dev/null 2>&1 || need+=(beanstalkd)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# Debian installs mariadbd in /usr/sbin, which a user's PATH may lack.
+mariadbd_present() { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; }
+mariadbd_present && command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -24,9 +27,10 @@ $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 for b in beanstalkd redis-server chromium; do
   command -v "$b" >/dev/null 2>&1 || $sudo apt-get install -y -qq --reinstall "$b" >/dev/null
 done
+mariadbd_present || $sudo apt-get install -y -qq --reinstall mariadb-server >/dev/null
 # Debian's packages may start system-wide services on the default ports;
 # tests never use them (every test starts its own servers on free ports).
-command -v beanstalkd >/dev/null && command -v redis-server >/dev/null && command -v chromium >/dev/null || {
-  echo "deps: beanstalkd, redis-server or chromium still missing after apt-get" >&2
+command -v beanstalkd >/dev/null && command -v redis-server >/dev/null && command -v chromium >/dev/null && mariadbd_present || {
+  echo "deps: beanstalkd, redis-server, mariadbd or chromium still missing after apt-get" >&2
   exit 1
 }

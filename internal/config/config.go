@@ -14,7 +14,9 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime"
+	"strconv"
 	"time"
 
 	"medispatcher/internal/wire"
@@ -99,6 +101,10 @@ type Config struct {
 	// ---- Redis: recover lists, failure records ----
 
 	Redis RedisConfig
+	// Database is the 2.x MySQL database the company's control panel edits
+	// (subscriptions) and reads (failure records): used when
+	// SubscriptionSource is "mysql", ignored otherwise.
+	Database DatabaseConfig
 	// MsgQueueFaultToleranceListNamePrefix is the prefix of the recover lists
 	// producers push to when beanstalkd is unreachable (WIRE).
 	MsgQueueFaultToleranceListNamePrefix string
@@ -242,9 +248,6 @@ type Config struct {
 	QueueServerType any
 	// Deprecated: not used.
 	ClientVer any
-	// Deprecated: failure records live in Redis, subscriptions come from
-	// SubscriptionSource.
-	Database any
 	// Deprecated: fleet balancing through etcd is not implemented.
 	MedisPerMaxConsumerQueueNum any
 
@@ -258,6 +261,8 @@ type Config struct {
 	SubscriptionFile string `toml:"-"`
 	// SubscriptionFromRedis is true when SubscriptionSource is "redis".
 	SubscriptionFromRedis bool `toml:"-"`
+	// SubscriptionFromMySQL is true when SubscriptionSource is "mysql".
+	SubscriptionFromMySQL bool `toml:"-"`
 	// ListenAddrExposed is true when the admin API listens beyond loopback
 	// (it then requires AdminToken).
 	ListenAddrExposed bool `toml:"-"`
@@ -267,6 +272,34 @@ type Config struct {
 }
 
 // RedisConfig is the [Redis] section.
+// DatabaseConfig is the [Database] section of a 2.x configuration,
+// unchanged: the MySQL server and database of the control panel's tables.
+type DatabaseConfig struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+	DbName   string
+	// Options are the driver's connection parameters as 2.x wrote them
+	// ("readTimeout=20s&writeTimeout=20s"; go-sql-driver/mysql DSN
+	// parameters).
+	Options string
+	// MaxConns bounds the open connections to the database; 0 = 10.
+	MaxConns int
+	// PollInterval is how often, in ms, the subscriptions' tables are
+	// checked for a change (one cheap query; the full read only when
+	// something changed). 2.x re-read them every 2 s.
+	PollInterval int
+	// FailureLog writes failure records into broadcast_failure_log (the
+	// control panel's failure pages), besides the Redis stream.
+	FailureLog bool
+}
+
+// Addr is the database's host:port.
+func (d DatabaseConfig) Addr() string {
+	return net.JoinHostPort(d.Host, strconv.Itoa(d.Port))
+}
+
 type RedisConfig struct {
 	// Addr is host:port, or several comma-separated for a Redis Cluster.
 	Addr string
@@ -326,6 +359,7 @@ type AlerterConfig struct {
 // Enumerated values.
 const (
 	SubscriptionSourceRedis = "redis"
+	SubscriptionSourceMySQL = "mysql"
 	subscriptionFilePrefix  = "file:"
 
 	LogFormatText = "text"
@@ -361,6 +395,7 @@ func Default() *Config {
 		MaxRetryTimesOfSendingMessage:   10,
 
 		SubscriptionSource: "file:subscriptions.toml",
+		Database:           DatabaseConfig{Host: "127.0.0.1", Port: 3306, PollInterval: 2000, FailureLog: true},
 
 		Redis: RedisConfig{
 			Addr:      "127.0.0.1:6379",

@@ -121,11 +121,11 @@ func TestLoadOldSample(t *testing.T) {
 	c, warns, err := Load("testdata/old-sample.toml")
 	require.NoError(t, err)
 
-	// One warning per unused old key (the [Database] table is one key), one
+	// One warning per unused old key, one
 	// per non-loopback address, in file order; nothing else.
 	assert.Equal(t, []string{
 		"DAEMON_USER", "DATA_DIR", "InstallDir", "PidFile", "DAEMON_UID", "DAEMON_GID",
-		"ClientVer", "QueueServerType", "MedisPerMaxConsumerQueueNum", "Database",
+		"ClientVer", "QueueServerType", "MedisPerMaxConsumerQueueNum",
 		"ListenAddr", "DebugAddr", "StatisticApiAddr", "PrometheusApiAddr",
 	}, warningKeys(warns))
 	for _, w := range warns {
@@ -136,7 +136,7 @@ func TestLoadOldSample(t *testing.T) {
 			assert.Regexp(t, `^key `+regexp.QuoteMeta(w.Key)+` is not used by medispatcher \(.+\)$`, w.Msg)
 		}
 	}
-	assert.Contains(t, warns[9].String(), "failure records live in Redis")
+	assert.Contains(t, warns[8].String(), "fleet balancing")
 
 	// The values the old file sets are the ones we run with.
 	assert.Equal(t, []string{"127.0.0.1:11300"}, c.QueueServers)
@@ -158,6 +158,12 @@ func TestLoadOldSample(t *testing.T) {
 		c.AlerterSms.PostFieldsMap)
 	assert.Equal(t, "", c.AlarmPlatform.PostFieldsMap["project"])
 	assert.Equal(t, "/var/lib/medispatcher/alerter_templates/email", c.AlerterEmail.TemplateRootPath)
+	// A 2.x file has no SubscriptionSource: its [Database] holds them.
+	assert.Equal(t, SubscriptionSourceMySQL, c.SubscriptionSource)
+	assert.True(t, c.SubscriptionFromMySQL)
+	assert.Equal(t, DatabaseConfig{Host: "127.0.0.1", Port: 3306, User: "dev", Password: "xxxx", DbName: "jm_event",
+		Options: "readTimeout=20s&writeTimeout=20s", MaxConns: 10, PollInterval: 2000, FailureLog: true}, c.Database)
+	assert.Equal(t, "127.0.0.1:3306", c.Database.Addr())
 }
 
 func TestUnknownKeys(t *testing.T) {
@@ -219,7 +225,9 @@ func TestValidationErrors(t *testing.T) {
 		{"main tube hyphen", `NameOfMainQueue = "-x"`, []string{"NameOfMainQueue", "starts with -"}},
 		{"main tube long", `NameOfMainQueue = "` + strings.Repeat("a", 201) + `"`, []string{"NameOfMainQueue", "longer than 200 bytes"}},
 		{"channel prefix", `PrefixOfChannelQueue = "sub queue/"`, []string{"PrefixOfChannelQueue", "not allowed"}},
-		{"subscription source", `SubscriptionSource = "mysql"`, []string{`SubscriptionSource = "mysql"`, `"file:<path>" or "redis"`}},
+		{"subscription source", `SubscriptionSource = "mssql"`, []string{`SubscriptionSource = "mssql"`, `"file:<path>", "redis" or "mysql"`}},
+		{"mysql without a database", "SubscriptionSource = \"mysql\"\n[Database]\nHost = \"\"\nPort = 0\nPollInterval = 10\nOptions = \"a=%zz\"",
+			[]string{"Database.Host", "Database.Port = 0", "Database.User", "Database.DbName", "Database.PollInterval = 10", "Database.Options"}},
 		{"subscription file empty", `SubscriptionSource = "file:"`, []string{`SubscriptionSource = "file:"`}},
 		{"recover prefix", `MsgQueueFaultToleranceListNamePrefix = ""`, []string{"MsgQueueFaultToleranceListNamePrefix", "non-empty"}},
 		{"failure records", `FailureRecordMaxLen = 0`, []string{"FailureRecordMaxLen = 0", ">= 1"}},
@@ -537,4 +545,18 @@ func TestFieldErrorFormatting(t *testing.T) {
 	e = &FieldError{Key: "K", Value: "a\"b", Want: "x", Detail: "why"}
 	assert.Equal(t, `K = "a\"b": want x (why)`, e.Error())
 	assert.True(t, errors.Is(e, ErrInvalid))
+}
+
+// A [Database] table makes MySQL the source only in a file that does not
+// name one: an explicit SubscriptionSource wins.
+func TestDatabaseTableAndExplicitSource(t *testing.T) {
+	c, _, err := Load(writeConfig(t, "SubscriptionSource = \"redis\"\n[Redis]\nAddr = \"127.0.0.1:6379\"\n[Database]\nHost = \"db.internal\"\nUser = \"u\"\nDbName = \"d\"\n"))
+	require.NoError(t, err)
+	assert.Equal(t, SubscriptionSourceRedis, c.SubscriptionSource)
+	assert.False(t, c.SubscriptionFromMySQL)
+	assert.Equal(t, "db.internal:3306", c.Database.Addr())
+
+	c, _, err = Load(writeConfig(t, "QueueServerAddr = \"127.0.0.1:11300\"\n"))
+	require.NoError(t, err)
+	assert.Equal(t, "file:subscriptions.toml", c.SubscriptionSource, "no [Database], no SubscriptionSource: the file")
 }

@@ -67,7 +67,7 @@ func fieldErrors(err error) (fes []*FieldError, others []error) {
 func withoutIgnored(c *Config) Config {
 	v := *c
 	v.DaemonUser, v.DaemonUID, v.DaemonGID, v.InstallDir, v.PidFile = nil, nil, nil, nil, nil
-	v.DataDir, v.QueueServerType, v.ClientVer, v.Database, v.MedisPerMaxConsumerQueueNum = nil, nil, nil, nil, nil
+	v.DataDir, v.QueueServerType, v.ClientVer, v.MedisPerMaxConsumerQueueNum = nil, nil, nil, nil
 	return v
 }
 

@@ -36,7 +36,6 @@ var unusedKeys = []struct{ key, reason string }{
 	{"DATA_DIR", "subscription parameters are no longer cached in local files"},
 	{"QueueServerType", "beanstalkd is the only queue server"},
 	{"ClientVer", "it had no effect"},
-	{"Database", "failure records live in Redis now and subscriptions come from SubscriptionSource"},
 	{"MedisPerMaxConsumerQueueNum", "fleet balancing through etcd is not implemented: every instance consumes every QueueServerAddr"},
 	{"AlerterEmail.ProxyType", "the section name decides the kind of gateway"},
 	{"AlerterSms.ProxyType", "the section name decides the kind of gateway"},
@@ -64,6 +63,10 @@ func Load(path string) (*Config, []Warning, error) {
 		return nil, nil, decodeError(abs, string(data), err)
 	}
 	cfg.Path = abs
+	if md.IsDefined("Database") && !md.IsDefined("SubscriptionSource") {
+		// A 2.x configuration: its subscriptions live in that database.
+		cfg.SubscriptionSource = SubscriptionSourceMySQL
+	}
 
 	warns := keyWarnings(md)
 	vwarns, errs := cfg.check()

@@ -55,11 +55,16 @@ func (c *Config) baseDir() string {
 // normalizeSubscriptionSource derives SubscriptionFile and
 // SubscriptionFromRedis; both stay empty for a source validate rejects.
 func (c *Config) normalizeSubscriptionSource(r *paths) {
-	c.SubscriptionFile, c.SubscriptionFromRedis = "", false
-	if c.SubscriptionSource == SubscriptionSourceRedis {
+	c.SubscriptionFile, c.SubscriptionFromRedis, c.SubscriptionFromMySQL = "", false, false
+	switch {
+	case c.SubscriptionSource == SubscriptionSourceRedis:
 		c.SubscriptionFromRedis = true
-	} else if p, ok := subscriptionFilePath(c.SubscriptionSource); ok {
-		c.SubscriptionFile = r.path("SubscriptionSource", p)
+	case c.SubscriptionSource == SubscriptionSourceMySQL:
+		c.SubscriptionFromMySQL = true
+	default:
+		if p, ok := subscriptionFilePath(c.SubscriptionSource); ok {
+			c.SubscriptionFile = r.path("SubscriptionSource", p)
+		}
 	}
 }
 

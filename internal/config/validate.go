@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 )
 
@@ -136,11 +137,37 @@ func (v *validator) sending() {
 // subscriptions checks SubscriptionSource.
 func (v *validator) subscriptions() {
 	src := v.c.SubscriptionSource
-	const want = `"file:<path>" or "redis"`
-	if _, ok := subscriptionFilePath(src); ok {
+	const want = `"file:<path>", "redis" or "mysql"`
+	switch _, isFile := subscriptionFilePath(src); {
+	case isFile:
 		v.resolved("SubscriptionSource", src, want)
-	} else if src != SubscriptionSourceRedis {
+	case src == SubscriptionSourceMySQL:
+		v.database()
+	case src != SubscriptionSourceRedis:
 		v.bad("SubscriptionSource", src, want, "")
+	}
+}
+
+// database checks the [Database] section, which SubscriptionSource =
+// "mysql" reads.
+func (v *validator) database() {
+	d := v.c.Database
+	if strings.TrimSpace(d.Host) == "" {
+		v.bad("Database.Host", d.Host, "the MySQL server's host name or address", "empty")
+	}
+	if d.Port < 1 || d.Port > 65535 {
+		v.bad("Database.Port", d.Port, "1-65535", "")
+	}
+	if strings.TrimSpace(d.User) == "" {
+		v.bad("Database.User", d.User, "the MySQL user", "empty")
+	}
+	if strings.TrimSpace(d.DbName) == "" {
+		v.bad("Database.DbName", d.DbName, "the database of the subscriptions' tables", "empty")
+	}
+	v.atLeast("Database.PollInterval", d.PollInterval, 100)
+	v.atLeast("Database.MaxConns", d.MaxConns, 0)
+	if _, err := url.ParseQuery(d.Options); err != nil {
+		v.bad("Database.Options", d.Options, `driver parameters as "name=value&name=value"`, err.Error())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ type Kind string
 const (
 	Beanstalkd Kind = "beanstalkd"
 	Redis      Kind = "redis-server"
+	MariaDB    Kind = "mariadbd"
 )
 
 // FreePort returns a loopback port that was free a moment ago. Another
@@ -35,8 +37,9 @@ func FreePort() (int, error) {
 }
 
 // Ping checks that a server of kind answers a harmless command at addr
-// (list-tubes for beanstalkd, PING for Redis); it is how anything that
-// starts one of these servers knows it is ready.
+// (list-tubes for beanstalkd, PING for Redis; for MariaDB, which speaks
+// first, its greeting); it is how anything that starts one of these
+// servers knows it is ready.
 func Ping(kind Kind, addr string) error { return PingTLS(kind, addr, nil) }
 
 // PingTLS is Ping over TLS with tc (plain TCP when tc is nil).
@@ -47,6 +50,9 @@ func PingTLS(kind Kind, addr string, tc *tls.Config) error {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if kind == MariaDB {
+		return greeting(c, addr)
+	}
 	cmd, want := "list-tubes\r\n", "OK "
 	if kind == Redis {
 		cmd, want = "PING\r\n", "+PONG"
@@ -69,4 +75,18 @@ func dial(addr string, tc *tls.Config) (net.Conn, error) {
 		return tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, tc)
 	}
 	return net.DialTimeout("tcp", addr, time.Second)
+}
+
+// greeting reads a MySQL-protocol server's first packet: a 3-byte length,
+// a sequence number and protocol version 10. An error packet (0xff: too
+// many connections, host blocked, still starting) is not ready.
+func greeting(c net.Conn, addr string) error {
+	var head [5]byte
+	if _, err := io.ReadFull(c, head[:]); err != nil {
+		return fmt.Errorf("ping %s %s: %w", MariaDB, addr, err)
+	}
+	if head[4] != 10 {
+		return fmt.Errorf("ping %s %s: greeting starts with 0x%02x, not protocol 10", MariaDB, addr, head[4])
+	}
+	return nil
 }

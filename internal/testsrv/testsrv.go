@@ -1,5 +1,6 @@
-// Package testsrv starts real, private beanstalkd and redis-server processes
-// for tests: each on a free loopback port, stopped when the test ends.
+// Package testsrv starts real, private beanstalkd, redis-server and MariaDB
+// processes for tests: each on a free loopback port, stopped when the test
+// ends.
 //
 // It never mocks a server and never touches one it did not start. When a
 // binary is missing, tests fail under CI=true and are skipped elsewhere with
@@ -31,6 +32,7 @@ type Kind = probe.Kind
 const (
 	Beanstalkd = probe.Beanstalkd
 	Redis      = probe.Redis
+	MariaDB    = probe.MariaDB
 )
 
 // startTimeout bounds how long a server may take to answer after start.
@@ -119,7 +121,7 @@ func start(tb testing.TB, kind Kind, opts []Option) *Server {
 // or fails it under CI=true, saying how to install it.
 func RequireBinary(tb testing.TB, kind Kind) {
 	tb.Helper()
-	if _, err := exec.LookPath(string(kind)); err != nil {
+	if _, err := exec.LookPath(program(kind)); err != nil {
 		msg := fmt.Sprintf("testsrv: %s not found (%v); run scripts/deps.sh or `make deps`", kind, err)
 		if os.Getenv("CI") != "" {
 			tb.Fatal(msg)
@@ -145,6 +147,8 @@ func (s *Server) args() []string {
 			a = append(a, "-b", s.Dir)
 		}
 		return a
+	case MariaDB:
+		return mariadbArgs(s.Dir, port)
 	default:
 		a := []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
 			"--dir", s.Dir, "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"}
@@ -159,7 +163,12 @@ func (s *Server) args() []string {
 
 // launch starts the process and waits until it answers a command.
 func (s *Server) launch() error {
-	cmd := exec.Command(string(s.Kind), s.args()...)
+	if s.Kind == MariaDB {
+		if err := installMariaDB(s.Dir); err != nil {
+			return err
+		}
+	}
+	cmd := exec.Command(program(s.Kind), s.args()...)
 	var stderr bytes.Buffer
 	cmd.Stdout = &stderr
 	cmd.Stderr = &stderr
@@ -178,7 +187,7 @@ func (s *Server) launch() error {
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("%s exited at start: %s", s.Kind, strings.TrimSpace(stderr.String()))
+			return fmt.Errorf("%s exited at start: %s", s.Kind, strings.TrimSpace(stderr.String()+s.errorLog()))
 		default:
 		}
 		if time.Now().After(deadline) {
