@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -34,26 +35,31 @@ func Scrape(ctx context.Context, urls []string) (Buckets, error) {
 	return sum, nil
 }
 
-// scrapeOne reads the stage buckets of the daemon at url.
-func scrapeOne(ctx context.Context, url string) (Buckets, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// scrapeOne reads the stage buckets of the daemon whose /metrics URL is addr.
+func scrapeOne(ctx context.Context, addr string) (Buckets, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s did not answer: %w", url, err)
+		// The client's error repeats the URL: say it once.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("%s did not answer: %w", addr, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s answered %s", url, resp.Status)
+		return nil, fmt.Errorf("%s answered %s", addr, resp.Status)
 	}
 	b := Buckets{}
 	if err := Parse(resp.Body, b); err != nil {
-		return nil, fmt.Errorf("%s: %w", url, err)
+		return nil, fmt.Errorf("%s: %w", addr, err)
 	}
 	if len(b) == 0 {
-		return nil, fmt.Errorf("%s holds no %s histogram", url, Metric)
+		return nil, fmt.Errorf("%s holds no %s histogram", addr, Metric)
 	}
 	return b, nil
 }

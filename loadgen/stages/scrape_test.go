@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -82,4 +83,14 @@ func TestSpanWithoutFigures(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "after the run: "+flaky.URL+" answered 503 Service Unavailable", err.Error())
 	assert.Nil(t, got)
+}
+
+// The reason a daemon did not answer names its URL once.
+func TestScrapeErrorNamesURLOnce(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	_, err := Scrape(context.Background(), []string{gone.URL + "/metrics"})
+	require.Error(t, err)
+	assert.Equal(t, 1, strings.Count(err.Error(), gone.URL), err.Error())
+	assert.Contains(t, err.Error(), "connection refused")
 }
