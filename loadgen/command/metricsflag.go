@@ -19,7 +19,7 @@ func (m *metricsFlag) Set(s string) error {
 	for _, u := range strings.Split(s, ",") {
 		p, err := url.Parse(strings.TrimSpace(u))
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return fmt.Errorf("%q is not an http URL (e.g. http://127.0.0.1:9091/metrics)", u)
+			return fmt.Errorf("%q is not an http URL (e.g. http://127.0.0.1:25606/metrics)", u)
 		}
 		urls = append(urls, p.String())
 	}

@@ -37,7 +37,7 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, int) {
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the JSON report to this file")
 	fs.BoolVar(&o.strict, "strict", false, "exit 4 when messages were lost or duplicated")
 	var metrics metricsFlag
-	fs.Var(&metrics, "metrics", "the daemons' /metrics `URLs`, comma-separated (e.g. http://127.0.0.1:9091/metrics): their stage timings across the run go into the report")
+	fs.Var(&metrics, "metrics", "the daemons' /metrics `URLs`, comma-separated (e.g. http://127.0.0.1:25606/metrics): their stage timings across the run go into the report")
 	var pf profileFlags
 	pf.register(fs)
 	if err := fs.Parse(args); err != nil {
