@@ -72,6 +72,12 @@ type Config struct {
 	// after the run, for its caller to close (see NewFarm).
 	Farm *farm.Farm
 
+	// Metrics are the daemons' /metrics URLs: their stage timings
+	// (medispatcher_stage_seconds, summed over them) from just before
+	// the producer starts to the end of the drain go into the report
+	// (Report.Stages); none: no stage timings.
+	Metrics []string
+
 	Progress         io.Writer // live progress; nil: none
 	ProgressInterval time.Duration
 	TTY              bool // redraw one line instead of printing lines

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"medispatcher/loadgen/stages"
 )
 
 // Exit codes of a run (cmd/loadgen).
@@ -92,6 +94,11 @@ type Report struct {
 	Latency  Latency       `json:"latency"` // all classes, steady-phase messages
 	Classes  []ClassReport `json:"classes"`
 	Timeline []Point       `json:"timeline"`
+	// Stages are the daemons' own timings of where the run's messages
+	// spent their time (Config.Metrics), from just before the producer
+	// started to the end of the drain; none when not asked for or not
+	// read (a note says why).
+	Stages []stages.Latency `json:"stages,omitempty"`
 
 	Void        bool     `json:"void"`
 	VoidReasons []string `json:"void_reasons,omitempty"`
@@ -150,6 +157,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "  latency:    p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f ms (%d timed)\n",
 		r.Latency.P50, r.Latency.P90, r.Latency.P99, r.Latency.P999, r.Latency.Max, r.Latency.Count)
+	if t := stages.TextP999(r.Stages); t != "" {
+		fmt.Fprintf(&b, "  %s\n", t)
+	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}

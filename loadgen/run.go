@@ -16,6 +16,7 @@ import (
 
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/loadgen/farm"
+	"medispatcher/loadgen/stages"
 )
 
 // ErrNotReady: the daemon did not push to every live subscription within
@@ -195,6 +196,7 @@ func (r *runState) run(ctx context.Context, put Putter) (*Report, error) {
 	for i, t := range plan.Topics {
 		names[i] = t.Name
 	}
+	span := stages.Begin(ctx, cfg.Metrics)
 	sched := Schedule{Start: time.Now().Add(100 * time.Millisecond), Rate: cfg.Rate, Topics: len(plan.Topics),
 		Total: int64(cfg.Rate * (cfg.Warmup + cfg.Duration).Seconds())}
 	steadyStart := sched.Start.Add(cfg.Warmup)
@@ -256,6 +258,7 @@ func (r *runState) run(ctx context.Context, put Putter) (*Report, error) {
 	}
 	drainT.Stop()
 	rep.DrainUsed = time.Since(drainStart).Seconds()
+	stageTimings(ctx, rep, span)
 
 	census, censusErr := r.cutoff(ctx)
 	close(stopProgress)
@@ -432,6 +435,18 @@ func (r *runState) judge(rep *Report) {
 		rep.VoidReasons = append(rep.VoidReasons, fmt.Sprintf("%d pushes the farm could not read", rep.Malformed))
 	}
 	rep.Void = len(rep.VoidReasons) > 0
+}
+
+// stageTimings ends span, the daemons' stage timings of the run, and sets
+// them in rep, or notes why there are none: a missing figure is never
+// shown as an empty one. A run stopped early still reads them.
+func stageTimings(ctx context.Context, rep *Report, span *stages.Span) {
+	ls, err := span.End(context.WithoutCancel(ctx))
+	if err != nil {
+		rep.Notes = append(rep.Notes, "no stage timings: "+err.Error())
+		return
+	}
+	rep.Stages = ls
 }
 
 func profileText(p farm.Profile) string {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"medispatcher/loadgen/ceiling"
+	"medispatcher/loadgen/stages"
 )
 
 // The generated section of BENCHMARKS.md lies between these lines.
@@ -236,7 +237,7 @@ func writeScenarioNotes(b *strings.Builder, sum *Summary) {
 		}
 		lines = append(lines, r.Notes...)
 		if quoted(r) {
-			if t := stagesText(r.Main.Stages); t != "" {
+			if t := stages.Text(r.Main.Stages); t != "" {
 				lines = append(lines, t)
 			}
 		}

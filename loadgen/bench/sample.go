@@ -1,6 +1,10 @@
 package bench
 
-import "context"
+import (
+	"context"
+
+	"medispatcher/loadgen/stages"
+)
 
 // sample is what the bench reads of a run's processes right before and
 // right after it: their CPU, beanstalkd's command counters and the
@@ -8,7 +12,7 @@ import "context"
 type sample struct {
 	cpu, beanstalkdCPU float64
 	cmds               map[string]int64
-	stages             StageBuckets
+	stages             stages.Buckets
 }
 
 // sample reads e's processes.
@@ -29,8 +33,8 @@ func (rr *RunResult) account(before, after sample) {
 			rep.Notes = append(rep.Notes, t)
 		}
 	}
-	rr.Stages = stageDeltas(before.stages, after.stages)
-	if t := stagesText(rr.Stages); t != "" {
+	rr.Stages = stages.Delta(before.stages, after.stages)
+	if t := stages.Text(rr.Stages); t != "" {
 		rep.Notes = append(rep.Notes, t)
 	}
 }

@@ -36,6 +36,8 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, int) {
 	fs.BoolVar(&o.asJSON, "json", false, "print the report as JSON")
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the JSON report to this file")
 	fs.BoolVar(&o.strict, "strict", false, "exit 4 when messages were lost or duplicated")
+	var metrics metricsFlag
+	fs.Var(&metrics, "metrics", "the daemons' /metrics `URLs`, comma-separated (e.g. http://127.0.0.1:25606/metrics): their stage timings across the run go into the report")
 	var pf profileFlags
 	pf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -48,6 +50,7 @@ func parseRun(args []string, stderr io.Writer) (*runOptions, int) {
 	cfg.Rate = float64(rate)
 	cfg.Servers = strings.Split(*servers, ",")
 	cfg.Register = !*noRegister
+	cfg.Metrics = metrics
 	if err := setClasses(cfg, &pf); err != nil {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return nil, loadgen.ExitUsage
