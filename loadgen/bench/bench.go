@@ -16,6 +16,7 @@ import (
 	"medispatcher/loadgen"
 	"medispatcher/loadgen/ceiling"
 	"medispatcher/loadgen/cptransport"
+	"medispatcher/loadgen/stages"
 )
 
 // Options of a bench run.
@@ -61,9 +62,9 @@ type RunResult struct {
 	// spent their time (medispatcher_stage_seconds, summed over the
 	// daemons, the difference across the run), beside the end-to-end
 	// latency the subscribers saw.
-	Stages    []StageLatency `json:"stages,omitempty"`
-	Sustained bool           `json:"sustained"`
-	Why       string         `json:"why,omitempty"`
+	Stages    []stages.Latency `json:"stages,omitempty"`
+	Sustained bool             `json:"sustained"`
+	Why       string           `json:"why,omitempty"`
 }
 
 // Result is a scenario's outcome.

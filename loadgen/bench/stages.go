@@ -6,9 +6,6 @@ import (
 	"medispatcher/loadgen/stages"
 )
 
-// StageLatency is one stage's observations during a run (RunResult.Stages).
-type StageLatency = stages.Latency
-
 // StageBuckets scrapes every daemon of e's /metrics and sums their stage
 // buckets; nil when a daemon does not answer, or answers without them,
 // since a partial sum would spoil the difference between two snapshots.

@@ -6,12 +6,13 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"medispatcher/loadgen"
+	"medispatcher/loadgen/stages"
 )
 
 // The quoted run's stages appear in its scenario's note line and in the
 // stage table beside its end-to-end latency; a void run's never do.
 func TestMarkdownStages(t *testing.T) {
-	stages := []StageLatency{
+	timings := []stages.Latency{
 		{Stage: "main_wait", Count: 5000, P50: 1, P99: 5, P999: 10},
 		{Stage: "redist_queue", Count: 5000, P50: 0.05, P99: 0.1, P999: 0.2},
 		{Stage: "channel_wait"},
@@ -21,9 +22,9 @@ func TestMarkdownStages(t *testing.T) {
 	}
 	rep := &loadgen.Report{Topics: 500, Subs: 500, Rate: 1000, DeliveredRate: 1000, Drained: true,
 		Latency: loadgen.Latency{Count: 10000, P50: 1.25, P90: 2, P99: 4.5, P999: 12.5, Max: 30}}
-	main := &RunResult{Rate: 1000, Report: rep, Sustained: true, Stages: stages}
+	main := &RunResult{Rate: 1000, Report: rep, Sustained: true, Stages: timings}
 	void := &RunResult{Rate: 1000, Report: &loadgen.Report{Topics: 1, Subs: 1, Void: true, VoidReasons: []string{"x"}},
-		Stages: []StageLatency{{Stage: "push", Count: 7, P50: 777, P99: 777}}}
+		Stages: []stages.Latency{{Stage: "push", Count: 7, P50: 777, P99: 777}}}
 	sum := &Summary{Machine: Machine{CPU: "cpu", Cores: 2}, Results: []*Result{
 		{Name: "latency-1000", S: &Scenario{Kind: KindFixed}, Runs: []*RunResult{main}, Main: main},
 		{Name: "bad", S: &Scenario{Kind: KindFixed}, Runs: []*RunResult{void}, Main: void},
