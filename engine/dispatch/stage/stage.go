@@ -18,6 +18,10 @@
 //
 // The producer's timestamp is its wall clock: stages measured from it
 // include the clock difference between producer and daemon hosts.
+//
+// The histograms count since the engine started (Read, WritePrometheus);
+// ReadRecent reads them over about the last minute, from snapshots that
+// Tick takes off the message path.
 package stage
 
 import (
@@ -110,16 +114,31 @@ type Summary struct {
 // Read takes a Summary of h.
 func (h *Histogram) Read() Summary {
 	counts := make([]uint64, len(h.counts))
-	var n uint64
+	sum := h.load(counts)
+	return summarize(counts, sum)
+}
+
+// load copies h's bucket counts into counts (len(bounds)+1) and returns
+// their sum of durations in ns. Each count is read on its own, so under
+// concurrent Observe the copy may be a few observations apart from sum.
+func (h *Histogram) load(counts []uint64) int64 {
 	for i := range h.counts {
 		counts[i] = h.counts[i].Load()
-		n += counts[i]
+	}
+	return h.sum.Load()
+}
+
+// summarize is the Summary of bucket counts whose durations sum to sum ns.
+func summarize(counts []uint64, sum int64) Summary {
+	var n uint64
+	for _, k := range counts {
+		n += k
 	}
 	s := Summary{Count: n}
 	if n == 0 {
 		return s
 	}
-	s.Mean = time.Duration(h.sum.Load() / int64(n))
+	s.Mean = time.Duration(sum / int64(n))
 	q := func(p float64) time.Duration {
 		rank := uint64(math.Ceil(p * float64(n)))
 		var c uint64
@@ -138,14 +157,16 @@ func (h *Histogram) Read() Summary {
 	return s
 }
 
-// Timings are the stage histograms of one engine.
+// Timings are the stage histograms of one engine, and the snapshots of
+// their recent window (see ReadRecent).
 type Timings struct {
-	h [numStages]*Histogram
+	h      [numStages]*Histogram
+	recent *recent // apart from h: ticking never writes near what Observe reads
 }
 
 // New returns empty Timings.
 func New() *Timings {
-	t := &Timings{}
+	t := &Timings{recent: &recent{}}
 	for i := range t.h {
 		t.h[i] = newHistogram()
 	}

@@ -91,3 +91,10 @@ func BenchmarkObserveParallel(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkObserve(b *testing.B) {
+	tm := New()
+	for b.Loop() {
+		tm.Observe(Push, 1500*time.Microsecond)
+	}
+}
