@@ -110,9 +110,12 @@ func backlogTubes(cfg *config.Config, eng *dispatch.Engine, gauges bool) func() 
 
 // afterSweep tells the engine which retry tubes hold jobs
 // (LazyRetryWatch) and checks the backlog alert conditions (alerts nil:
-// none) after each sweep.
+// none) after each sweep. It also ticks the recent window of the stage
+// timings: the sampler always runs, every few seconds, so the window
+// moves on even while no one reads it.
 func afterSweep(cfg *config.Config, eng *dispatch.Engine, smp *backlog.Sampler, alerts *alert.Monitor) func() {
 	return func() {
+		eng.Stages().Tick(time.Now())
 		total := 0
 		for _, s := range eng.Subscriptions().All() {
 			ready := 0
