@@ -52,3 +52,60 @@ func TestNoStagesWithoutTheFunc(t *testing.T) {
 	assert.Nil(t, New().Snapshot().Stages)
 	assert.Nil(t, New(WithStages(func() *stage.Timings { return nil })).Snapshot().Stages)
 }
+
+// TestRecentStagesInTheJSON: the unfiltered answer also lists every stage
+// over the recent window, with the seconds it spans, so a tail that began
+// a minute ago shows apart from the counts since start; a filtered answer
+// leaves them out.
+func TestRecentStagesInTheJSON(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	now := t0.Add(42 * time.Second)
+	tm := stage.New()
+	for range 1000 {
+		tm.Observe(stage.Push, 90*time.Millisecond) // before the window
+	}
+	tm.Tick(t0)
+	for range 99 {
+		tm.Observe(stage.Push, 3*time.Millisecond) // bucket ≤ 5 ms
+	}
+	tm.Observe(stage.Push, 300*time.Millisecond) // bucket ≤ 500 ms
+	s := New(WithClock(func() time.Time { return now }), WithStages(func() *stage.Timings { return tm }))
+	s.Sub(1, "orders").Push(true, false)
+	url := serve(t, s.Handler())
+
+	status, body, _ := get(t, fasthttp.MethodGet, url+"/")
+	require.Equal(t, fasthttp.StatusOK, status, string(body))
+	var doc struct {
+		Stages        []map[string]any `json:"stages"`
+		StagesRecent  []map[string]any `json:"stages_recent"`
+		StagesRecentS *float64         `json:"stages_recent_s"`
+	}
+	require.NoError(t, json.Unmarshal(body, &doc))
+	var names []string
+	for _, st := range doc.StagesRecent {
+		names = append(names, st["stage"].(string))
+	}
+	assert.Equal(t, []string{"main_wait", "redist_queue", "channel_wait", "slot_wait", "push", "total"}, names)
+	require.NotNil(t, doc.StagesRecentS)
+	assert.Equal(t, 42.0, *doc.StagesRecentS)
+	assert.Equal(t, map[string]any{"stage": "push", "count": 100.0, "mean_ms": 5.97,
+		"p50_ms": 5.0, "p90_ms": 5.0, "p99_ms": 5.0, "p999_ms": 500.0}, doc.StagesRecent[4])
+	assert.Equal(t, map[string]any{"stage": "total", "count": 0.0, "mean_ms": 0.0,
+		"p50_ms": 0.0, "p90_ms": 0.0, "p99_ms": 0.0, "p999_ms": 0.0}, doc.StagesRecent[5])
+	assert.Equal(t, 1100.0, doc.Stages[4]["count"], "since start: the old ones too")
+	assert.Equal(t, 100.0, doc.Stages[4]["p90_ms"])
+
+	status, body, _ = get(t, fasthttp.MethodGet, url+"/?sub=1")
+	require.Equal(t, fasthttp.StatusOK, status, string(body))
+	assert.NotContains(t, string(body), `"stages_recent`)
+}
+
+// TestNoRecentStagesWithoutTheFunc: a Stats without WithStages, or whose
+// engine is not there yet, shows no recent window either.
+func TestNoRecentStagesWithoutTheFunc(t *testing.T) {
+	for _, s := range []*Stats{New(), New(WithStages(func() *stage.Timings { return nil }))} {
+		snap := s.Snapshot()
+		assert.Nil(t, snap.StagesRecent)
+		assert.Zero(t, snap.StagesRecentS)
+	}
+}

@@ -6,8 +6,10 @@
 // how many of its copies reached its push workers straight from the main
 // tube (direct) or through its channel tube (spilled), and the direct
 // share. Given the engine's stage timings (WithStages), the snapshot also
-// shows the latency by stage since the engine started: the stage
-// histograms keep no windows, so these are cumulative.
+// shows the latency by stage since the engine started, and over the last
+// minute or so: the stage package's recent window, from snapshots of its
+// cumulative histograms at least 10 s apart, spans a minute plus up to
+// the gap between two snapshots once the engine has run that long.
 //
 // Counting is on the push hot path: Counter.Push uses atomics only, takes no
 // lock and allocates nothing. Reading (Snapshot, Handler) takes the one lock
@@ -294,6 +296,12 @@ type Snapshot struct {
 	// Stages is the engine's latency by stage since it started (see
 	// WithStages), engine-wide: left out of a filtered snapshot.
 	Stages []StageLatency `json:"stages,omitempty"`
+	// StagesRecent is the same over the recent window, about the last
+	// minute, which spans StagesRecentS seconds (0, with every count 0,
+	// at the first reading after the engine started). Both are left out
+	// where Stages is, and the span while it is 0.
+	StagesRecent  []StageLatency `json:"stages_recent,omitempty"`
+	StagesRecentS float64        `json:"stages_recent_s,omitempty"`
 }
 
 // Snapshot reads all counters at one moment.
@@ -348,7 +356,7 @@ func (s *Stats) snapshot(keep func(*Counter) bool) *Snapshot {
 		// the ones of the whole process.
 		snap.Totals.add(&ws)
 		snap.Total.add(&tot)
-		snap.Stages = s.stagesNow()
+		s.addStages(snap, now)
 	}
 	snap.Totals.finish()
 	snap.Total.finish()
