@@ -17,10 +17,16 @@ type Overview struct {
 	Subscriptions    []SubOverview `json:"subscriptions"`
 	Alerts           []Alert       `json:"alerts"`
 	Stages           []Stage       `json:"stages"`
+	// StagesRecent is the same over about the last minute, which spans
+	// StagesRecentS seconds (0, with every count 0, at the first reading
+	// after the engine started).
+	StagesRecent  []Stage `json:"stages_recent"`
+	StagesRecentS float64 `json:"stages_recent_s"`
 }
 
-// Stage is the engine's latency in one stage of a message's way since it
-// started, in milliseconds (the statistics' StageLatency): main_wait,
+// Stage is the engine's latency in one stage of a message's way, since it
+// started or over the recent window, in milliseconds (the statistics'
+// StageLatency): main_wait,
 // redist_queue, channel_wait, slot_wait, push and total, in that order.
 // The quantiles are the upper bounds of the histogram buckets they fall
 // in; all are 0 before the stage's first observation.

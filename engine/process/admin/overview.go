@@ -62,6 +62,8 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 		CutThrough:    a.d.Engine.CutThrough(),
 		Stages:        wireStages(stats.Latencies(a.d.Engine.Stages())),
 	}
+	recent, span := stats.RecentLatencies(a.d.Engine.Stages(), now)
+	o.StagesRecent, o.StagesRecentS = wireStages(recent), span
 	if smp, ok := a.d.Backlog.Get(a.d.Config.NameOfMainQueue); ok {
 		o.Main = adminapi.Counts(smp.Sum)
 		o.BacklogSampledMS = smp.Time.UnixMilli()
