@@ -4,8 +4,9 @@
 // polls GET /api/v1/overview on its own origin and shows totals, the
 // delivery rate, backlogs, subscriptions (with the share of their copies
 // handed over directly, and whether cut-through is on), the latency by
-// stage since start (p50 and p99 of each stage as bars on a log scale,
-// with its count), alerts and small charts.
+// stage (p50 and p99 of each stage as bars on a log scale, with its
+// count) over the last minute or, at a click, since start, alerts and
+// small charts.
 //
 // The page only reads: it must never change the daemon's state, and it
 // holds the admin token in sessionStorage only (gone with the tab).

@@ -48,7 +48,9 @@ func sample(n int) adminapi.Overview {
 			{ID: 3, Topic: "users", SubscriberID: 5, URL: "http://127.0.0.1:8080/z", Concurrency: 1, RetryConcurrency: 1,
 				Rate10s: 0.5, Pushes1m: 30, Failures1m: 1, FailureRatio1m: 1.0 / 30, Spilled: 30, Ready: 0, RetryReady: 1, RetryDelayed: 0},
 		},
-		Stages: sampleStages(u),
+		Stages:        sampleStages(u),
+		StagesRecent:  sampleRecentStages(u),
+		StagesRecentS: 64.2,
 		Alerts: []adminapi.Alert{
 			{Time: started.Add(5 * time.Second), Kind: "channel_backlog", SubID: 2, Topic: "billing", Subject: "backlog of billing", Text: "4 ready"},
 			{Time: started.Add(9 * time.Second), Kind: "failure_ratio", SubID: 3, Topic: "users", Subject: "failures of users <b>", Text: "3%"},
@@ -66,6 +68,19 @@ func sampleStages(n uint64) []adminapi.Stage {
 		{Stage: "slot_wait", Count: 1000 + 30*n, MeanMS: 0.4, P50MS: 0.2, P90MS: 1, P99MS: 2, P999MS: 10},
 		{Stage: "push", Count: 1000 + 30*n, MeanMS: 3.1, P50MS: 2, P90MS: 5, P99MS: 20, P999MS: 50},
 		{Stage: "total", Count: 990 + 29*n, MeanMS: 6.5, P50MS: 5, P90MS: 10, P99MS: 50, P999MS: 200},
+	}
+}
+
+// sampleRecentStages is the latency by stage of the n-th answer over the
+// last minute: a push tail that the counts since start hide.
+func sampleRecentStages(n uint64) []adminapi.Stage {
+	return []adminapi.Stage{
+		{Stage: "main_wait", Count: 600 + n, MeanMS: 0.9, P50MS: 0.5, P90MS: 1, P99MS: 5, P999MS: 20},
+		{Stage: "redist_queue", Count: 600 + n, MeanMS: 0.03, P50MS: 0.05, P90MS: 0.05, P99MS: 0.1, P999MS: 0.5},
+		{Stage: "channel_wait", Count: 0},
+		{Stage: "slot_wait", Count: 450 + n, MeanMS: 0.5, P50MS: 0.2, P90MS: 1, P99MS: 2, P999MS: 10},
+		{Stage: "push", Count: 450 + n, MeanMS: 30, P50MS: 2, P90MS: 50, P99MS: 200, P999MS: 500},
+		{Stage: "total", Count: 440 + n, MeanMS: 33, P50MS: 5, P90MS: 100, P99MS: 500, P999MS: 1000},
 	}
 }
 
@@ -231,19 +246,47 @@ func TestStatusPage(t *testing.T) {
 		}
 
 		// One row per stage, in the overview's order, with its count and
-		// its p50 and p99 in ms, drawn as two bars. The rows are read with
-		// the time of their poll, which tells the answer they show.
+		// its p50 and p99 in ms, drawn as two bars: over the last minute
+		// at first, its span on its button, and since start at a click.
+		// The rows are read with the time of their poll, which tells the
+		// answer they show.
 		type stagesShown struct {
-			NowMS  int64      `json:"now_ms"`
-			Stages [][]string `json:"stages"`
+			NowMS   int64      `json:"now_ms"`
+			View    string     `json:"view"`
+			Pressed []string   `json:"pressed"`
+			Stages  [][]string `json:"stages"`
 		}
-		shown, err := chromedp.Run(ctx, chromedp.Evaluate[stagesShown](`({
-			now_ms: +document.getElementById('last-update').dataset.value,
-			stages: [...document.querySelectorAll('#stages tbody tr')].map(tr => [tr.dataset.stage,
-				...['count','p50','p99'].map(c => tr.querySelector('td.'+c).textContent)]),
-		})`))
-		require.NoError(t, err)
+		readStages := func() stagesShown {
+			shown, err := chromedp.Run(ctx, chromedp.Evaluate[stagesShown](`({
+				now_ms: +document.getElementById('last-update').dataset.value,
+				view: document.getElementById('stages').dataset.view,
+				pressed: [...document.querySelectorAll('.toggle button')].map(b => b.textContent + ':' + b.getAttribute('aria-pressed')),
+				stages: [...document.querySelectorAll('#stages tbody tr')].map(tr => [tr.dataset.stage,
+					...['count','p50','p99'].map(c => tr.querySelector('td.'+c).textContent)]),
+			})`))
+			require.NoError(t, err)
+			return shown
+		}
+		shown := readStages()
 		k := uint64(shown.NowMS-started.UnixMilli()) / 2000
+		assert.Equal(t, "recent", shown.View)
+		assert.Equal(t, []string{"last 64 s:true", "since start:false"}, shown.Pressed)
+		assert.Equal(t, [][]string{
+			{"main_wait", itoa(600 + k), "0.50", "5.0"},
+			{"redist_queue", itoa(600 + k), "0.05", "0.10"},
+			{"channel_wait", "0", "0.00", "0.00"},
+			{"slot_wait", itoa(450 + k), "0.20", "2.0"},
+			{"push", itoa(450 + k), "2.0", "200"},
+			{"total", itoa(440 + k), "5.0", "500"},
+		}, shown.Stages)
+
+		cctx, cancel := context.WithTimeout(ctx, wait)
+		require.NoError(t, chromedp.Do(cctx, chromedp.Click(chromedp.CSS(`#stages-total`))))
+		cancel()
+		shown = readStages()
+		k = uint64(shown.NowMS-started.UnixMilli()) / 2000
+		assert.Equal(t, "total", shown.View)
+		assert.Equal(t, []string{"last 64 s:false", "since start:true"}, shown.Pressed)
 		assert.Equal(t, [][]string{
 			{"main_wait", itoa(2000 + 40*k), "0.50", "5.0"},
 			{"redist_queue", itoa(2000 + 40*k), "0.05", "0.10"},
@@ -260,6 +303,18 @@ func TestStatusPage(t *testing.T) {
 		require.Len(t, bars, 2)
 		assert.Positive(t, bars[0])
 		assert.Greater(t, bars[1], bars[0], "p99 longer than p50")
+
+		// And back to the last minute, which later polls keep showing.
+		cctx, cancel = context.WithTimeout(ctx, wait)
+		require.NoError(t, chromedp.Do(cctx, chromedp.Click(chromedp.CSS(`#stages-recent`))))
+		cancel()
+		served0, _ := s.stats()
+		require.NoError(t, browsertest.WaitFor(ctx, fmt.Sprintf(
+			`+document.getElementById('last-update').dataset.value >= %d`, started.UnixMilli()+2000*int64(served0)), wait))
+		shown = readStages()
+		assert.Equal(t, "recent", shown.View)
+		assert.Equal(t, []string{"last 64 s:true", "since start:false"}, shown.Pressed)
+		assert.Equal(t, []string{"push", itoa(450 + uint64(shown.NowMS-started.UnixMilli())/2000), "2.0", "200"}, shown.Stages[4])
 
 		// Alerts, newest first, with their text kept as text.
 		alerts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
