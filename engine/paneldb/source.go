@@ -145,20 +145,21 @@ func (s *Source) Run(ctx context.Context, apply func(*subs.Set)) error {
 			timer.Reset(s.failed(st, err))
 			continue
 		}
-		s.answered(st)
 		timer.Reset(s.poll)
 	}
 }
 
 // pollOnce probes the tables and, when they changed since the last full
 // read (or none succeeded yet), reads them and applies the new set unless
-// it equals the last.
+// it equals the last. A poll that succeeds ends an outage before the set
+// is applied.
 func (s *Source) pollOnce(ctx context.Context, st *runState, apply func(*subs.Set)) error {
 	sum, err := s.probe(ctx)
 	if err != nil {
 		return err
 	}
 	if st.cur != nil && sum == st.sum {
+		s.answered(st)
 		return nil
 	}
 	snap, err := s.read(ctx)
@@ -169,15 +170,18 @@ func (s *Source) pollOnce(ctx context.Context, st *runState, apply func(*subs.Se
 	// so a change between the two is read again at the next poll at worst.
 	st.sum = sum
 	next, held, bad := s.merge(snap, st.cur)
-	if next.Len() == 0 && st.cur.Len() > 0 {
-		s.log.Warn("the database holds no active subscription any more; applying the empty set", "before", st.cur.Len())
-	}
-	if st.cur != nil && next.Equal(st.cur) {
+	prev := st.cur
+	if prev != nil && next.Equal(prev) {
+		s.answered(st)
 		return nil
 	}
+	if next.Len() == 0 && prev.Len() > 0 {
+		s.log.Warn("the database holds no active subscription any more; applying the empty set", "before", prev.Len())
+	}
 	s.log.Info("subscriptions loaded", "count", next.Len(), "held_at_last_good", subs.IDList(held), "left_out", bad-len(held))
-	s.good.WarnNoURL(st.cur, next)
+	s.good.WarnNoURL(prev, next)
 	st.cur = next
+	s.answered(st)
 	apply(next)
 	return nil
 }
@@ -239,7 +243,7 @@ func (s *Source) failed(st *runState, err error) time.Duration {
 }
 
 // answered follows a successful poll: Problem says whether the set
-// applied is empty, and an outage, if there was one, ends.
+// applied (st.cur) is empty, and an outage, if there was one, ends.
 func (s *Source) answered(st *runState) {
 	s.setProblem("")
 	if st.cur.Len() == 0 {

@@ -112,7 +112,7 @@ func (r *run) next(within time.Duration, what string, ok func(*subs.Set) bool) *
 	}
 }
 
-// none asserts that no set is applied while cond has not become true.
+// noneUntil asserts that no set is applied while cond has not become true.
 func (r *run) noneUntil(what string, cond func() bool) {
 	r.t.Helper()
 	require.Eventually(r.t, func() bool {
@@ -156,10 +156,9 @@ func TestSourceMapsEveryParamAndTheURLOverride(t *testing.T) {
 }
 
 func TestSourceFollowsChangesWithinTwoSeconds(t *testing.T) {
-	tb := newTables(t)
-	id := tb.add(&subs.Subscription{ID: 1, Topic: "a", URL: "http://x/", Concurrency: 2, AlertEnabled: true})
-	r := tb.start(paneldb.DefaultPollInterval, defaults)
-	r.next(10*time.Second, "the first read", func(s *subs.Set) bool { return s.Len() == 1 })
+	const id = 1
+	tb, r := startOne(t, &subs.Subscription{ID: id, Topic: "a", URL: "http://x/", Concurrency: 2, AlertEnabled: true},
+		paneldb.DefaultPollInterval)
 
 	changes := []struct {
 		what string
@@ -221,23 +220,48 @@ func TestSourceInvalidParamKeepsLastGoodAndUnknownNamesWarnOnce(t *testing.T) {
 	r.mu.Unlock()
 }
 
-func TestSourceProbeUnchangedMeansNoRead(t *testing.T) {
+// startOne stores s alone and runs a source polling every poll until its
+// first set is applied.
+func startOne(t *testing.T, s *subs.Subscription, poll time.Duration) (*tables, *run) {
 	tb := newTables(t)
-	tb.add(&subs.Subscription{ID: 1, Topic: "p", URL: "http://x/", AlertEnabled: true})
-	r := tb.start(20*time.Millisecond, defaults)
-	r.next(10*time.Second, "the first read", func(s *subs.Set) bool { return s.Len() == 1 })
-	probes, _, _ := r.counts()
-	r.noneUntil("the tables do not change", func() bool { p, _, _ := r.counts(); return p >= probes+10 })
-	_, reads, failures := r.counts()
-	assert.Equal(t, uint64(1), reads, "one full read: the probe saw no change since")
-	assert.Zero(t, failures)
+	tb.add(s)
+	r := tb.start(poll, defaults)
+	r.next(10*time.Second, "the first read", func(set *subs.Set) bool { return set.Len() == 1 })
+	return tb, r
+}
+
+func TestSourceProbeUnchangedMeansNoRead(t *testing.T) {
+	tb, r := startOne(t, &subs.Subscription{ID: 1, Topic: "p", URL: "http://x/", AlertEnabled: true}, 20*time.Millisecond)
+	r.probesWithoutRead("the tables do not change")
 
 	// Subscribe time is not read: changing it is no change.
 	tb.exec("UPDATE subscriptions SET subscribe_time = 1")
-	probes, _, _ = r.counts()
-	r.noneUntil("only an unread column changed", func() bool { p, _, _ := r.counts(); return p >= probes+10 })
-	_, reads, _ = r.counts()
-	assert.Equal(t, uint64(1), reads)
+	r.probesWithoutRead("only an unread column changed")
+}
+
+// probesWithoutRead waits for 10 more probes, no set applied meanwhile,
+// and asserts that the first full read is still the only one.
+func (r *run) probesWithoutRead(while string) {
+	r.t.Helper()
+	probes, _, _ := r.counts()
+	r.noneUntil(while, func() bool { p, _, _ := r.counts(); return p >= probes+10 })
+	_, reads, failures := r.counts()
+	assert.Equal(r.t, uint64(1), reads, "one full read: the probe saw no change since (%s)", while)
+	assert.Zero(r.t, failures)
+}
+
+// outage waits for 3 failed attempts, no set applied meanwhile, and
+// asserts what one outage shows: Problem names the database, one ERROR
+// (saying says) and one OnDown (held: with a set kept).
+func (r *run) outage(held bool, says string) {
+	r.t.Helper()
+	r.noneUntil("the database is down", func() bool { _, _, f := r.counts(); return f >= 3 })
+	assert.Contains(r.t, r.src.Problem(), "cannot read subscriptions from database test")
+	assert.Equal(r.t, 1, strings.Count(r.logs.String(), "level=ERROR"), "one ERROR per outage:\n%s", r.logs)
+	assert.Contains(r.t, r.logs.String(), says)
+	r.mu.Lock()
+	assert.Equal(r.t, []bool{held}, r.downs, "one OnDown")
+	r.mu.Unlock()
 }
 
 func TestSourceDatabaseDownAtStart(t *testing.T) {
@@ -245,13 +269,7 @@ func TestSourceDatabaseDownAtStart(t *testing.T) {
 	tb.add(&subs.Subscription{ID: 1, Topic: "d", URL: "http://x/", AlertEnabled: true})
 	tb.m.Kill()
 	r := tb.start(100*time.Millisecond, defaults)
-	r.noneUntil("the database is down", func() bool { _, _, f := r.counts(); return f >= 3 })
-	assert.Contains(t, r.src.Problem(), "cannot read subscriptions from database test")
-	assert.Equal(t, 1, strings.Count(r.logs.String(), "level=ERROR"), "one ERROR per outage:\n%s", r.logs)
-	assert.Contains(t, r.logs.String(), "nothing is dispatched until it answers")
-	r.mu.Lock()
-	assert.Equal(t, []bool{false}, r.downs, "one OnDown, with no set held")
-	r.mu.Unlock()
+	r.outage(false, "nothing is dispatched until it answers")
 
 	tb.m.Restart(t)
 	r.next(20*time.Second, "the set once the database is up", func(s *subs.Set) bool { return s.Len() == 1 })
@@ -262,19 +280,10 @@ func TestSourceDatabaseDownAtStart(t *testing.T) {
 }
 
 func TestSourceKeepsTheSetWhileTheDatabaseIsDown(t *testing.T) {
-	tb := newTables(t)
-	tb.add(&subs.Subscription{ID: 1, Topic: "k", URL: "http://x/", AlertEnabled: true})
-	r := tb.start(100*time.Millisecond, defaults)
-	r.next(10*time.Second, "the first read", func(s *subs.Set) bool { return s.Len() == 1 })
+	tb, r := startOne(t, &subs.Subscription{ID: 1, Topic: "k", URL: "http://x/", AlertEnabled: true}, 100*time.Millisecond)
 
 	tb.m.Kill()
-	r.noneUntil("the database is down", func() bool { _, _, f := r.counts(); return f >= 3 })
-	assert.NotEmpty(t, r.src.Problem())
-	assert.Equal(t, 1, strings.Count(r.logs.String(), "level=ERROR"), "one ERROR per outage:\n%s", r.logs)
-	assert.Contains(t, r.logs.String(), "keeping the previous set")
-	r.mu.Lock()
-	assert.Equal(t, []bool{true}, r.downs, "one OnDown, with the set held")
-	r.mu.Unlock()
+	r.outage(true, "keeping the previous set")
 
 	tb.m.Restart(t)
 	tb.db = tb.m.Open(t)
