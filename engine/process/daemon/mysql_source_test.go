@@ -74,7 +74,7 @@ func TestMySQLSourcePushesToTheURLInTheDatabase(t *testing.T) {
 
 // TestMySQLSourceDownAtStartLeavesMainTube: with the database down at
 // start the daemon takes nothing from the main tube (nothing is deleted)
-// and says why; once the database is up every message is pushed.
+// and says why, naming the database; once the database is up every message is pushed.
 func TestMySQLSourceDownAtStartLeavesMainTube(t *testing.T) {
 	w, m := mysqlWorld(t)
 	m.Kill()
@@ -85,6 +85,10 @@ func TestMySQLSourceDownAtStartLeavesMainTube(t *testing.T) {
 	}, 20*time.Second, 20*time.Millisecond, "the daemon says why:\n%s", logs)
 	w.logs = logs
 	w.untouched(3*time.Second, 5)
+	require.Eventually(t, func() bool {
+		return strings.Contains(logs.String(), "main tube left untouched") &&
+			strings.Contains(logs.String(), "cannot read subscriptions from database 127.0.0.1:")
+	}, 20*time.Second, 20*time.Millisecond, "the pause names the database:\n%s", logs)
 
 	m.Restart(t)
 	w.sub.WaitFor(30*time.Second, "the 5 waiting messages", func(h []testsrv.Hit) bool { return len(h) == 5 })

@@ -38,7 +38,7 @@ func subscriptionSource(cfg *config.Config, redis *redisConn, alerts *alert.Moni
 		return &lazyRedisSource{conn: redis, prefix: cfg.Redis.KeyPrefix, lim: lim, opts: opts, log: log}, nil
 	}
 	if cfg.SubscriptionFromMySQL {
-		return newMySQLSource(cfg, lim, opts, alerts, log), nil
+		return newMySQLSource(cfg, lim, opts, log), nil
 	}
 	fs := subs.NewFileSource(cfg.SubscriptionFile, lim, log)
 	fs.SetOptions(opts)
@@ -89,18 +89,14 @@ type mysqlSource struct {
 	src  atomic.Pointer[paneldb.Source]
 }
 
-// newMySQLSource makes the source. An outage of the database while no set
-// was ever read raises no_subscriptions (with Observability): the daemon
-// takes nothing from the main tube until it answers. An outage with a set
-// held keeps that set and is logged by the source, once per outage.
-func newMySQLSource(cfg *config.Config, lim subs.Limits, opts subs.Options, alerts *alert.Monitor, log *slog.Logger) *mysqlSource {
-	where := paneldb.Where(cfg.Database)
-	return &mysqlSource{db: cfg.Database, lim: lim, log: log, opts: paneldb.Options{Options: opts,
-		OnDown: func(err error, held bool) {
-			if !held && cfg.Observability {
-				alerts.Problem(alert.KindNoSubscriptions, "database "+where+" cannot be read; no subscription loaded")
-			}
-		}}}
+// newMySQLSource makes the source. A database that cannot be read before
+// any set was applied leaves the main tube paused, which the engine
+// reports at ERROR and alerts (no_subscriptions) with the source's
+// Problem, naming the database and its error; an outage with a set held
+// keeps that set and is logged by the source once per outage (no alert
+// kind is about a subscription source that is down).
+func newMySQLSource(cfg *config.Config, lim subs.Limits, opts subs.Options, log *slog.Logger) *mysqlSource {
+	return &mysqlSource{db: cfg.Database, lim: lim, log: log, opts: paneldb.Options{Options: opts}}
 }
 
 // Problem implements subs.Problemer.
