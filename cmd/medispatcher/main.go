@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"medispatcher/engine/paneldb"
 	"medispatcher/engine/process/daemon"
 	"medispatcher/internal/buildinfo"
 	"medispatcher/internal/config"
@@ -101,6 +102,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, start run
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
 		fmt.Fprintf(stdout, "config OK: %s\n", cfg.Path)
+		if cfg.SubscriptionFromMySQL {
+			// The address and the user, never the password.
+			fmt.Fprintf(stdout, "subscriptions: mysql, database %s (user %s)\n", paneldb.Where(cfg.Database), cfg.Database.User)
+		}
 		return exitOK
 	}
 

@@ -226,3 +226,13 @@ func TestRunStopsWithParentContext(t *testing.T) {
 	cancel()
 	assert.Equal(t, exitOK, <-done)
 }
+
+// With SubscriptionSource = "mysql" (a 2.x file with [Database]), --check
+// names the source and the database's address and user, never the
+// password.
+func TestCheckNamesTheMySQLSource(t *testing.T) {
+	r := runArgs(t, noDaemon(t), "--check", "../../internal/config/testdata/old-sample.toml")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "subscriptions: mysql, database 127.0.0.1:3306/jm_event (user dev)\n")
+	assert.NotContains(t, r.stdout+r.stderr, "xxxx", "the password")
+}

@@ -18,4 +18,29 @@
 //
 // The panel owns the schema; Schema is its shape for tests and for a new
 // installation, never applied to a database by the daemon.
+//
+// # Subscriptions
+//
+// Source (a subs.Source) reads the active subscriptions with 2.x's own
+// query (subscriptions joined with message_classes, status = 0) and their
+// subscription_params rows, in one read-only transaction. One table
+// (params.go) maps each 2.x parameter name onto a field of
+// subs.Subscription, in both directions: the source parses rows into
+// fields, ParamsOf turns a subscription back into its rows for a writer.
+// ReceptionUri and ProcessTimeout override the reception_channel and
+// timeout columns; a missing row is the daemon's default; an unknown name
+// is logged once and ignored.
+//
+// Every poll interval the source runs one probe (per table, a row count
+// and the XOR of each row's CRC32 over the columns read) and the full read
+// only when the probe's answer changed, so watching thousands of
+// subscriptions costs one small query per interval.
+//
+// A value that does not parse, or a subscription that fails validation,
+// keeps the subscription's last good version (subs.LastGood). A database
+// that cannot be read at start applies no set; one that goes away later
+// leaves the last set in use; either is logged once per outage, reported
+// by Problem and retried with backoff. A query error is never an empty
+// set; a read that finds no active subscription is an answer and is
+// applied.
 package paneldb
