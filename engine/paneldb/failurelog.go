@@ -72,7 +72,9 @@ type FailureLogConfig struct {
 // (queue full) or written (database down, a statement refused) goes to
 // Fallback, never dropped silently. message_class_id is the topic's
 // class_id in message_classes, read by the INSERT itself (0 when the topic
-// has no class row). FailureLog owns its *sql.DB and closes it in Close.
+// has no class row). URLs in last_target and the failure messages have
+// their userinfo masked, as in every record (failures.Store masks them).
+// FailureLog owns its *sql.DB and closes it in Close.
 type FailureLog struct {
 	db      *sql.DB
 	cfg     FailureLogConfig

@@ -3,6 +3,7 @@ package paneldb
 import (
 	"strconv"
 
+	"medispatcher/engine/dispatch/failures"
 	"medispatcher/internal/datalog"
 )
 
@@ -18,14 +19,9 @@ import (
 // a second line of the same record must not be re-sent twice.
 const FailRow datalog.Category = "FAILROW"
 
-// LineWriter is what WriteFailRow needs of the DATA log.
-type LineWriter interface {
-	Write(cat datalog.Category, fields []datalog.Field, raw []byte) error
-}
-
 // WriteFailRow writes r as a FAILROW line, with why it was not written to
 // the database; it returns the DATA log's answer.
-func WriteFailRow(data LineWriter, r *FailureRow, why error) error {
+func WriteFailRow(data failures.LineWriter, r *FailureRow, why error) error {
 	reason := ""
 	if why != nil {
 		reason = why.Error()
