@@ -15,7 +15,7 @@ type Deps struct {
 	Pool     *connpool.Pool
 	Push     *push.Client
 	Source   subs.Source
-	Failures *failures.Store
+	Failures FailureRecords
 	IDs      *failures.IDs
 	Data     DataLog
 	Log      *slog.Logger
@@ -23,6 +23,17 @@ type Deps struct {
 	// Alert, when set, raises an operator alert of a kind (rate-limited by
 	// the receiver); it must not block.
 	Alert func(kind, what string)
+}
+
+// FailureRecords keep the failure records of pushes (failures.Store).
+type FailureRecords interface {
+	// First keeps the record of a message's first failed push and returns
+	// the id its retry job carries as LogId: the record's own id, or one
+	// the store had a database give it (the push worker waits for that
+	// within a short bound of the store's).
+	First(r *failures.Record) uint64
+	// Add keeps any later record of the message; it never blocks.
+	Add(r *failures.Record)
 }
 
 // Alert kinds the engine raises through Deps.Alert.

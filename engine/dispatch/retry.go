@@ -20,9 +20,6 @@ func (e *Engine) retryDelay(n int) time.Duration {
 func (w *worker) retryOrGiveUp(c *channelJob, url string) {
 	r, e := w.l.r, w.l.r.e
 	done := w.retriesDone()
-	if w.msg.LogID == 0 {
-		w.msg.LogID = e.deps.IDs.Next()
-	}
 	if w.l.retry && done >= e.opts.MaxRetries {
 		w.record(c, url, failures.GivenUp)
 		r.m.givenUp.Inc()
@@ -64,7 +61,9 @@ func (r *runner) putRetry(server int, job []byte, delay time.Duration) error {
 	return err
 }
 
-// record writes a failure-record event for the message in hand.
+// record writes a failure-record event for the message in hand. The first
+// record of a message (it has no LogID yet) goes through Failures.First,
+// which names the id the message carries from then on.
 func (w *worker) record(c *channelJob, url, final string) {
 	r, e := w.l.r, w.l.r.e
 	sub := r.params.Load().sub
@@ -81,12 +80,20 @@ func (w *worker) record(c *channelJob, url, final string) {
 	}
 	if final != failures.Success {
 		rec.Error = w.failText()
+		rec.PanelError = failures.PanelText(&w.res, url)
 		rec.Job = append([]byte(nil), c.Body()...) // for a re-send; the failure path only
 	}
-	if rec.LogID == 0 {
-		rec.LogID = e.deps.IDs.Next()
+	if rec.LogID != 0 {
+		e.deps.Failures.Add(rec)
+		return
 	}
-	e.deps.Failures.Add(rec)
+	rec.LogID = e.deps.IDs.Next()
+	if final == failures.Success {
+		// A retry job without a record (an operator's or an old daemon's).
+		e.deps.Failures.Add(rec)
+		return
+	}
+	w.msg.LogID = e.deps.Failures.First(rec)
 }
 
 // failText describes the last push's failure for the record: status code

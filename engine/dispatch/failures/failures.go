@@ -57,6 +57,9 @@ type Record struct {
 	// Job is the channel or retry job as reserved (failures only, so that
 	// a given-up message can be re-sent); empty on success records.
 	Job []byte
+	// PanelError is Error in 2.x's words (PanelText), as the 2.x failure
+	// table shows it; empty on success records. It is not kept in Redis.
+	PanelError string
 }
 
 // View is a record as operators' tools show it (the admin API, failrec
@@ -125,6 +128,9 @@ type Config struct {
 	// Fallback receives every record that could not be written, with why.
 	Fallback func(r *Record, err error)
 	Logger   *slog.Logger
+	// Rows, when set, also keeps every record there (see Rows); Close
+	// closes it once the stream's writer is done.
+	Rows Rows
 }
 
 // Store writes records to Redis in the background.
@@ -168,13 +174,19 @@ func New(client rueidis.Client, cfg Config) *Store {
 // SetClient gives the store its Redis client once one is connected.
 func (s *Store) SetClient(c rueidis.Client) { s.client.Store(&c) }
 
-// Add queues a record; it never blocks. The record's URL and Error are
-// masked first (redact.URL), for Redis and for the fallback alike.
+// Add queues a record (and hands it to Rows); it never blocks. The
+// record's URL and Error are masked first (redact.URL), for Redis and for
+// the fallback alike.
 func (s *Store) Add(r *Record) {
-	if r.Time.IsZero() {
-		r.Time = time.Now()
+	prepare(r)
+	s.queueRecord(r)
+	if s.cfg.Rows != nil {
+		s.cfg.Rows.Add(r)
 	}
-	r.URL, r.Error = redact.URL(r.URL), redact.URL(r.Error)
+}
+
+// queueRecord queues a prepared record for the stream's writer.
+func (s *Store) queueRecord(r *Record) {
 	select {
 	case s.queue <- r:
 	default:
@@ -222,8 +234,8 @@ func (s *Store) write(r *Record) {
 	}
 }
 
-// Close writes what is queued (bounded by ctx) and stops the writer;
-// records still queued when ctx ends go to the fallback.
+// Close writes what is queued (bounded by ctx) and stops the writer, then
+// Rows; records still queued when ctx ends go to the fallbacks.
 func (s *Store) Close(ctx context.Context) {
 	s.once.Do(func() { close(s.queue) })
 	select {
@@ -231,6 +243,9 @@ func (s *Store) Close(ctx context.Context) {
 	case <-ctx.Done():
 		s.client.Store(nil) // the writer hands the rest to the fallback quickly
 		<-s.done
+	}
+	if s.cfg.Rows != nil {
+		s.cfg.Rows.Close(ctx)
 	}
 }
 

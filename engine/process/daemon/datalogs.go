@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"medispatcher/engine/dispatch/failures"
+	"medispatcher/engine/paneldb"
 	"medispatcher/internal/config"
 	"medispatcher/internal/datalog"
 )
@@ -63,12 +64,34 @@ func (d dataLogs) Drop(topic string, subID int64, job []byte, reason string) err
 
 // newFailureStore is the store of failure records (a Redis stream, once
 // Redis is connected). A record Redis did not take is kept as a FAILREC
-// DATA line, with its job: replay re-sends the given-up ones.
+// DATA line, with its job: replay re-sends the given-up ones. With the
+// subscriptions in MySQL, the records also go to broadcast_failure_log
+// (newFailureRows); the store's Close drains and closes that too.
 func newFailureStore(cfg *config.Config, data *datalog.Writer, log *slog.Logger) *failures.Store {
 	return failures.New(nil, failures.Config{
 		Key:      cfg.Redis.KeyPrefix + ":failures",
 		MaxLen:   int64(cfg.FailureRecordMaxLen),
 		Logger:   log,
 		Fallback: func(r *failures.Record, err error) { _ = failures.WriteFailRec(data, r, err) },
+		Rows:     newFailureRows(cfg, data, log),
+	})
+}
+
+// newFailureRows writes failure records into the control panel's
+// broadcast_failure_log when the subscriptions come from its database and
+// Database.FailureLog is on (nil otherwise), over a connection pool of its
+// own. A row it cannot write is kept as a FAILROW DATA line.
+func newFailureRows(cfg *config.Config, data *datalog.Writer, log *slog.Logger) failures.Rows {
+	if !cfg.SubscriptionFromMySQL || !cfg.Database.FailureLog {
+		return nil
+	}
+	db, err := paneldb.Open(cfg.Database)
+	if err != nil {
+		log.Error("failure records not written to the database", "err", err)
+		return nil
+	}
+	return paneldb.NewFailureLog(db, paneldb.FailureLogConfig{
+		Logger:   log,
+		Fallback: func(r *paneldb.FailureRow, err error) { _ = paneldb.WriteFailRow(data, r, err) },
 	})
 }

@@ -1,0 +1,259 @@
+package paneldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"medispatcher/engine/dispatch/failures"
+)
+
+// FirstFailureWait bounds how long a push worker waits for the row of a
+// message's first failure: only the worker of the failing subscription
+// waits, and only this long.
+const FirstFailureWait = 500 * time.Millisecond
+
+// firstFailurePause: after a first-failure INSERT failed or did not answer
+// in time, the next ones are queued at once for this long instead of being
+// waited for, so that a database that is down or slow costs the push
+// workers one wait, not one per failed message.
+const firstFailurePause = 5 * time.Second
+
+// Defaults of FailureLogConfig.
+const (
+	DefaultFailureQueue   = 4096
+	DefaultFailureBatch   = 64
+	DefaultFailureTimeout = 5 * time.Second
+)
+
+// FailureLogConfig configures a FailureLog; zero fields take the defaults.
+type FailureLogConfig struct {
+	Queue     int           // rows buffered before falling back; DefaultFailureQueue
+	Batch     int           // statements per transaction; DefaultFailureBatch
+	Timeout   time.Duration // one transaction; DefaultFailureTimeout
+	FirstWait time.Duration // the first-failure INSERT; FirstFailureWait
+	// Addr is the daemon's address in the failure messages; "" means
+	// LocalIPv4() (which may itself be "", as 2.x wrote it then).
+	Addr string
+	// Fallback receives every row that could not be queued or written,
+	// with why (the daemon writes it as a FAILROW DATA line).
+	Fallback func(row *FailureRow, err error)
+	Logger   *slog.Logger
+}
+
+// FailureLog keeps failure records in broadcast_failure_log the way 2.x
+// meant to (failures.Rows):
+//
+//   - a message's first failed push INSERTs its row (First), waited for by
+//     the push worker within FirstWait so that the retry job carries the
+//     row's log_id as LogId;
+//   - every later record UPDATEs that row (Add): a failed retry to be
+//     retried again sets last_failure_message, last_target, final_status
+//     0, alive 1, retry_times n, last_retry_time now; a given-up one the
+//     same with alive 0; a success on a retry final_status 1, alive 0,
+//     retry_times n, last_retry_time now.
+//
+// When the first INSERT does not answer in time or fails, the record keeps
+// its daemon-made id (failures.DaemonMade) and the INSERT is queued with
+// the UPDATEs: that row is written later, only if no row of the same
+// subscription and jobid exists yet (the timed-out INSERT may have been
+// written after all), and the UPDATEs of a record with a daemon-made id
+// find their row by (subscription_id, job_id) instead of log_id.
+//
+// The queued statements go to one writer goroutine that runs them in
+// transactions of up to Batch statements. A row that cannot be queued
+// (queue full) or written (database down, a statement refused) goes to
+// Fallback, never dropped silently. message_class_id is the topic's
+// class_id in message_classes, read by the INSERT itself (0 when the topic
+// has no class row). URLs in last_target and the failure messages have
+// their userinfo masked, as in every record (failures.Store masks them).
+// FailureLog owns its *sql.DB and closes it in Close.
+type FailureLog struct {
+	db      *sql.DB
+	cfg     FailureLogConfig
+	prefix  string // "medispatcher addr: <IP> "
+	queue   chan *FailureRow
+	done    chan struct{}
+	once    sync.Once
+	closing atomic.Bool  // Close ran out of time: the rest goes to Fallback
+	pause   atomic.Int64 // unix ns until which First does not wait
+	m       failureLogMetrics
+}
+
+// failureLogMetrics count the rows written and the writes that failed.
+type failureLogMetrics struct {
+	inserted, updated, errors *metrics.Counter
+}
+
+// NewFailureLog starts the writer on db.
+func NewFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
+	if cfg.Queue <= 0 {
+		cfg.Queue = DefaultFailureQueue
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultFailureBatch
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultFailureTimeout
+	}
+	if cfg.FirstWait <= 0 {
+		cfg.FirstWait = FirstFailureWait
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = LocalIPv4()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Fallback == nil {
+		cfg.Fallback = func(row *FailureRow, err error) {
+			cfg.Logger.Error("failure row lost", "log_id", row.LogID, "sub", row.SubID, "jobid", row.JobID, "err", err)
+		}
+	}
+	f := &FailureLog{db: db, cfg: cfg, prefix: "medispatcher addr: " + cfg.Addr + " ",
+		queue: make(chan *FailureRow, cfg.Queue), done: make(chan struct{}),
+		m: failureLogMetrics{
+			inserted: metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="insert"}`),
+			updated:  metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="update"}`),
+			errors:   metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_errors_total`),
+		}}
+	go f.loop()
+	return f
+}
+
+// First INSERTs the row of a message's first failed push and returns its
+// log_id, or 0 when the database did not answer within FirstWait or
+// failed (the row is then queued under r.LogID).
+func (f *FailureLog) First(r *failures.Record) uint64 {
+	row := f.row(r, OpInsert)
+	if time.Now().UnixNano() < f.pause.Load() {
+		f.enqueue(row)
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.FirstWait)
+	defer cancel()
+	id, err := insertFirst(ctx, f.db, row)
+	if err != nil {
+		f.m.errors.Inc()
+		f.pause.Store(time.Now().Add(firstFailurePause).UnixNano())
+		f.cfg.Logger.Warn("failure row not written in time: queued", "sub", row.SubID, "jobid", row.JobID, "err", err)
+		f.enqueue(row)
+		return 0
+	}
+	f.m.inserted.Inc()
+	return id
+}
+
+// Add queues the UPDATE of a later record's row; it never blocks.
+func (f *FailureLog) Add(r *failures.Record) { f.enqueue(f.row(r, OpUpdate)) }
+
+func (f *FailureLog) enqueue(row *FailureRow) {
+	select {
+	case f.queue <- row:
+	default:
+		f.fail(row, fmt.Errorf("failure-row queue full (%d)", cap(f.queue)))
+	}
+}
+
+// fail hands a row that was not written to the fallback.
+func (f *FailureLog) fail(row *FailureRow, err error) {
+	f.m.errors.Inc()
+	f.cfg.Fallback(row, err)
+}
+
+func (f *FailureLog) loop() {
+	defer close(f.done)
+	batch := make([]*FailureRow, 0, f.cfg.Batch)
+	for row := range f.queue {
+		batch = append(batch[:0], row)
+	fill:
+		for len(batch) < f.cfg.Batch {
+			select {
+			case next, ok := <-f.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, next)
+			default:
+				break fill
+			}
+		}
+		f.writeBatch(batch)
+		clear(batch)
+	}
+}
+
+// writeBatch writes rows in one transaction. When the server refused a
+// statement (the connection itself is fine), the rows are written one by
+// one so that one bad row does not take the others with it; when the
+// database is out of reach, they all go to the fallback.
+func (f *FailureLog) writeBatch(rows []*FailureRow) {
+	if f.closing.Load() {
+		for _, row := range rows {
+			f.fail(row, errors.New("failure log closed before the row was written"))
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.Timeout)
+	defer cancel()
+	err := inTx(ctx, f.db, func(tx *sql.Tx) error {
+		for _, row := range rows {
+			if err := writeRow(ctx, tx, row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		for _, row := range rows {
+			f.count(row)
+		}
+		return
+	}
+	if !refused(err) || len(rows) == 1 {
+		for _, row := range rows {
+			f.fail(row, err)
+		}
+		return
+	}
+	for _, row := range rows {
+		if err := writeRow(ctx, f.db, row); err != nil {
+			f.fail(row, err)
+			continue
+		}
+		f.count(row)
+	}
+}
+
+func (f *FailureLog) count(row *FailureRow) {
+	if row.Op == OpInsert {
+		f.m.inserted.Inc()
+	} else {
+		f.m.updated.Inc()
+	}
+}
+
+// Close writes what is queued (bounded by ctx), stops the writer and
+// closes the database; rows still queued when ctx ends go to the
+// fallback. Close is idempotent.
+func (f *FailureLog) Close(ctx context.Context) {
+	f.once.Do(func() {
+		close(f.queue)
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			f.closing.Store(true) // the writer hands the rest to the fallback
+			<-f.done
+		}
+		if err := f.db.Close(); err != nil {
+			f.cfg.Logger.Error("close failure-log database", "err", err)
+		}
+	})
+}
