@@ -27,8 +27,7 @@ func rowsStore(t *testing.T) (*failures.Store, *sql.DB) {
 	t.Helper()
 	m := testsrv.StartMySQL(t)
 	m.Exec(t, paneldb.Schema...)
-	m.Exec(t, `ALTER TABLE broadcast_failure_log MODIFY job_id VARCHAR(64) NOT NULL DEFAULT ''`, // the jobid is text, as in 2.x's tables
-		`INSERT INTO message_classes (class_id, class_key) VALUES (7, 't')`)
+	m.Exec(t, `INSERT INTO message_classes (class_id, class_key) VALUES (7, 't')`)
 	db, err := paneldb.Open(config.DatabaseConfig{Host: "127.0.0.1", Port: m.Port, User: m.User, Password: m.Password, DbName: m.DB})
 	require.NoError(t, err)
 	rows := paneldb.NewFailureLog(db, paneldb.FailureLogConfig{Addr: rowsAddr,

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -35,9 +38,20 @@ func DriverConfig(d config.DatabaseConfig) (*mysql.Config, error) {
 	return c, nil
 }
 
+// driverLog sends the driver's own messages (a broken connection it
+// drops, for example) to the process log instead of stderr.
+type driverLog struct{}
+
+func (driverLog) Print(v ...any) {
+	slog.Default().Warn("mysql driver: " + strings.TrimSpace(fmt.Sprint(v...)))
+}
+
+var setDriverLog sync.Once
+
 // Open returns a connection pool to d's database (no connection is made
 // yet: a database that is down at start is not an error here; Ping says).
 func Open(d config.DatabaseConfig) (*sql.DB, error) {
+	setDriverLog.Do(func() { _ = mysql.SetLogger(driverLog{}) })
 	c, err := DriverConfig(d)
 	if err != nil {
 		return nil, err

@@ -19,18 +19,12 @@ import (
 
 const testAddr = "10.1.2.3"
 
-// jobIDColumn gives job_id the type of 2.x's tables: the push's jobid is
-// text ("<time>-<origin job>-<subscription>"), which Schema's integer
-// column refuses.
-const jobIDColumn = `ALTER TABLE broadcast_failure_log MODIFY job_id VARCHAR(64) NOT NULL DEFAULT ''`
-
 // failureDB is a test database with the 2.x tables and the class of the
 // topic "order_paid" (class_id 7).
 func failureDB(t *testing.T) (*testsrv.MySQL, *sql.DB) {
 	t.Helper()
 	m := testsrv.StartMySQL(t)
 	m.Exec(t, paneldb.Schema...)
-	m.Exec(t, jobIDColumn)
 	m.Exec(t, `INSERT INTO message_classes (class_id, class_key, class_name) VALUES (7, 'order_paid', 'Order paid')`)
 	return m, m.Open(t)
 }
@@ -82,7 +76,7 @@ type failureRow struct {
 	Final                                     int
 	FirstMessage, JobID                       string
 	Alive                                     int
-	MessageTime                               int64
+	MessageTime                               float64
 	Target                                    string
 }
 
@@ -112,7 +106,7 @@ func readRow(t *testing.T, db *sql.DB, logID uint64) failureRow {
 }
 
 // msgTime is the messages' Time: whole seconds, so that message_time is
-// exact in an INT column and in 2.x's DECIMAL one alike.
+// exact in 2.x's DECIMAL(14,4) column and in a float alike.
 const msgTime = 1732500000
 
 // record is the first failure of message origin of subscription 17 (the

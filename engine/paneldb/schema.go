@@ -1,7 +1,9 @@
 package paneldb
 
 // Schema creates the 2.x tables (the columns 2.x and its control panel
-// use; indexes for the daemon's queries). Tests and new installations
+// use, with their types: a jobid is text, a message's time has decimals;
+// indexes for the daemon's queries, which an existing 2.x database may
+// lack: add KEY (subscription_id, job_id) to broadcast_failure_log there). Tests and new installations
 // apply it; the daemon never does.
 var Schema = []string{
 	`CREATE TABLE message_classes (
@@ -44,10 +46,10 @@ var Schema = []string{
 		last_failure_message TEXT NOT NULL,
 		final_status TINYINT NOT NULL DEFAULT 0,
 		first_failure_message TEXT NOT NULL,
-		job_id BIGINT UNSIGNED NOT NULL DEFAULT 0,
+		job_id VARCHAR(64) NOT NULL DEFAULT '',
 		alive TINYINT NOT NULL DEFAULT 1,
-		message_time INT UNSIGNED NOT NULL DEFAULT 0,
+		message_time DECIMAL(14,4) NOT NULL DEFAULT 0,
 		last_target TEXT NOT NULL,
-		KEY subscription_id (subscription_id)
+		KEY subscription_job (subscription_id, job_id)
 	) CHARACTER SET utf8mb4`,
 }

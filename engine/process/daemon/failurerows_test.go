@@ -23,8 +23,6 @@ import (
 func TestFailureRowsFollowTheDatabaseSettings(t *testing.T) {
 	m := testsrv.StartMySQL(t)
 	m.Exec(t, paneldb.Schema...)
-	// The push's jobid is text, as in 2.x's tables.
-	m.Exec(t, `ALTER TABLE broadcast_failure_log MODIFY job_id VARCHAR(64) NOT NULL DEFAULT ''`)
 	data, err := datalog.Open(datalog.Config{Dir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = data.Close(context.Background()) })
