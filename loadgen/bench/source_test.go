@@ -128,3 +128,16 @@ func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
+
+// retry-storm-mysql is retry-storm's load with the subscriptions in
+// MySQL: everything but the source (and the separate profile run) is the
+// same, so that their fast classes' p99 compare.
+func TestShippedMySQLScenario(t *testing.T) {
+	by := shippedScenarios(t)
+	plain, my := by["retry-storm"], by["retry-storm-mysql"]
+	require.NotNil(t, plain)
+	require.NotNil(t, my)
+	assert.Equal(t, SourceMySQL, my.Source)
+	assert.Equal(t, []any{plain.Kind, plain.Rate, plain.Size, plain.Warmup, plain.Duration, plain.Drain, plain.Servers, plain.Daemons, plain.Binlog, plain.Daemon, plain.Class},
+		[]any{my.Kind, my.Rate, my.Size, my.Warmup, my.Duration, my.Drain, my.Servers, my.Daemons, my.Binlog, my.Daemon, my.Class})
+}
