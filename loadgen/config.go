@@ -26,6 +26,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"medispatcher/internal/config"
 	"medispatcher/loadgen/farm"
 )
 
@@ -58,12 +59,14 @@ type Config struct {
 	MaxLag   time.Duration // producer lateness beyond which the run is void
 	Workers  int           // producer goroutines (concurrent puts)
 
-	// Subscriptions: SubsFile ("file:" source) or RedisAddr (redis source);
-	// neither, or Register false, uses subscriptions that already exist.
+	// Subscriptions: SubsFile ("file:" source), RedisAddr (redis source)
+	// or Database (mysql source: the 2.x tables); none, or Register false,
+	// uses subscriptions that already exist.
 	Register     bool
 	SubsFile     string
 	RedisAddr    string
 	RedisPrefix  string
+	Database     *config.DatabaseConfig
 	ProbeTimeout time.Duration // wait for the daemon to push to every live subscription
 
 	FarmAddr string // the in-process farm's listen address

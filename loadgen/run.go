@@ -12,9 +12,7 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/redis/rueidis"
 
-	"medispatcher/engine/dispatch/subs"
 	"medispatcher/loadgen/farm"
 	"medispatcher/loadgen/stages"
 )
@@ -101,27 +99,6 @@ func maxSubsPerTopic(cls []Class) int {
 		m = max(m, c.SubsPerTopic)
 	}
 	return m
-}
-
-func register(ctx context.Context, cfg *Config, plan *Plan) error {
-	switch {
-	case cfg.SubsFile != "":
-		if err := subs.WriteFile(cfg.SubsFile, plan.Subs); err != nil {
-			return fmt.Errorf("register subscriptions: %w", err)
-		}
-	case cfg.RedisAddr != "":
-		cl, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{cfg.RedisAddr}, DisableCache: true})
-		if err != nil {
-			return fmt.Errorf("register subscriptions: redis %s: %w", cfg.RedisAddr, err)
-		}
-		defer cl.Close()
-		for _, s := range plan.Subs {
-			if err := subs.RedisPut(ctx, cl, cfg.RedisPrefix, s); err != nil {
-				return fmt.Errorf("register subscriptions: %w", err)
-			}
-		}
-	}
-	return nil
 }
 
 // probe puts one probe job (ts 0) per topic with live subscribers and

@@ -62,9 +62,12 @@ type RunResult struct {
 	// spent their time (medispatcher_stage_seconds, summed over the
 	// daemons, the difference across the run), beside the end-to-end
 	// latency the subscribers saw.
-	Stages    []stages.Latency `json:"stages,omitempty"`
-	Sustained bool             `json:"sustained"`
-	Why       string           `json:"why,omitempty"`
+	Stages []stages.Latency `json:"stages,omitempty"`
+	// Database is what the run asked of the 2.x database (source mysql
+	// only): the daemons' queries and failure rows, MariaDB's CPU.
+	Database  *DatabaseWork `json:"database,omitempty"`
+	Sustained bool          `json:"sustained"`
+	Why       string        `json:"why,omitempty"`
 }
 
 // Result is a scenario's outcome.
@@ -513,9 +516,12 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 		Progress: o.Progress, TTY: o.TTY, ProgressInterval: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(o.Progress, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	if s.Source == "redis" {
+	switch s.Source {
+	case SourceRedis:
 		cfg.RedisAddr = env.Redis.Addr
-	} else {
+	case SourceMySQL:
+		cfg.Database = env.Database
+	default:
 		cfg.SubsFile = env.SubsFile
 	}
 	if capture != "" && o.Pprof > 0 {

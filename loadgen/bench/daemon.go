@@ -65,13 +65,14 @@ func (d *Daemon) file(base, ext string) string {
 func (d *Daemon) name() string { return d.file("medispatcher", "") }
 
 // daemonKeys is daemon d's configuration for e's servers: subscriptions
-// from source ("redis", or e.SubsFile), d's own addresses and DATA log
-// directory, and the scenario's extra keys on top. Every daemon of e gets
-// the same keys but those of perDaemonKeys.
+// from source (SourceRedis, SourceMySQL with e's [Database], or
+// e.SubsFile), d's own addresses and DATA log directory, and the
+// scenario's extra keys on top. Every daemon of e gets the same keys but
+// those of perDaemonKeys.
 func (e *Env) daemonKeys(d *Daemon, source string, extra map[string]any) map[string]any {
 	src := "file:" + e.SubsFile
-	if source == "redis" {
-		src = "redis"
+	if source == SourceRedis || source == SourceMySQL {
+		src = source
 	}
 	keys := map[string]any{
 		"QueueServerAddr":                 strings.Join(e.Servers(), ","),
@@ -90,6 +91,9 @@ func (e *Env) daemonKeys(d *Daemon, source string, extra map[string]any) map[str
 	}
 	for k, v := range extra {
 		keys[k] = v
+	}
+	if source == SourceMySQL {
+		keys["Database"] = e.databaseTable(extra)
 	}
 	return keys
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/internal/config"
 )
 
 // Layout is what an Env runs: its beanstalkd servers and the daemons that
@@ -15,7 +16,7 @@ type Layout struct {
 	Servers int    // beanstalkd instances; 0 is 1
 	Daemons int    // medispatcher processes, each reserving from every server; 0 is 1
 	Binlog  string // beanstalkd durability: off, on, fsync
-	Source  string // subscriptions: "redis", or else the file the run writes
+	Source  string // subscriptions: SourceRedis, SourceMySQL, or else the file the run writes
 }
 
 // Env is one scenario run's servers and daemons.
@@ -23,14 +24,17 @@ type Env struct {
 	Dir        string
 	Beanstalkd []*Proc
 	Redis      *Proc
-	Daemons    []*Daemon // the first is the one profiled and shown
+	MariaDB    *Proc                  // source mysql only
+	Database   *config.DatabaseConfig // MariaDB's database of the 2.x tables; source mysql only
+	Daemons    []*Daemon              // the first is the one profiled and shown
 	SubsFile   string
 	MainTube   string
 }
 
-// StartEnv starts l's beanstalkd servers, one redis-server and l's
-// daemons (binary daemonBin), all configured for those servers; extra
-// holds the scenario's daemon keys.
+// StartEnv starts l's beanstalkd servers, one redis-server, a MariaDB
+// holding the 2.x tables when l's source is mysql, and l's daemons
+// (binary daemonBin), all configured for those servers; extra holds the
+// scenario's daemon keys.
 func StartEnv(ctx context.Context, dir, daemonBin string, l Layout, extra map[string]any) (*Env, error) {
 	// The daemon resolves relative paths against its config's directory.
 	dir, err := filepath.Abs(dir)
@@ -46,6 +50,11 @@ func StartEnv(ctx context.Context, dir, daemonBin string, l Layout, extra map[st
 	}()
 	if err := e.startServers(max(l.Servers, 1), l.Binlog); err != nil {
 		return nil, err
+	}
+	if l.Source == SourceMySQL {
+		if err := e.startMariaDB(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// The daemons start with no subscriptions; each run writes its own.
 	if err := subs.WriteFile(e.SubsFile, nil); err != nil {
@@ -109,6 +118,15 @@ func (e *Env) Servers() []string {
 // server whose time cannot be read counts nothing).
 func (e *Env) BeanstalkdCPU() float64 { return sumCPU(e.Beanstalkd) }
 
+// DatabaseCPU is the CPU seconds of e's MariaDB so far; 0 without one
+// (or when its time cannot be read).
+func (e *Env) DatabaseCPU() float64 {
+	if e.MariaDB == nil {
+		return 0
+	}
+	return sumCPU([]*Proc{e.MariaDB})
+}
+
 // DaemonCPU is the CPU seconds of all e's daemons so far, summed: the
 // fleet's cost (a daemon whose time cannot be read counts nothing).
 func (e *Env) DaemonCPU() float64 {
@@ -154,5 +172,8 @@ func (e *Env) Stop() {
 	}
 	if e.Redis != nil {
 		e.Redis.Stop()
+	}
+	if e.MariaDB != nil {
+		e.MariaDB.Stop()
 	}
 }

@@ -240,6 +240,9 @@ func writeScenarioNotes(b *strings.Builder, sum *Summary) {
 			if t := stages.Text(r.Main.Stages); t != "" {
 				lines = append(lines, t)
 			}
+			if t := databaseText(r.Main.Database, r.Main.BeanstalkdCPUPer1k); t != "" {
+				lines = append(lines, t)
+			}
 		}
 		if r.Main != nil && r.Main.Report != nil && len(r.Main.Report.Classes) > 1 {
 			for _, cr := range r.Main.Report.Classes {

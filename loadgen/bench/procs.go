@@ -12,11 +12,12 @@ import (
 	"syscall"
 	"time"
 
+	"medispatcher/internal/mariadb"
 	"medispatcher/internal/probe"
 )
 
 // Proc is a child process the orchestrator started: beanstalkd,
-// redis-server or the daemon. It dies with the orchestrator (Pdeathsig).
+// redis-server, mariadbd or the daemon. It dies with the orchestrator (Pdeathsig).
 type Proc struct {
 	Name   string
 	Addr   string // the address it serves (servers), "" for the daemon
@@ -42,8 +43,9 @@ func startProc(name, logPath string, argv ...string) (*Proc, error) {
 	return p, nil
 }
 
-// StartServer starts beanstalkd or redis-server on a free loopback port,
-// with the flags extra added, and waits until it answers.
+// StartServer starts beanstalkd, redis-server or mariadbd (its files in
+// dir, its system tables installed there: see mariadb.Install) on a free
+// loopback port, with the flags extra added, and waits until it answers.
 func StartServer(kind, dir string, extra ...string) (*Proc, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -59,6 +61,8 @@ func StartServer(kind, dir string, extra ...string) (*Proc, error) {
 		case "redis-server":
 			argv = []string{"redis-server", "--bind", "127.0.0.1", "--port", ps, "--save", "", "--appendonly", "no",
 				"--dir", dir, "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"}
+		case mariadb.Server:
+			argv = append([]string{mariadb.Program(mariadb.Server)}, mariadb.Args(dir, ps)...)
 		default:
 			return nil, fmt.Errorf("unknown server %q", kind)
 		}

@@ -45,7 +45,7 @@ type Scenario struct {
 	Kind        string          `toml:"kind"`
 	Servers     int             `toml:"servers"` // beanstalkd instances; default 1
 	Daemons     int             `toml:"daemons"` // medispatcher processes sharing the servers; default 1
-	Source      string          `toml:"source"`  // "file" (default) or "redis"
+	Source      string          `toml:"source"`  // "file" (default), "redis" or "mysql" (see SourceFile ...)
 	Binlog      string          `toml:"binlog"`  // beanstalkd durability: "off" (default), "on" (-b DIR), "fsync" (-b DIR -f 0)
 	Size        int             `toml:"size"`
 	Rate        float64         `toml:"rate"`     // fixed rate, first step, or isolation rate
@@ -182,6 +182,9 @@ func LoadScenario(path string) (*Scenario, error) {
 		s.Daemons = 1
 	}
 	if err := s.checkFleetKeys(); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	if err := s.checkSource(); err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", path, err)
 	}
 	if err := checkBinlog(s.Binlog); err != nil {
