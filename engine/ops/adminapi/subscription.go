@@ -3,47 +3,48 @@ package adminapi
 // Subscription is a subscription's settings as the API shows and takes
 // them: the keys of the daemon's subscription record, in its order and
 // with its JSON (admin's tests check the two have the same keys and
-// types). medictl's "sub set" takes its keys from here.
+// types). medictl's "sub set" takes its keys from here, and "subs export"
+// writes the subscriptions file with the toml keys, the file's own.
 type Subscription struct {
-	ID           int64  `json:"id"`
-	Topic        string `json:"topic"`
-	SubscriberID int64  `json:"subscriber_id"`
+	ID           int64  `json:"id" toml:"id"`
+	Topic        string `json:"topic" toml:"topic"`
+	SubscriberID int64  `json:"subscriber_id" toml:"subscriber_id"`
 	// URL is one URL per line, each optionally starting with a
 	// [T_ENV:NAME] tag; in an answer each line's userinfo is masked.
-	URL string `json:"url"`
+	URL string `json:"url" toml:"url"`
 	// TimeoutMS is the push timeout; 0 means the daemon's default.
-	TimeoutMS int `json:"timeout_ms"`
+	TimeoutMS int `json:"timeout_ms" toml:"timeout_ms"`
 	// Concurrency is the number of push routines on the channel tube; 0
 	// means the daemon's default.
-	Concurrency int `json:"concurrency"`
+	Concurrency int `json:"concurrency" toml:"concurrency"`
 	// RetryConcurrency is the number of push routines on the retry tube;
 	// 0 means the daemon's default.
-	RetryConcurrency int `json:"retry_concurrency"`
+	RetryConcurrency int `json:"retry_concurrency" toml:"retry_concurrency"`
 	// IntervalMS is the minimum gap between two pushes of one routine.
-	IntervalMS int `json:"interval_ms"`
+	IntervalMS int `json:"interval_ms" toml:"interval_ms"`
 	// Rate limits pushes of the whole subscription (messages per second);
 	// 0 means unlimited.
-	Rate float64 `json:"rate"`
+	Rate float64 `json:"rate" toml:"rate"`
 	// Burst is the rate limit's bucket size; 0 means 50 ms worth of Rate.
-	Burst int `json:"burst"`
+	Burst int `json:"burst" toml:"burst"`
 	// ReceiveBench: a daemon in bench mode pushes only to subscriptions
 	// with this set.
-	ReceiveBench bool `json:"receive_bench"`
-	AlertEnabled bool `json:"alert_enabled"`
+	ReceiveBench bool `json:"receive_bench" toml:"receive_bench"`
+	AlertEnabled bool `json:"alert_enabled" toml:"alert_enabled"`
 	// DropThreshold > 0 enables the backlog guard: when the channel's
 	// ready count exceeds it, DropAction applies.
-	DropThreshold int `json:"drop_threshold"`
-	DropAction    int `json:"drop_action"`
+	DropThreshold int `json:"drop_threshold" toml:"drop_threshold"`
+	DropAction    int `json:"drop_action" toml:"drop_action"`
 	// Alert receivers, comma-separated; empty means the daemon's defaults.
-	AlertEmails   string `json:"alert_emails"`
-	AlertPhones   string `json:"alert_phones"`
-	AlertReceiver string `json:"alert_receiver"`
+	AlertEmails   string `json:"alert_emails" toml:"alert_emails"`
+	AlertPhones   string `json:"alert_phones" toml:"alert_phones"`
+	AlertReceiver string `json:"alert_receiver" toml:"alert_receiver"`
 	// Alert thresholds; 0 means the daemon's default.
-	AlertIntervalS        int `json:"alert_interval_s"`
-	AlertFailureWindowS   int `json:"alert_failure_window_s"`
-	AlertFailureThreshold int `json:"alert_failure_threshold"`
-	AlertRetryThreshold   int `json:"alert_retry_threshold"`
-	AlertBacklogThreshold int `json:"alert_backlog_threshold"`
+	AlertIntervalS        int `json:"alert_interval_s" toml:"alert_interval_s"`
+	AlertFailureWindowS   int `json:"alert_failure_window_s" toml:"alert_failure_window_s"`
+	AlertFailureThreshold int `json:"alert_failure_threshold" toml:"alert_failure_threshold"`
+	AlertRetryThreshold   int `json:"alert_retry_threshold" toml:"alert_retry_threshold"`
+	AlertBacklogThreshold int `json:"alert_backlog_threshold" toml:"alert_backlog_threshold"`
 }
 
 // SubView is a subscription as the API shows it: its settings (each URL

@@ -30,6 +30,7 @@ func commands() []*command {
 		infoCommand(),
 		statusCommand(),
 		subsCommand(),
+		subsExportCommand(),
 		subGetCommand(),
 		subSetCommand(),
 		subCreateCommand(),

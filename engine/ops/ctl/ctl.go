@@ -4,8 +4,9 @@
 // and re-sends failure records, shows the recover lists and the alerts and
 // changes the global alert settings.
 //
-// It only speaks HTTP to the API: it never touches beanstalkd or Redis
-// itself, so what it does is exactly what the API allows and validates.
+// It only speaks HTTP to the API: it never touches beanstalkd, and Redis
+// only to write the subscriptions "subs export --to redis" read from the
+// API, so what it does is exactly what the API allows and validates.
 // It reads the API's bodies as the types of package adminapi and links
 // nothing of the engine.
 // Each command prints a table for people or, with --json, the API's answer

@@ -184,7 +184,7 @@ func (s schema) keysOf(m map[string]any) []string {
 func printChanged(w io.Writer, what string, ch *adminapi.Changed, keys []string) error {
 	applied := "applied by this daemon"
 	if !ch.Applied {
-		applied = "NOT yet applied by this daemon (it follows Redis; check medictl sub get)"
+		applied = "NOT yet applied by this daemon (it follows Redis or polls the database; check medictl sub get)"
 	}
 	if ch.Subscription == nil || ch.Subscription.Subscription == nil {
 		fmt.Fprintf(w, "subscription %d %s, %s\n", ch.Deleted, what, applied)
@@ -209,11 +209,13 @@ func subCreateCommand() *command {
 	return &command{
 		name:    "sub create",
 		args:    "--file FILE|-",
-		summary: "create a subscription from a JSON file (SubscriptionSource = \"redis\")",
+		summary: "create a subscription from a JSON file (SubscriptionSource = \"redis\" or \"mysql\")",
 		help: `The file holds one JSON object with the subscription's keys, e.g.
   {"id": 12, "topic": "orders", "url": "http://hooks.example/orders", "concurrency": 4}
 Keys it leaves out are 0 (the daemon's default); alert_enabled is true
-unless given. Keys: ` + wrap("id, "+strings.Join(subSchema.keys(), ", "), 72),
+unless given. With SubscriptionSource = "mysql" the id may be left out (the
+database numbers the row) and rate and burst must stay 0 (the 2.x tables
+have no parameter for them). Keys: ` + wrap("id, "+strings.Join(subSchema.keys(), ", "), 72),
 		setup: func(fs *flag.FlagSet) action {
 			file := fs.String("file", "", "the subscription's JSON (- = standard input)")
 			return func(ctx context.Context, r *runner, args []string) error {

@@ -64,6 +64,10 @@ type Deps struct {
 	Drop     clean.DropLog
 	KickFail amend.KickFailer
 	Log      *slog.Logger
+	// Panel writes subscriptions into the 2.x tables when
+	// SubscriptionSource is "mysql"; nil: New opens one on the config's
+	// [Database].
+	Panel PanelWriter
 }
 
 // API serves the routes.
@@ -81,6 +85,9 @@ func New(d Deps) *API {
 	}
 	if d.Redis == nil {
 		d.Redis = func(context.Context) rueidis.Client { return nil }
+	}
+	if d.Panel == nil && d.Config.SubscriptionFromMySQL {
+		d.Panel = openPanel(d)
 	}
 	return &API{d: d, token: []byte(d.Config.AdminToken), hosts: allowedHosts(d.Config), page: statuspage.Handler()}
 }
@@ -111,6 +118,7 @@ func (a *API) Server() *fasthttp.Server {
 // Error codes: stable, clients branch on them.
 const (
 	CodeUnauthorized     = "unauthorized"
+	CodeForbidden        = "forbidden"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeBadRequest       = "bad_request"

@@ -12,6 +12,7 @@ import (
 
 	"medispatcher/engine/dispatch/subs"
 	"medispatcher/engine/ops/adminapi"
+	"medispatcher/engine/paneldb"
 	"medispatcher/internal/config"
 	"medispatcher/internal/redact"
 )
@@ -96,14 +97,45 @@ func (a *API) backlogOf(tube string) *adminapi.Counts {
 
 func (a *API) listSubs(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	topic := string(ctx.QueryArgs().Peek("topic"))
-	out := &adminapi.SubList{Source: a.d.Config.SubscriptionSource, Writable: a.d.Config.SubscriptionFromRedis,
+	secrets, err := a.withSecrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &adminapi.SubList{Source: a.d.Config.SubscriptionSource, Writable: a.writable() == nil,
 		Subscriptions: []*adminapi.SubView{}}
 	for _, s := range a.d.Engine.Subscriptions().All() {
 		if topic == "" || s.Topic == topic {
-			out.Subscriptions = append(out.Subscriptions, a.view(s))
+			v := a.view(s)
+			if secrets {
+				v.URL = s.URL
+			}
+			out.Subscriptions = append(out.Subscriptions, v)
 		}
 	}
+	if secrets {
+		a.d.Log.Info("admin API: subscriptions read with their URLs' secrets", "from", ctx.RemoteAddr().String(), "count", len(out.Subscriptions))
+	}
 	return out, nil
+}
+
+// withSecrets reports whether a list asks for the URLs unmasked
+// (?secrets=1, for medictl subs export). Only a daemon with an AdminToken
+// serves that, to a request that carried it (every /api/ route checks
+// it): a token-less daemon on loopback answers anyone on the host.
+func (a *API) withSecrets(ctx *fasthttp.RequestCtx) (bool, error) {
+	v := string(ctx.QueryArgs().Peek("secrets"))
+	switch v {
+	case "", "0":
+		return false, nil
+	case "1":
+	default:
+		return false, errf(fasthttp.StatusBadRequest, CodeBadRequest, "secrets=%q: must be 1 or 0", v)
+	}
+	if len(a.token) == 0 {
+		return false, errf(fasthttp.StatusForbidden, CodeForbidden,
+			"secrets=1 is served only by a daemon with an AdminToken, to a request carrying it; set AdminToken (or MEDISPATCHER_ADMIN_TOKEN)")
+	}
+	return true, nil
 }
 
 func (a *API) getSub(_ *fasthttp.RequestCtx, id int64) (any, error) {
@@ -115,7 +147,7 @@ func (a *API) getSub(_ *fasthttp.RequestCtx, id int64) (any, error) {
 }
 
 func (a *API) writable() error {
-	if a.d.Config.SubscriptionFromRedis {
+	if a.d.Config.SubscriptionFromRedis || a.d.Config.SubscriptionFromMySQL {
 		return nil
 	}
 	return errf(fasthttp.StatusConflict, CodeReadOnlySource,
@@ -135,7 +167,29 @@ func (a *API) validate(s *subs.Subscription) error {
 	if err == nil {
 		return nil
 	}
-	ae := errf(fasthttp.StatusUnprocessableEntity, CodeInvalid, "subscription %d is not valid", s.ID)
+	return a.invalid(s.ID, "is not valid", err)
+}
+
+// validateNew is validate for a new subscription, which a database
+// source numbers itself when the body gives no id: it is checked as if
+// it had the largest id the tables hold (its tube names are then the
+// longest they can be).
+func (a *API) validateNew(s *subs.Subscription) error {
+	if s.ID != 0 || !a.d.Config.SubscriptionFromMySQL {
+		return a.validate(s)
+	}
+	probe := *s
+	probe.ID = paneldb.MaxID
+	if err := probe.Validate(a.limits()); err != nil {
+		return a.invalid(0, "is not valid", err)
+	}
+	return nil
+}
+
+// invalid is a 422 for err (*subs.ValidationError, joined) with one
+// detail per field; the message says what is wrong with subscription id.
+func (a *API) invalid(id int64, what string, err error) error {
+	ae := errf(fasthttp.StatusUnprocessableEntity, CodeInvalid, "subscription %d %s", id, what)
 	var joined interface{ Unwrap() []error }
 	list := []error{err}
 	if errors.As(err, &joined) {
@@ -197,14 +251,24 @@ func (a *API) createSub(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.validate(s); err != nil {
+	if err := a.validateNew(s); err != nil {
 		return nil, err
+	}
+	if a.d.Config.SubscriptionFromMySQL {
+		if err := a.storable(s); err != nil {
+			return nil, err
+		}
+		res, err := a.createPanel(s)
+		if err != nil {
+			return nil, err
+		}
+		return created{res}, nil
 	}
 	c, err := a.requireRedis()
 	if err != nil {
 		return nil, err
 	}
-	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	octx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	exists, err := c.Do(octx, c.B().Hexists().Key(subs.RedisHashKey(a.d.Config.Redis.KeyPrefix)).Field(strconv.FormatInt(s.ID, 10)).Build()).AsBool()
 	if err != nil {
@@ -282,16 +346,30 @@ func (a *API) update(ctx *fasthttp.RequestCtx, id int64, s *subs.Subscription) (
 	if err := a.validate(s); err != nil {
 		return nil, err
 	}
-	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := a.storable(s); err != nil {
+		return nil, err
+	}
+	octx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	return a.store(octx, s)
 }
 
-// applyWait bounds how long a change waits to be applied by this daemon.
-const applyWait = 5 * time.Second
+// Bounds of a change: writeTimeout the write itself, baseApplyWait the
+// wait for this daemon to apply it (see applyWait).
+const (
+	writeTimeout  = 5 * time.Second
+	baseApplyWait = 5 * time.Second
+)
 
-// store writes s to Redis and waits until this daemon's engine runs it.
+// store writes s to the source (Redis, or the 2.x tables) and waits until
+// this daemon's engine runs it.
 func (a *API) store(ctx context.Context, s *subs.Subscription) (*adminapi.Changed, error) {
+	if a.d.Config.SubscriptionFromMySQL {
+		if err := a.updatePanel(ctx, s); err != nil {
+			return nil, err
+		}
+		return a.applied(s), nil
+	}
 	c, err := a.requireRedis()
 	if err != nil {
 		return nil, err
@@ -299,6 +377,12 @@ func (a *API) store(ctx context.Context, s *subs.Subscription) (*adminapi.Change
 	if err := subs.RedisPut(ctx, c, a.d.Config.Redis.KeyPrefix, s); err != nil {
 		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
 	}
+	return a.applied(s), nil
+}
+
+// applied waits until this daemon's engine runs s as stored and answers
+// the change.
+func (a *API) applied(s *subs.Subscription) *adminapi.Changed {
 	got := a.waitApplied(func(set *subs.Set) bool { return set.ByID(s.ID).Equal(s) })
 	out := &adminapi.Changed{Applied: got}
 	if live := a.d.Engine.Subscriptions().ByID(s.ID); got && live != nil {
@@ -307,13 +391,13 @@ func (a *API) store(ctx context.Context, s *subs.Subscription) (*adminapi.Change
 		out.Subscription = a.view(s)
 	}
 	a.d.Log.Info("admin API: subscription stored", "sub", s.ID, "topic", s.Topic, "applied", got)
-	return out, nil
+	return out
 }
 
 // waitApplied waits until cond holds for the live set, woken by each
 // applied set, at most applyWait.
 func (a *API) waitApplied(cond func(*subs.Set) bool) bool {
-	deadline := time.NewTimer(applyWait)
+	deadline := time.NewTimer(a.applyWait())
 	defer deadline.Stop()
 	for {
 		changed := a.d.Engine.Changed()
@@ -335,18 +419,30 @@ func (a *API) deleteSub(_ *fasthttp.RequestCtx, id int64) (any, error) {
 	if _, err := a.subOr404(id); err != nil {
 		return nil, err
 	}
-	c, err := a.requireRedis()
-	if err != nil {
-		return nil, err
-	}
-	octx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	octx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
-	if err := subs.RedisDelete(octx, c, a.d.Config.Redis.KeyPrefix, id); err != nil {
-		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
+	if err := a.remove(octx, id); err != nil {
+		return nil, err
 	}
 	got := a.waitApplied(func(set *subs.Set) bool { return set.ByID(id) == nil })
 	a.d.Log.Info("admin API: subscription cancelled", "sub", id, "applied", got)
 	return &adminapi.Changed{Applied: got, Deleted: id}, nil
+}
+
+// remove cancels subscription id in the source: HDEL in Redis, status = 1
+// in the 2.x tables.
+func (a *API) remove(ctx context.Context, id int64) error {
+	if a.d.Config.SubscriptionFromMySQL {
+		return a.cancelPanel(ctx, id)
+	}
+	c, err := a.requireRedis()
+	if err != nil {
+		return err
+	}
+	if err := subs.RedisDelete(ctx, c, a.d.Config.Redis.KeyPrefix, id); err != nil {
+		return errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "%v", err)
+	}
+	return nil
 }
 
 func (a *API) defaults(_ *fasthttp.RequestCtx, _ int64) (any, error) {
