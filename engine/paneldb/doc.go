@@ -43,4 +43,10 @@
 // by Problem and retried with backoff. A query error is never an empty
 // set; a read that finds no active subscription is an answer and is
 // applied.
+//
+// Writer makes the admin API's changes in the same tables, as the panel
+// does (a subscription and its parameter rows in one transaction; a cancel
+// sets status = 1 and keeps the row), so that the panel and medictl see
+// one truth. FailureLog writes the failure records into
+// broadcast_failure_log (see its type).
 package paneldb

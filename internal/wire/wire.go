@@ -1,7 +1,7 @@
 // Package wire holds what producers, the daemon, subscribers' tools and the
-// operator commands must agree on about beanstalkd jobs and tubes: the put
-// parameters of a job that names none, and how channel and retry tubes are
-// named. It imports nothing of the project, so any package may use it.
+// operator commands must agree on about beanstalkd jobs and tubes (the put
+// parameters of a job that names none, how channel and retry tubes are
+// named) and about the subscriptions' keys in Redis. It imports nothing of the project, so any package may use it.
 package wire
 
 import (
@@ -47,4 +47,24 @@ func ParseTube(tube, prefix string) (id int64, retry bool, ok bool) {
 		return 0, false, false
 	}
 	return id, retry, true
+}
+
+// DefaultRedisPrefix starts the Redis keys of the subscriptions when the
+// configuration's KeyPrefix is empty; the braces are a Redis Cluster hash
+// tag, so all of them live in one slot.
+const DefaultRedisPrefix = "{medispatcher}"
+
+// RedisSubsHash is the hash of the subscriptions under prefix ("" = the
+// default): field = subscription id (decimal), value = its JSON.
+func RedisSubsHash(prefix string) string { return redisPrefix(prefix) + ":subs" }
+
+// RedisSubsChannel is the pub/sub channel under prefix announcing a
+// changed subscription id.
+func RedisSubsChannel(prefix string) string { return redisPrefix(prefix) + ":subs:changed" }
+
+func redisPrefix(p string) string {
+	if p == "" {
+		return DefaultRedisPrefix
+	}
+	return p
 }

@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+
+	"medispatcher/internal/wire"
 )
 
 // DefaultRedisPrefix starts every key of the Redis layout (see the package
 // doc). The braces are a Redis Cluster hash tag: all keys share one slot.
-const DefaultRedisPrefix = "{medispatcher}"
+const DefaultRedisPrefix = wire.DefaultRedisPrefix
 
 const (
 	// redisOpTimeout bounds one read, so a hung server cannot stall the
@@ -35,17 +37,10 @@ const (
 )
 
 // RedisHashKey is the HASH holding the subscriptions under prefix.
-func RedisHashKey(prefix string) string { return redisPrefix(prefix) + ":subs" }
+func RedisHashKey(prefix string) string { return wire.RedisSubsHash(prefix) }
 
 // RedisChannel is the pub/sub channel announcing changed ids under prefix.
-func RedisChannel(prefix string) string { return redisPrefix(prefix) + ":subs:changed" }
-
-func redisPrefix(p string) string {
-	if p == "" {
-		return DefaultRedisPrefix
-	}
-	return p
-}
+func RedisChannel(prefix string) string { return wire.RedisSubsChannel(prefix) }
 
 // RedisSource reads subscriptions from Redis and follows changes announced
 // on the change channel (layout in the package doc).

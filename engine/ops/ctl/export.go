@@ -19,6 +19,7 @@ import (
 	"medispatcher/engine/ops/adminapi"
 	"medispatcher/internal/config"
 	"medispatcher/internal/redisopt"
+	"medispatcher/internal/wire"
 )
 
 func subsExportCommand() *command {
@@ -157,13 +158,9 @@ func writeSubsFile(path string, list []*adminapi.Subscription, force bool) error
 // redisKeys are the Redis keys of the subscriptions under a KeyPrefix
 // ("" = the default): the hash of their JSON by id and the channel
 // announcing a changed id, which the daemon's Redis source reads and
-// follows (medictl links none of the engine, so ctl's tests check the
-// names against the source's own).
+// follows.
 func redisKeys(prefix string) (hash, channel string) {
-	if prefix == "" {
-		prefix = "{medispatcher}"
-	}
-	return prefix + ":subs", prefix + ":subs:changed"
+	return wire.RedisSubsHash(prefix), wire.RedisSubsChannel(prefix)
 }
 
 // putRedis stores list in the hash of cfg's Redis, each value the
