@@ -203,18 +203,17 @@ func failRows(t *testing.T, dir string) map[string]datalog.Entry {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "DATA*"))
 	require.NoError(t, err)
-	sort.Strings(files)
 	out := map[string]datalog.Entry{}
 	for _, name := range files {
 		b, err := os.ReadFile(name)
 		require.NoError(t, err)
-		sc := datalog.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			e, err := datalog.ParseLine(sc.Bytes())
-			require.NoError(t, err, "%s", sc.Text())
-			if e.Category == paneldb.FailRow {
-				out[field(e, "op")+" "+field(e, "jobid")] = e
+		for _, line := range bytes.SplitAfter(b, []byte{'\n'}) {
+			if !bytes.Contains(line, []byte(" "+paneldb.FailRow+" ")) {
+				continue
 			}
+			e, err := datalog.ParseLine(line)
+			require.NoError(t, err, "%s", line)
+			out[field(e, "op")+" "+field(e, "jobid")] = e
 		}
 	}
 	return out
