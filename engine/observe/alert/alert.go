@@ -29,6 +29,10 @@ const (
 	// written (its job was kept), no subscription loaded.
 	KindDataLog         = "datalog_unwritable"
 	KindNoSubscriptions = "no_subscriptions"
+	// The subscription source's database lost while a set is held, and
+	// back (SubscriptionSourceDown, SubscriptionSourceUp).
+	KindSourceDown      = "subscription_source_down"
+	KindSourceRecovered = "subscription_source_recovered"
 )
 
 // Gateway names, as they appear in Alert.Delivered/Failed, in logs and in
@@ -56,7 +60,7 @@ var ErrInvalid = errors.New("invalid alert setting")
 // answer (after their retries).
 type Alert struct {
 	Time      time.Time `json:"time"`
-	Kind      string    `json:"kind"` // sub_failures, message_retries, channel_backlog, global_backlog, main_backlog, sub_invalid
+	Kind      string    `json:"kind"` // one of the Kind constants
 	SubID     int64     `json:"sub,omitempty"`
 	Topic     string    `json:"topic,omitempty"`
 	Subject   string    `json:"subject"`
@@ -167,8 +171,10 @@ type Monitor struct {
 	opts options
 
 	globals      atomic.Pointer[Globals]
-	globalFired  [2]fired // global_backlog, main_backlog
-	problemFired [2]fired // datalog_unwritable, no_subscriptions
+	globalFired  [2]fired    // global_backlog, main_backlog
+	problemFired [2]fired    // datalog_unwritable, no_subscriptions
+	sourceFired  fired       // subscription_source_down
+	sourceDown   atomic.Bool // a subscription_source_down awaits its recovery
 
 	states   atomic.Pointer[map[int64]*subState] // copy on write
 	statesMu sync.Mutex                          // serialises writers of states
@@ -190,7 +196,7 @@ type monitorMetrics struct {
 }
 
 var kinds = []string{KindSubFailures, KindMessageRetries, KindChannelBacklog, KindGlobalBacklog, KindMainBacklog,
-	KindSubInvalid, KindDataLog, KindNoSubscriptions}
+	KindSubInvalid, KindDataLog, KindNoSubscriptions, KindSourceDown, KindSourceRecovered}
 
 func newMonitorMetrics() monitorMetrics {
 	m := monitorMetrics{
@@ -283,6 +289,7 @@ func baseMonitor(cfg *config.Config, log *slog.Logger, o options) *Monitor {
 	for i := range m.globalFired {
 		m.globalFired[i].at.Store(never)
 	}
+	m.sourceFired.at.Store(never)
 	return m
 }
 

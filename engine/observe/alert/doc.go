@@ -31,8 +31,22 @@
 //	sub_invalid      an entry failed validation (its last good version
 //	                 stays in use, or it is left out when it has none)
 //
+// From the daemon (Problem, SubscriptionSourceDown and SubscriptionSourceUp,
+// to the default receiver):
+//
+//	datalog_unwritable             a DATA line could not be written (its
+//	                               job was kept in its tube)
+//	no_subscriptions               the main tube is not dispatched: no
+//	                               subscription loaded
+//	subscription_source_down       the subscription source's database stopped
+//	                               answering while a set is held (that set
+//	                               stays in use)
+//	subscription_source_recovered  it answers again; raised only after a
+//	                               subscription_source_down, once per outage
+//
 // Each (subscription, kind) raises at most one alert per AlarmInterval
-// (alert_interval_s); each global kind at most one per
+// (alert_interval_s); each global kind, and each kind from the daemon but
+// subscription_source_recovered, at most one per
 // GlobalMessageBlockedAlarmInterval. A subscription with alerts disabled,
 // or with no URL for this daemon's RECEPTION_ENV, never raises one.
 //

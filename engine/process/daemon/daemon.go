@@ -9,9 +9,14 @@
 //     pool owns;
 //   - Redis: one client, connected in the background with backoff, so that
 //     a Redis down at start delays only what needs it;
+//   - with SubscriptionSource = "mysql", the pool of the 2.x database
+//     (package paneldb), opened once and shared by the subscription
+//     source and the failure rows, bounded by Database.MaxConns;
 //   - the failure store (package failures), whose writer goroutine the
-//     store owns; records Redis does not take go to the DATA log;
-//   - the subscription source: a file, or Redis once connected;
+//     store owns; records Redis does not take go to the DATA log, rows
+//     of broadcast_failure_log the database does not take too;
+//   - the subscription source: a file, Redis once connected, or the 2.x
+//     MySQL tables;
 //   - the engine (package dispatch), run in Run's caller's goroutine: the
 //     daemon lives as long as its engine does;
 //   - the background parts, each a goroutine of one group (group.go): the
@@ -25,8 +30,8 @@
 // # Lifecycle
 //
 // New builds and checks everything that can fail (log files, the pool,
-// the Redis options, the alert gateways, the engine, the listening
-// sockets) and starts none of the parts above. Run starts them and blocks
+// the Redis options, the database options, the alert gateways, the
+// engine, the listening sockets) and starts none of the parts above. Run starts them and blocks
 // until its context ends or the engine stops by itself (its subscription
 // source failed); the background parts cannot stop the daemon. Close stops
 // it in one order, each step once the previous one has returned (the list
@@ -35,23 +40,27 @@
 //  1. the engine drains (pushes in flight finish, the rest goes back to
 //     beanstalkd) and Run returns; Close called while Run runs ends Run's
 //     context first;
-//  2. the failure store writes the records it holds (3 s at most; the rest
-//     goes to the DATA log);
-//  3. SIGHUP gets its default action back (until then, even while the
+//  2. the MySQL subscription source returns (its context ended with the
+//     engine's; 5 s at most);
+//  3. the failure store writes the records it holds (3 s at most; the rest
+//     goes to the DATA log), the failure rows included;
+//  4. the database pool, which steps 2 and 3 used;
+//  5. SIGHUP gets its default action back (until then, even while the
 //     engine drains, it never ends the process);
-//  4. the HTTP servers (2 s at most: an idle browser connection must not
+//  6. the HTTP servers (2 s at most: an idle browser connection must not
 //     hold the exit), so that the admin API and /metrics answer during
 //     the drain;
-//  5. the background parts: their context ends (it already has if Run's
+//  7. the background parts: their context ends (it already has if Run's
 //     context ended) and Close waits for every one;
-//  6. the Redis client, which steps 2 and 5 used;
-//  7. the beanstalkd pool;
-//  8. the drop log, then the DATA log (5 s each at most), last because
+//  8. the Redis client, which steps 3 and 7 used;
+//  9. the beanstalkd pool;
+//  10. the drop log, then the DATA log (5 s each at most), last because
 //     every step before may still write to them.
 package daemon
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,6 +90,7 @@ type Daemon struct {
 	data, drops *datalog.Writer
 	pool        *connpool.Pool
 	redis       *redisConn
+	db          *sql.DB // the 2.x database, with SubscriptionSource = "mysql"
 	failures    *failures.Store
 	alerts      *alert.Monitor
 	source      subs.Source
@@ -174,11 +184,14 @@ func (d *Daemon) build(ctx context.Context) error {
 	if d.redis, err = newRedisConn(cfg, log); err != nil {
 		return err
 	}
-	d.failures = newFailureStore(cfg, d.data, log)
+	if d.db, err = openDatabase(cfg); err != nil {
+		return err
+	}
+	d.failures = newFailureStore(cfg, d.data, d.db, log)
 	if d.alerts, err = alert.New(cfg, log); err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	d.source, d.reload = subscriptionSource(cfg, d.redis, d.alerts, log)
+	d.source, d.reload = subscriptionSource(cfg, d.redis, d.db, d.alerts, log)
 	d.stats = stats.New(stats.WithHandoffs(d.handoffs), stats.WithStages(d.stageTimings))
 	if d.engine, err = d.newEngine(); err != nil {
 		return err

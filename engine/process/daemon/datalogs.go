@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -66,28 +67,25 @@ func (d dataLogs) Drop(topic string, subID int64, job []byte, reason string) err
 // Redis is connected). A record Redis did not take is kept as a FAILREC
 // DATA line, with its job: replay re-sends the given-up ones. With the
 // subscriptions in MySQL, the records also go to broadcast_failure_log
-// (newFailureRows); the store's Close drains and closes that too.
-func newFailureStore(cfg *config.Config, data *datalog.Writer, log *slog.Logger) *failures.Store {
+// (newFailureRows, on db); the store's Close drains that too.
+func newFailureStore(cfg *config.Config, data *datalog.Writer, db *sql.DB, log *slog.Logger) *failures.Store {
 	return failures.New(nil, failures.Config{
 		Key:      cfg.Redis.KeyPrefix + ":failures",
 		MaxLen:   int64(cfg.FailureRecordMaxLen),
 		Logger:   log,
 		Fallback: func(r *failures.Record, err error) { _ = failures.WriteFailRec(data, r, err) },
-		Rows:     newFailureRows(cfg, data, log),
+		Rows:     newFailureRows(cfg, data, db, log),
 	})
 }
 
 // newFailureRows writes failure records into the control panel's
 // broadcast_failure_log when the subscriptions come from its database and
-// Database.FailureLog is on (nil otherwise), over a connection pool of its
-// own. A row it cannot write is kept as a FAILROW DATA line.
-func newFailureRows(cfg *config.Config, data *datalog.Writer, log *slog.Logger) failures.Rows {
-	if !cfg.SubscriptionFromMySQL || !cfg.Database.FailureLog {
-		return nil
-	}
-	db, err := paneldb.Open(cfg.Database)
-	if err != nil {
-		log.Error("failure records not written to the database", "err", err)
+// Database.FailureLog is on (nil otherwise), on db, the pool the
+// subscription source uses too. A row it cannot write is kept as a
+// FAILROW DATA line. Its Close, at shutdown once the engine has stopped,
+// drains the rows and closes db: the daemon waits for the source first.
+func newFailureRows(cfg *config.Config, data *datalog.Writer, db *sql.DB, log *slog.Logger) failures.Rows {
+	if db == nil || !cfg.SubscriptionFromMySQL || !cfg.Database.FailureLog {
 		return nil
 	}
 	return paneldb.NewFailureLog(db, paneldb.FailureLogConfig{

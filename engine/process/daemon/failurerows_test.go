@@ -30,13 +30,19 @@ func TestFailureRowsFollowTheDatabaseSettings(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.Database = config.DatabaseConfig{Host: "127.0.0.1", Port: m.Port, User: m.User, Password: m.Password, DbName: m.DB, FailureLog: true}
-	assert.Nil(t, newFailureRows(cfg, data, log), "subscriptions not from MySQL: no rows")
+	none, err := openDatabase(cfg)
+	require.NoError(t, err)
+	assert.Nil(t, none, "subscriptions not from MySQL: no pool")
+	db, err := paneldb.Open(cfg.Database)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	assert.Nil(t, newFailureRows(cfg, data, db, log), "subscriptions not from MySQL: no rows")
 	cfg.SubscriptionFromMySQL = true
 	cfg.Database.FailureLog = false
-	assert.Nil(t, newFailureRows(cfg, data, log), "FailureLog = false: no rows")
+	assert.Nil(t, newFailureRows(cfg, data, db, log), "FailureLog = false: no rows")
 
 	cfg.Database.FailureLog = true
-	store := newFailureStore(cfg, data, log)
+	store := newFailureStore(cfg, data, db, log)
 	msg := &message.Message{Topic: []byte("t"), Body: []byte{0xa1, 'x'}, Time: 1732500000, OriginJobID: 5, SubscriptionID: 9}
 	id := store.First(&failures.Record{LogID: failures.NewIDs().Next(), JobID: "1732500000.000000-5-9", Topic: "t", SubID: 9,
 		URL: "http://h/x", PanelError: "Code: 500\nContent:\n\t", Job: message.AppendChannelJob(nil, msg)})

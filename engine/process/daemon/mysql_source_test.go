@@ -33,20 +33,37 @@ func mysqlWorld(t *testing.T) (*world, *testsrv.MySQL) {
 }
 
 // startMySQLDaemon runs a daemon in the test process on the world's
-// config with SubscriptionSource = "mysql" and m's [Database]; it is
-// closed when the test ends.
+// config with SubscriptionSource = "mysql" and m's [Database] polled
+// every 200 ms; it is closed when the test ends.
 func (w *world) startMySQLDaemon(m *testsrv.MySQL) *testsrv.LogBuffer {
 	w.t.Helper()
-	path := w.configVariant("mysql.toml", map[string]string{"SubscriptionSource": `"mysql"`})
+	_, logs := w.runMySQLDaemon(w.mysqlConfig("mysql.toml", m, "PollInterval = 200"))
+	return logs
+}
+
+// mysqlConfig loads a variant of the world's config named name, with
+// SubscriptionSource = "mysql" and m's [Database], to which the lines of
+// extra are added ("PollInterval = 200").
+func (w *world) mysqlConfig(name string, m *testsrv.MySQL, extra ...string) *config.Config {
+	w.t.Helper()
+	path := w.configVariant(name, map[string]string{"SubscriptionSource": `"mysql"`})
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 	require.NoError(w.t, err)
-	_, err = fmt.Fprintf(f, "\n[Database]\nHost = \"127.0.0.1\"\nPort = %d\nUser = %q\nPassword = %q\nDbName = %q\nPollInterval = 200\n",
-		m.Port, m.User, m.Password, m.DB)
+	_, err = fmt.Fprintf(f, "\n[Database]\nHost = \"127.0.0.1\"\nPort = %d\nUser = %q\nPassword = %q\nDbName = %q\n%s\n",
+		m.Port, m.User, m.Password, m.DB, strings.Join(extra, "\n"))
 	require.NoError(w.t, err)
 	require.NoError(w.t, f.Close())
 	cfg, _, err := config.Load(path)
 	require.NoError(w.t, err)
 	require.True(w.t, cfg.SubscriptionFromMySQL)
+	return cfg
+}
+
+// runMySQLDaemon runs a daemon in the test process on cfg, logging at
+// INFO to the buffer returned; it is closed when the test ends (Close may
+// be called before).
+func (w *world) runMySQLDaemon(cfg *config.Config) (*Daemon, *testsrv.LogBuffer) {
+	w.t.Helper()
 	logs := &testsrv.LogBuffer{}
 	d, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	require.NoError(w.t, err)
@@ -56,7 +73,22 @@ func (w *world) startMySQLDaemon(m *testsrv.MySQL) *testsrv.LogBuffer {
 		d.Close()
 		assert.NoError(w.t, <-ran, "%s", logs)
 	})
-	return logs
+	return d, logs
+}
+
+// TestMySQLBadOptionsFailTheStart: [Database] Options the driver refuses
+// (a boolean parameter set to "maybe") make New fail with a message that
+// names the section and the option, before anything runs.
+func TestMySQLBadOptionsFailTheStart(t *testing.T) {
+	w := newWorld(t)
+	m := &testsrv.MySQL{Server: &testsrv.Server{Port: 1}, User: "u", Password: "p", DB: "d"}
+	cfg := w.mysqlConfig("badopts.toml", m, `Options = "parseTime=maybe"`)
+	logs := &testsrv.LogBuffer{}
+	d, err := New(context.Background(), cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	require.Error(t, err)
+	assert.Nil(t, d)
+	assert.Contains(t, err.Error(), `[Database] of the MySQL subscription source: database options "parseTime=maybe"`)
+	assert.NotContains(t, logs.String(), "medispatcher started")
 }
 
 // TestMySQLSourcePushesToTheURLInTheDatabase: a message of a topic
@@ -92,6 +124,11 @@ func TestMySQLSourceDownAtStartLeavesMainTube(t *testing.T) {
 
 	m.Restart(t)
 	w.sub.WaitFor(30*time.Second, "the 5 waiting messages", func(h []testsrv.Hit) bool { return len(h) == 5 })
-	require.Eventually(t, func() bool { return w.counts("event_center_messages")["current-jobs-ready"] == 0 },
-		10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		c := w.counts("event_center_messages")
+		return c["current-jobs-ready"]+c["current-jobs-reserved"] == 0
+	}, 10*time.Second, 20*time.Millisecond)
+	seen, dups := distinct(w.sub.Hits())
+	assert.Len(t, seen, 5)
+	assert.Zero(t, dups, "each waiting message delivered once")
 }

@@ -20,9 +20,12 @@ type step struct {
 // shutdown is the order in which Close stops the daemon, each step once
 // the previous one has returned. The package comment says why.
 func (d *Daemon) shutdown() []step {
+	mysql, _ := d.source.(*mysqlSource)
 	return []step{
 		{"engine", d.ran, func() { d.stopRun(); <-d.runDone }},
+		{"MySQL subscription source", mysql != nil, func() { mysql.stop() }},
 		{"failure store", d.failures != nil, d.flushFailures},
+		{"database pool", d.db != nil, func() { closeDatabase(d.db, d.log) }},
 		{"SIGHUP handler", d.hup != nil, func() { signal.Stop(d.hup) }},
 		{"HTTP servers", d.http != nil, d.http.shutdown},
 		{"background parts", d.parts != nil, func() { d.parts.stop() }},
