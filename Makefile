@@ -73,4 +73,4 @@ clean:
 # See RELIABILITY.md.
 .PHONY: reliability
 reliability:
-	MEDISPATCHER_LONG=1 $(GO) test -race -count=1 -timeout 30m -v -run 'Fleet|Kill9|SIGTERM|RedisDown|OneOfTwo|Subscriber500|DiskFull|Typoed|EmptyRedisHash' ./engine/process/daemon/
+	MEDISPATCHER_LONG=1 $(GO) test -race -count=1 -timeout 30m -v -run 'Fleet|Kill9|SIGTERM|RedisDown|OneOfTwo|Subscriber500|DiskFull|Typoed|EmptyRedisHash|MySQLDown' ./engine/process/daemon/

@@ -30,6 +30,7 @@ func rowsStore(t *testing.T) (*failures.Store, *sql.DB) {
 	m.Exec(t, `INSERT INTO message_classes (class_id, class_key) VALUES (7, 't')`)
 	db, err := paneldb.Open(config.DatabaseConfig{Host: "127.0.0.1", Port: m.Port, User: m.User, Password: m.Password, DbName: m.DB})
 	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
 	rows := paneldb.NewFailureLog(db, paneldb.FailureLogConfig{Addr: rowsAddr,
 		Fallback: func(r *paneldb.FailureRow, err error) { t.Errorf("failure row %s %s lost: %v", r.Op, r.JobID, err) }})
 	store := failures.New(nil, failures.Config{Rows: rows, Fallback: func(*failures.Record, error) {}})

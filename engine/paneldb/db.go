@@ -32,6 +32,9 @@ func DriverConfig(d config.DatabaseConfig) (*mysql.Config, error) {
 		c = mysql.NewConfig()
 	}
 	c.User, c.Passwd, c.Net, c.Addr, c.DBName = d.User, d.Password, "tcp", d.Addr(), d.DbName
+	// An UPDATE's RowsAffected counts the rows it matched, changed or not:
+	// a failure row's update that matches none is kept elsewhere.
+	c.ClientFoundRows = true
 	if c.Timeout == 0 {
 		c.Timeout = dialTimeout
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,7 +75,8 @@ type FailureLogConfig struct {
 // class_id in message_classes, read by the INSERT itself (0 when the topic
 // has no class row). URLs in last_target and the failure messages have
 // their userinfo masked, as in every record (failures.Store masks them).
-// FailureLog owns its *sql.DB and closes it in Close.
+// The *sql.DB is the caller's (the daemon shares one pool with the
+// subscription source); Close leaves it open.
 type FailureLog struct {
 	db      *sql.DB
 	cfg     FailureLogConfig
@@ -203,9 +205,13 @@ func (f *FailureLog) writeBatch(rows []*FailureRow) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.Timeout)
 	defer cancel()
+	var noRow []*FailureRow
 	err := inTx(ctx, f.db, func(tx *sql.Tx) error {
+		noRow = noRow[:0]
 		for _, row := range rows {
-			if err := writeRow(ctx, tx, row); err != nil {
+			if err := writeRow(ctx, tx, row); errors.Is(err, errNoRow) {
+				noRow = append(noRow, row)
+			} else if err != nil {
 				return err
 			}
 		}
@@ -213,7 +219,12 @@ func (f *FailureLog) writeBatch(rows []*FailureRow) {
 	})
 	if err == nil {
 		for _, row := range rows {
-			f.count(row)
+			if !slices.Contains(noRow, row) {
+				f.count(row)
+			}
+		}
+		for _, row := range noRow {
+			f.fail(row, errNoRow)
 		}
 		return
 	}
@@ -240,9 +251,9 @@ func (f *FailureLog) count(row *FailureRow) {
 	}
 }
 
-// Close writes what is queued (bounded by ctx), stops the writer and
-// closes the database; rows still queued when ctx ends go to the
-// fallback. Close is idempotent.
+// Close writes what is queued (bounded by ctx) and stops the writer; rows
+// still queued when ctx ends go to the fallback. The database stays open.
+// Close is idempotent.
 func (f *FailureLog) Close(ctx context.Context) {
 	f.once.Do(func() {
 		close(f.queue)
@@ -251,9 +262,6 @@ func (f *FailureLog) Close(ctx context.Context) {
 		case <-ctx.Done():
 			f.closing.Store(true) // the writer hands the rest to the fallback
 			<-f.done
-		}
-		if err := f.db.Close(); err != nil {
-			f.cfg.Logger.Error("close failure-log database", "err", err)
 		}
 	})
 }

@@ -40,7 +40,7 @@ func TestLateRowIsFoundByItsJob(t *testing.T) {
 	f.Add(next(a, 2, failures.Success, t2))
 	assert.Zero(t, f.First(dup))
 	closeLog(t, f)
-	require.Zero(t, lost.count(), "%v", lost.errs)
+	require.Zero(t, lost.count(), "%v", lost.errors())
 
 	rows := readRows(t, db, "job_id = ?", "1732500000.000000-1-17")
 	require.Len(t, rows, 1)
@@ -62,6 +62,7 @@ func TestDatabaseDownRowsGoToTheDataLog(t *testing.T) {
 	require.NoError(t, err)
 	dbc, err := paneldb.Open(dbConfig(m))
 	require.NoError(t, err)
+	t.Cleanup(func() { dbc.Close() })
 	seen := make(chan struct{}, 100)
 	f := paneldb.NewFailureLog(dbc, paneldb.FailureLogConfig{Addr: testAddr, Timeout: 2 * time.Second,
 		Fallback: func(r *paneldb.FailureRow, err error) {
@@ -170,23 +171,25 @@ func TestSlowDatabaseBoundsTheWaitAndTheQueue(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	assert.Zero(t, f.First(record(ids, 1, t0)))
+	first := record(ids, 1, t0)
+	assert.Zero(t, f.First(first))
 	assert.Less(t, time.Since(start), paneldb.FirstFailureWait+time.Second, "the push worker waited beyond the bound")
 	// The queue holds two rows, the first failure's among them until the
 	// writer takes it (Batch 1) and waits for the database: of these
 	// five, three or four do not fit.
+	// The first failure's retries: updates of its row, found by jobid.
 	for i := range 5 {
-		f.Add(next(record(ids, uint64(10+i), t0), 1, failures.Retrying, t0))
+		f.Add(next(first, i+1, failures.Retrying, t0))
 	}
 	full := lost.count()
 	assert.True(t, full >= 3 && full <= 4, "%d rows did not fit", full)
-	for _, err := range lost.errs {
+	for _, err := range lost.errors() {
 		assert.ErrorContains(t, err, "queue full")
 	}
 	m.Resume()
 	resumed = true
 	closeLog(t, f)
-	assert.Equal(t, full, lost.count(), "the rest is written once the database answers: %v", lost.errs)
+	assert.Equal(t, full, lost.count(), "the rest is written once the database answers: %v", lost.errors())
 	rows := readRows(t, db, "job_id = ?", "1732500000.000000-1-17")
 	require.NotEmpty(t, rows, "the first failure's row, written later")
 	assert.True(t, strings.HasPrefix(rows[0].FirstMessage, "medispatcher addr: "))

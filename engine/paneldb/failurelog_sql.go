@@ -74,7 +74,14 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// writeRow runs the statement of a queued row.
+// errNoRow is an UPDATE that found no row to change: the first failure's
+// row is not in the table (written to the DATA log while the database was
+// down, or deleted since), so the update is kept in the DATA log instead.
+var errNoRow = errors.New("no row for this log_id or jobid: the update is kept in the DATA log")
+
+// writeRow runs the statement of a queued row; errNoRow when an UPDATE
+// matched no row (DriverConfig sets ClientFoundRows, so a row whose values
+// did not change still counts as found).
 func writeRow(ctx context.Context, db execer, r *FailureRow) error {
 	var q string
 	var args []any
@@ -93,8 +100,14 @@ func writeRow(ctx context.Context, db execer, r *FailureRow) error {
 			q, args = q+byLogID, append(args, r.LogID)
 		}
 	}
-	if _, err := db.ExecContext(ctx, q, args...); err != nil {
+	res, err := db.ExecContext(ctx, q, args...)
+	if err != nil {
 		return fmt.Errorf("%s failure row (log_id %d): %w", r.Op, r.LogID, err)
+	}
+	if r.Op == OpUpdate {
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return errNoRow
+		}
 	}
 	return nil
 }

@@ -42,6 +42,12 @@ func (l *lost) add(r *paneldb.FailureRow, err error) {
 	l.rows, l.errs = append(l.rows, r), append(l.errs, err)
 }
 
+func (l *lost) errors() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.errs...)
+}
+
 func (l *lost) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -52,6 +58,7 @@ func newFailureLog(t *testing.T, m *testsrv.MySQL, cfg paneldb.FailureLogConfig)
 	t.Helper()
 	db, err := paneldb.Open(dbConfig(m))
 	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
 	l := &lost{}
 	cfg.Addr, cfg.Fallback = testAddr, l.add
 	f := paneldb.NewFailureLog(db, cfg)
@@ -165,7 +172,7 @@ func TestFailureRowsFollowTheMessage(t *testing.T) {
 	f.Add(next(c, 1, failures.Retrying, t1))
 	f.Add(next(c, 2, failures.GivenUp, t2))
 	closeLog(t, f)
-	require.Zero(t, lost.count(), "%v", lost.errs)
+	require.Zero(t, lost.count(), "%v", lost.errors())
 
 	rowA := readRow(t, db, a.LogID)
 	assert.Equal(t, prefix+"Code: 500\nContent:\n\toops", rowA.FirstMessage, "the first failure stays")
@@ -193,4 +200,29 @@ func counter(name string) func() uint64 {
 	c := metrics.GetOrCreateCounter(name)
 	base := c.Get()
 	return func() uint64 { return c.Get() - base }
+}
+
+// An update whose row is not in the table (its first failure went to the
+// DATA log while the database was down) is not lost: it goes to the
+// fallback, and the rows written beside it in the same batch stay written.
+// An update that changes nothing still finds its row.
+func TestFailureRowUpdateWithoutItsRowGoesToTheFallback(t *testing.T) {
+	m, db := failureDB(t)
+	f, lost := newFailureLog(t, m, paneldb.FailureLogConfig{})
+	ids := failures.NewIDs()
+	t0, t1 := time.Unix(1800000000, 0), time.Unix(1800000001, 0)
+
+	a := record(ids, 1, t0)
+	a.LogID = f.First(a)
+	orphan := record(ids, 2, t0) // never inserted: a daemon-made id
+	f.Add(next(orphan, 1, failures.Success, t1))
+	f.Add(next(a, 1, failures.Retrying, t1))
+	f.Add(next(a, 1, failures.Retrying, t1)) // the same values again
+	closeLog(t, f)
+
+	require.Equal(t, 1, lost.count(), "%v", lost.errors())
+	assert.Equal(t, "1732500000.000000-2-17", lost.rows[0].JobID)
+	assert.ErrorContains(t, lost.errors()[0], "no row")
+	rowA := readRow(t, db, a.LogID)
+	assert.Equal(t, int64(1), rowA.RetryTimes, "the update in the same batch was written")
 }

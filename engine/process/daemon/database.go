@@ -27,8 +27,7 @@ func openDatabase(cfg *config.Config) (*sql.DB, error) {
 }
 
 // closeDatabase closes the pool once the source and the failure rows are
-// done with it (the failure rows may have closed it already; a second
-// Close does nothing).
+// done with it (neither closes it itself).
 func closeDatabase(db *sql.DB, log *slog.Logger) {
 	if err := db.Close(); err != nil {
 		log.Error("close database pool", "err", err)

@@ -83,7 +83,7 @@ func newFailureStore(cfg *config.Config, data *datalog.Writer, db *sql.DB, log *
 // Database.FailureLog is on (nil otherwise), on db, the pool the
 // subscription source uses too. A row it cannot write is kept as a
 // FAILROW DATA line. Its Close, at shutdown once the engine has stopped,
-// drains the rows and closes db: the daemon waits for the source first.
+// drains the rows; the daemon closes db after it (and after the source).
 func newFailureRows(cfg *config.Config, data *datalog.Writer, db *sql.DB, log *slog.Logger) failures.Rows {
 	if db == nil || !cfg.SubscriptionFromMySQL || !cfg.Database.FailureLog {
 		return nil
