@@ -7,6 +7,7 @@ import (
 	"medispatcher/engine/dispatch/push"
 	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/observe/backlog"
+	"medispatcher/engine/paneldb"
 	"medispatcher/engine/process/admin"
 	"medispatcher/internal/config"
 )
@@ -83,7 +84,13 @@ func (d *Daemon) serveAdmin() error {
 		return nil
 	}
 	data := d.data
+	var panel admin.PanelWriter
+	if d.db != nil {
+		// The admin API's writes share the daemon's one database pool.
+		panel = paneldb.NewWriter(d.db)
+	}
 	api := admin.New(admin.Deps{
+		Panel:  panel,
 		Config: d.cfg, Started: d.started, Engine: d.engine, Pool: d.pool, Stats: d.stats, Alerts: d.alerts,
 		Backlog: d.sampler, Redis: d.redis.client, Drop: d.drops.Drop,
 		KickFail: func(server, tube string, id uint64, reason string) { _ = data.KickFail(server, tube, id, reason) },
