@@ -50,3 +50,16 @@ func TestOpenAppliesTheOptionsAndTheSchemaLoads(t *testing.T) {
 	_, err = paneldb.DriverConfig(bad)
 	assert.ErrorContains(t, err, "database options")
 }
+
+// One round trip per statement unless the options say otherwise, and an
+// UPDATE counts the rows it matched.
+func TestDriverConfigDefaults(t *testing.T) {
+	c, err := paneldb.DriverConfig(config.DatabaseConfig{Host: "db", Port: 3306, User: "u", DbName: "d"})
+	require.NoError(t, err)
+	assert.True(t, c.InterpolateParams)
+	assert.True(t, c.ClientFoundRows)
+	assert.Equal(t, "db:3306", c.Addr)
+	c, err = paneldb.DriverConfig(config.DatabaseConfig{Host: "db", Port: 3306, User: "u", DbName: "d", Options: "interpolateParams=false"})
+	require.NoError(t, err)
+	assert.False(t, c.InterpolateParams, "an operator's option wins")
+}

@@ -162,7 +162,7 @@ func TestLoadOldSample(t *testing.T) {
 	assert.Equal(t, SubscriptionSourceMySQL, c.SubscriptionSource)
 	assert.True(t, c.SubscriptionFromMySQL)
 	assert.Equal(t, DatabaseConfig{Host: "127.0.0.1", Port: 3306, User: "dev", Password: "xxxx", DbName: "jm_event",
-		Options: "readTimeout=20s&writeTimeout=20s", MaxConns: 10, PollInterval: 2000, FailureLog: true}, c.Database)
+		Options: "readTimeout=20s&writeTimeout=20s", MaxConns: 10, PollInterval: 1000, FailureLog: true}, c.Database)
 	assert.Equal(t, "127.0.0.1:3306", c.Database.Addr())
 }
 
