@@ -47,6 +47,8 @@ type rig struct {
 	bc      *beanstalk.Conn
 	redis   rueidis.Client
 	logs    *testsrv.LogBuffer
+	done    chan error // the daemon's Run returned
+	exited  bool       // done was read by the start
 }
 
 func freeAddr(t *testing.T) string {
@@ -59,11 +61,35 @@ func freeAddr(t *testing.T) string {
 // base with a Redis subscription source.
 func start(t *testing.T, extra string) *rig {
 	t.Helper()
-	return startOn(t, freeAddr(t), token, extra)
+	return startOn(t, "", token, extra)
 }
 
-// startOn is start with the admin API's address and token given.
+// startOn is start with the admin API's address ("": a free one) and
+// token given. A free port can be taken by another process between the
+// probe and the daemon's bind (other packages' tests start servers on
+// free ports too): the daemon then exits at once, and the start is tried
+// again on new ports.
 func startOn(t *testing.T, listen, tok, extra string) *rig {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr := listen
+		if addr == "" {
+			addr = freeAddr(t)
+		}
+		r, err := tryStart(t, addr, tok, extra)
+		if err == nil {
+			return r
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("daemon did not start: %v", err)
+		}
+		t.Logf("attempt %d: %v; again on other ports", attempt, err)
+	}
+}
+
+// tryStart runs one daemon; the error is the daemon's, when it exited
+// before its admin API answered.
+func tryStart(t *testing.T, listen, tok, extra string) (*rig, error) {
 	t.Helper()
 	bs, rd := testsrv.StartBeanstalkd(t), testsrv.StartRedis(t)
 	r := &rig{t: t, sub: testsrv.NewSubscriber(t), logs: &testsrv.LogBuffer{}}
@@ -100,8 +126,12 @@ Addr = %q
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- daemon.Run(ctx, cfg, log) }()
+	r.done = done
 	t.Cleanup(func() {
 		cancel()
+		if r.exited {
+			return // its error was the start's
+		}
 		select {
 		case err := <-done:
 			assert.NoError(t, err)
@@ -116,20 +146,29 @@ Addr = %q
 	require.NoError(t, err)
 	t.Cleanup(r.redis.Close)
 	if cfg.AdminAPIRefused() == "" {
-		r.waitUp()
+		if err := r.waitUp(); err != nil {
+			return nil, err
+		}
 	}
-	return r
+	return r, nil
 }
 
-// waitUp waits for /healthz, the only thing with no signal to wait on.
-func (r *rig) waitUp() {
+// waitUp waits for /healthz, the only thing with no signal to wait on; it
+// returns the daemon's error if it exits first.
+func (r *rig) waitUp() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		select {
+		case err := <-r.done:
+			r.exited = true
+			return fmt.Errorf("daemon exited before its admin API answered: %w", err)
+		default:
+		}
 		resp, err := http.Get(r.api + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return
+				return nil
 			}
 		}
 		if time.Now().After(deadline) {
