@@ -57,6 +57,17 @@ func waitSweep(t *testing.T, ch <-chan struct{}) {
 	}
 }
 
+// drainSweeps forgets the sweeps that ended so far.
+func drainSweeps(ch <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		default:
+			return
+		}
+	}
+}
+
 func scrape() string {
 	var b bytes.Buffer
 	metrics.WritePrometheus(&b, false)
@@ -100,7 +111,10 @@ func TestSamplesEveryServerAndExportsGauges(t *testing.T) {
 
 	// A tube dropped from the list (a cancelled subscription) loses its
 	// sample and its gauges at the next sweep.
+	// Sweeps that ended before the change are drained first: of the next
+	// two, the second surely started with the new list.
 	tubes.Store([]Tube{{Name: "main", Labels: `tube="main",lane="main"`, PerServer: true}})
+	drainSweeps(ch)
 	waitSweep(t, ch)
 	waitSweep(t, ch)
 	_, ok = s.Get("t1/sub-queue/7")
