@@ -9,7 +9,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,13 +30,66 @@ const (
 // FreePort returns a loopback port that was free a moment ago. Another
 // process can take it before the caller binds it: whoever starts a server
 // on it retries with a new port when the bind fails.
+//
+// The port is picked at random below the kernel's ephemeral range (the
+// local ports of outgoing connections), so that the many client
+// connections of a test run cannot take it between the probe and the
+// bind; only another server picking the same number can. Where that range
+// leaves no room, the kernel picks (port 0).
 func FreePort() (int, error) {
+	lo, hi := serverPorts(ephemeralRange())
+	for range 20 {
+		if hi <= lo {
+			break
+		}
+		p := lo + rand.IntN(hi-lo)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p, nil
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("probe free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ephemeralRange is the kernel's range of local ports for outgoing
+// connections (Linux's ip_local_port_range), or its default where it
+// cannot be read.
+func ephemeralRange() (lo, hi int) {
+	lo, hi = 32768, 60999
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return lo, hi
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return lo, hi
+	}
+	l, err1 := strconv.Atoi(f[0])
+	h, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || l > h {
+		return lo, hi
+	}
+	return l, h
+}
+
+// serverPorts is the range [lo, hi) FreePort picks from: the 10 000
+// ports below the ephemeral range when they are unprivileged, else the
+// ports above it; empty when neither fits.
+func serverPorts(ephLo, ephHi int) (lo, hi int) {
+	if ephLo-10000 >= 1024 {
+		return ephLo - 10000, ephLo
+	}
+	if ephHi+1 <= 55535 {
+		return ephHi + 1, ephHi + 10001
+	}
+	return 0, 0
 }
 
 // Ping checks that a server of kind answers a harmless command at addr
