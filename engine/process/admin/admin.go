@@ -65,8 +65,8 @@ type Deps struct {
 	KickFail amend.KickFailer
 	Log      *slog.Logger
 	// Panel writes subscriptions into the 2.x tables when
-	// SubscriptionSource is "mysql"; nil: New opens one on the config's
-	// [Database].
+	// SubscriptionSource is "mysql", on the daemon's one database pool;
+	// nil: writes answer 503.
 	Panel PanelWriter
 }
 
@@ -85,9 +85,6 @@ func New(d Deps) *API {
 	}
 	if d.Redis == nil {
 		d.Redis = func(context.Context) rueidis.Client { return nil }
-	}
-	if d.Panel == nil && d.Config.SubscriptionFromMySQL {
-		d.Panel = openPanel(d)
 	}
 	return &API{d: d, token: []byte(d.Config.AdminToken), hosts: allowedHosts(d.Config), page: statuspage.Handler()}
 }

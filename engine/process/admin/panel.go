@@ -23,24 +23,10 @@ type PanelWriter interface {
 	Cancel(ctx context.Context, id int64) error
 }
 
-// openPanel is the writer on the config's [Database]: a pool of its own
-// that keeps no idle connection (writes are rare, and nothing is left
-// open when the daemon stops). nil when the options do not parse (the
-// config check refuses them before a start anyway).
-func openPanel(d Deps) PanelWriter {
-	db, err := paneldb.Open(d.Config.Database)
-	if err != nil {
-		d.Log.Error("admin API: subscriptions cannot be written to the database", "err", err)
-		return nil
-	}
-	db.SetMaxIdleConns(0)
-	return paneldb.NewWriter(db)
-}
-
 // requirePanel returns the writer or a 503.
 func (a *API) requirePanel() (PanelWriter, error) {
 	if a.d.Panel == nil {
-		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "database %s cannot be written: see the log", paneldb.Where(a.d.Config.Database))
+		return nil, errf(fasthttp.StatusServiceUnavailable, CodeUnavailable, "database %s cannot be written: no database pool", paneldb.Where(a.d.Config.Database))
 	}
 	return a.d.Panel, nil
 }
