@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +31,7 @@ const (
 	DefaultFailureQueue   = 4096
 	DefaultFailureBatch   = 64
 	DefaultFailureTimeout = 5 * time.Second
+	DefaultFailureLinger  = 50 * time.Millisecond
 )
 
 // FailureLogConfig configures a FailureLog; zero fields take the defaults.
@@ -40,6 +40,11 @@ type FailureLogConfig struct {
 	Batch     int           // statements per transaction; DefaultFailureBatch
 	Timeout   time.Duration // one transaction; DefaultFailureTimeout
 	FirstWait time.Duration // the first-failure INSERT; FirstFailureWait
+	// Linger is how long the writer waits for more UPDATEs before it
+	// commits the ones it has (a first-failure INSERT ends the wait at
+	// once); DefaultFailureLinger. Nobody waits for an UPDATE, so a
+	// short wait buys fewer commits.
+	Linger time.Duration
 	// Addr is the daemon's address in the failure messages; "" means
 	// LocalIPv4() (which may itself be "", as 2.x wrote it then).
 	Addr string
@@ -54,7 +59,10 @@ type FailureLogConfig struct {
 //
 //   - a message's first failed push INSERTs its row (First), waited for by
 //     the push worker within FirstWait so that the retry job carries the
-//     row's log_id as LogId;
+//     row's log_id as LogId; the INSERTs of push workers that fail at the
+//     same time are committed together, with the UPDATEs queued by then
+//     (group commit: one transaction of single-row INSERTs, so each
+//     still gets its own exact id);
 //   - every later record UPDATEs that row (Add): a failed retry to be
 //     retried again sets last_failure_message, last_target, final_status
 //     0, alive 1, retry_times n, last_retry_time now; a given-up one the
@@ -69,7 +77,8 @@ type FailureLogConfig struct {
 // find their row by (subscription_id, job_id) instead of log_id.
 //
 // The queued statements go to one writer goroutine that runs them in
-// transactions of up to Batch statements. A row that cannot be queued
+// transactions of up to Batch statements, waiting up to Linger for a
+// batch to fill. A row that cannot be queued
 // (queue full) or written (database down, a statement refused) goes to
 // Fallback, never dropped silently. message_class_id is the topic's
 // class_id in message_classes, read by the INSERT itself (0 when the topic
@@ -78,24 +87,37 @@ type FailureLogConfig struct {
 // The *sql.DB is the caller's (the daemon shares one pool with the
 // subscription source); Close leaves it open.
 type FailureLog struct {
-	db      *sql.DB
-	cfg     FailureLogConfig
-	prefix  string // "medispatcher addr: <IP> "
-	queue   chan *FailureRow
-	done    chan struct{}
-	once    sync.Once
+	db     *sql.DB
+	cfg    FailureLogConfig
+	prefix string // "medispatcher addr: <IP> "
+	queue  chan *FailureRow
+	firsts chan *firstReq // First's INSERTs, taken by the writer first
+	done   chan struct{}
+	once   sync.Once
+	// mu guards sends on queue against Close closing it: enqueue holds it
+	// shared, Close exclusively.
+	mu      sync.RWMutex
+	closed  bool
 	closing atomic.Bool  // Close ran out of time: the rest goes to Fallback
 	pause   atomic.Int64 // unix ns until which First does not wait
 	m       failureLogMetrics
 }
 
-// failureLogMetrics count the rows written and the writes that failed.
+// failureLogMetrics count the rows written, the transactions that wrote
+// them and the writes that failed.
 type failureLogMetrics struct {
-	inserted, updated, errors *metrics.Counter
+	inserted, updated, commits, errors *metrics.Counter
 }
 
 // NewFailureLog starts the writer on db.
 func NewFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
+	f := newFailureLog(db, cfg)
+	go f.loop()
+	return f
+}
+
+// newFailureLog is a FailureLog whose writer is not started yet.
+func newFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 	if cfg.Queue <= 0 {
 		cfg.Queue = DefaultFailureQueue
 	}
@@ -107,6 +129,9 @@ func NewFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 	}
 	if cfg.FirstWait <= 0 {
 		cfg.FirstWait = FirstFailureWait
+	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = DefaultFailureLinger
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = LocalIPv4()
@@ -120,43 +145,59 @@ func NewFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 		}
 	}
 	f := &FailureLog{db: db, cfg: cfg, prefix: "medispatcher addr: " + cfg.Addr + " ",
-		queue: make(chan *FailureRow, cfg.Queue), done: make(chan struct{}),
+		queue: make(chan *FailureRow, cfg.Queue), firsts: make(chan *firstReq), done: make(chan struct{}),
 		m: failureLogMetrics{
 			inserted: metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="insert"}`),
 			updated:  metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="update"}`),
+			commits:  metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_commits_total`),
 			errors:   metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_errors_total`),
 		}}
-	go f.loop()
 	return f
 }
 
 // First INSERTs the row of a message's first failed push and returns its
 // log_id, or 0 when the database did not answer within FirstWait or
-// failed (the row is then queued under r.LogID).
+// failed (the row is then queued under r.LogID). The writer commits it
+// together with the other First calls waiting by then.
 func (f *FailureLog) First(r *failures.Record) uint64 {
 	row := f.row(r, OpInsert)
 	if time.Now().UnixNano() < f.pause.Load() {
 		f.enqueue(row)
 		return 0
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.FirstWait)
-	defer cancel()
-	id, err := insertFirst(ctx, f.db, row)
-	if err != nil {
-		f.m.errors.Inc()
-		f.pause.Store(time.Now().Add(firstFailurePause).UnixNano())
-		f.cfg.Logger.Warn("failure row not written in time: queued", "sub", row.SubID, "jobid", row.JobID, "err", err)
-		f.enqueue(row)
-		return 0
+	req := &firstReq{row: row, deadline: time.Now().Add(f.cfg.FirstWait), reply: make(chan firstReply, 1)}
+	timer := time.NewTimer(f.cfg.FirstWait)
+	defer timer.Stop()
+	err := context.DeadlineExceeded
+	select {
+	case f.firsts <- req:
+		select {
+		case rep := <-req.reply:
+			if rep.err == nil {
+				return rep.id
+			}
+			err = rep.err
+		case <-timer.C:
+		}
+	case <-timer.C:
 	}
-	f.m.inserted.Inc()
-	return id
+	f.m.errors.Inc()
+	f.pause.Store(time.Now().Add(firstFailurePause).UnixNano())
+	f.cfg.Logger.Warn("failure row not written in time: queued", "sub", row.SubID, "jobid", row.JobID, "err", err)
+	f.enqueue(row)
+	return 0
 }
 
 // Add queues the UPDATE of a later record's row; it never blocks.
 func (f *FailureLog) Add(r *failures.Record) { f.enqueue(f.row(r, OpUpdate)) }
 
 func (f *FailureLog) enqueue(row *FailureRow) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		f.fail(row, errors.New("failure log closed before the row was queued"))
+		return
+	}
 	select {
 	case f.queue <- row:
 	default:
@@ -168,79 +209,6 @@ func (f *FailureLog) enqueue(row *FailureRow) {
 func (f *FailureLog) fail(row *FailureRow, err error) {
 	f.m.errors.Inc()
 	f.cfg.Fallback(row, err)
-}
-
-func (f *FailureLog) loop() {
-	defer close(f.done)
-	batch := make([]*FailureRow, 0, f.cfg.Batch)
-	for row := range f.queue {
-		batch = append(batch[:0], row)
-	fill:
-		for len(batch) < f.cfg.Batch {
-			select {
-			case next, ok := <-f.queue:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, next)
-			default:
-				break fill
-			}
-		}
-		f.writeBatch(batch)
-		clear(batch)
-	}
-}
-
-// writeBatch writes rows in one transaction. When the server refused a
-// statement (the connection itself is fine), the rows are written one by
-// one so that one bad row does not take the others with it; when the
-// database is out of reach, they all go to the fallback.
-func (f *FailureLog) writeBatch(rows []*FailureRow) {
-	if f.closing.Load() {
-		for _, row := range rows {
-			f.fail(row, errors.New("failure log closed before the row was written"))
-		}
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.Timeout)
-	defer cancel()
-	var noRow []*FailureRow
-	err := inTx(ctx, f.db, func(tx *sql.Tx) error {
-		noRow = noRow[:0]
-		for _, row := range rows {
-			if err := writeRow(ctx, tx, row); errors.Is(err, errNoRow) {
-				noRow = append(noRow, row)
-			} else if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		for _, row := range rows {
-			if !slices.Contains(noRow, row) {
-				f.count(row)
-			}
-		}
-		for _, row := range noRow {
-			f.fail(row, errNoRow)
-		}
-		return
-	}
-	if !refused(err) || len(rows) == 1 {
-		for _, row := range rows {
-			f.fail(row, err)
-		}
-		return
-	}
-	for _, row := range rows {
-		if err := writeRow(ctx, f.db, row); err != nil {
-			f.fail(row, err)
-			continue
-		}
-		f.count(row)
-	}
 }
 
 func (f *FailureLog) count(row *FailureRow) {
@@ -256,7 +224,10 @@ func (f *FailureLog) count(row *FailureRow) {
 // Close is idempotent.
 func (f *FailureLog) Close(ctx context.Context) {
 	f.once.Do(func() {
+		f.mu.Lock()
+		f.closed = true
 		close(f.queue)
+		f.mu.Unlock()
 		select {
 		case <-f.done:
 		case <-ctx.Done():

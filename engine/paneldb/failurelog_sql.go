@@ -57,7 +57,7 @@ func flag(b bool) int {
 }
 
 // insertFirst INSERTs the row of a first failure and returns its log_id.
-func insertFirst(ctx context.Context, db *sql.DB, r *FailureRow) (uint64, error) {
+func insertFirst(ctx context.Context, db execer, r *FailureRow) (uint64, error) {
 	res, err := db.ExecContext(ctx, sqlInsertFirst, insertArgs(r)...)
 	if err != nil {
 		return 0, fmt.Errorf("insert failure row: %w", err)

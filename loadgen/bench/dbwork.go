@@ -19,9 +19,10 @@ const (
 	metricRowsInserted  = `medispatcher_paneldb_failure_rows_total{op="insert"}`
 	metricRowsUpdated   = `medispatcher_paneldb_failure_rows_total{op="update"}`
 	metricFailureErrors = `medispatcher_paneldb_failure_errors_total`
+	metricCommits       = `medispatcher_paneldb_failure_commits_total`
 )
 
-var dbMetrics = []string{metricProbes, metricReads, metricErrors, metricRowsInserted, metricRowsUpdated, metricFailureErrors}
+var dbMetrics = []string{metricProbes, metricReads, metricErrors, metricRowsInserted, metricRowsUpdated, metricFailureErrors, metricCommits}
 
 // DatabaseWork is what a run asked of the database, from the daemons'
 // counters (summed over them, the difference across the run) and the
@@ -32,7 +33,8 @@ type DatabaseWork struct {
 	Errors        int64   `json:"errors"` // failed probes and reads
 	RowsInserted  int64   `json:"failure_rows_inserted"`
 	RowsUpdated   int64   `json:"failure_rows_updated"`
-	FailureErrors int64   `json:"failure_errors"` // failure rows not written
+	FailureErrors int64   `json:"failure_errors"`  // failure rows not written
+	Commits       int64   `json:"failure_commits"` // transactions that wrote failure rows
 	CPUPer1k      float64 `json:"mariadb_cpu_s_per_1k"`
 }
 
@@ -78,7 +80,8 @@ func databaseWork(before, after sample, delivered int64) *DatabaseWork {
 	}
 	d := func(m string) float64 { return after.db[m] - before.db[m] }
 	w := &DatabaseWork{Errors: int64(d(metricErrors)), RowsInserted: int64(d(metricRowsInserted)),
-		RowsUpdated: int64(d(metricRowsUpdated)), FailureErrors: int64(d(metricFailureErrors))}
+		RowsUpdated: int64(d(metricRowsUpdated)), FailureErrors: int64(d(metricFailureErrors)),
+		Commits: int64(d(metricCommits))}
 	if secs := after.at.Sub(before.at).Seconds(); secs > 0 {
 		w.ProbesPerS, w.ReadsPerS = d(metricProbes)/secs, d(metricReads)/secs
 	}
@@ -94,7 +97,7 @@ func databaseText(w *DatabaseWork, bsCPUPer1k float64) string {
 	if w == nil {
 		return ""
 	}
-	return fmt.Sprintf("database: %.2f probes/s, %.2f full reads/s, %d failed queries; failure rows %d inserted, %d updated, %d not written; "+
+	return fmt.Sprintf("database: %.2f probes/s, %.2f full reads/s, %d failed queries; failure rows %d inserted, %d updated, %d not written, %d commits; "+
 		"CPU s/1k msg: mariadbd %.3f, beanstalkd %.3f",
-		w.ProbesPerS, w.ReadsPerS, w.Errors, w.RowsInserted, w.RowsUpdated, w.FailureErrors, w.CPUPer1k, bsCPUPer1k)
+		w.ProbesPerS, w.ReadsPerS, w.Errors, w.RowsInserted, w.RowsUpdated, w.FailureErrors, w.Commits, w.CPUPer1k, bsCPUPer1k)
 }

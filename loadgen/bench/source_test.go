@@ -72,10 +72,10 @@ func TestDatabaseWork(t *testing.T) {
 	t0 := time.Now()
 	before := sample{at: t0, dbCPU: 1, db: sum}
 	after := sample{at: t0.Add(10 * time.Second), dbCPU: 1.5, db: map[string]float64{metricProbes: 34, metricReads: 3,
-		metricRowsInserted: 140, metricRowsUpdated: 60, metricErrors: 1}}
+		metricRowsInserted: 140, metricRowsUpdated: 60, metricErrors: 1, metricCommits: 30}}
 	w := databaseWork(before, after, 5000)
-	assert.Equal(t, &DatabaseWork{ProbesPerS: 2, ReadsPerS: 0.1, Errors: 1, RowsInserted: 100, RowsUpdated: 60, CPUPer1k: 0.1}, w)
-	assert.Equal(t, "database: 2.00 probes/s, 0.10 full reads/s, 1 failed queries; failure rows 100 inserted, 60 updated, 0 not written; "+
+	assert.Equal(t, &DatabaseWork{ProbesPerS: 2, ReadsPerS: 0.1, Errors: 1, RowsInserted: 100, RowsUpdated: 60, Commits: 30, CPUPer1k: 0.1}, w)
+	assert.Equal(t, "database: 2.00 probes/s, 0.10 full reads/s, 1 failed queries; failure rows 100 inserted, 60 updated, 0 not written, 30 commits; "+
 		"CPU s/1k msg: mariadbd 0.100, beanstalkd 0.050", databaseText(w, 0.05))
 	assert.Nil(t, databaseWork(sample{}, after, 5000), "no counters before: nothing to say")
 	assert.Empty(t, databaseText(nil, 0))
