@@ -60,3 +60,28 @@ func TestPushAllocs(t *testing.T) {
 	assert.LessOrEqual(t, allocs, float64(maxPushAllocs), "allocations per push")
 	t.Logf("allocs per push: %v", allocs)
 }
+
+// TestPushSignedAllocs: signing (two keys, as while secrets rotate) adds
+// no allocation to a warm push.
+func TestPushSignedAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	ln := fasthttputil.NewInmemoryListener()
+	fastSubscriber(t, ln)
+	c := NewClient(Config{Dial: func(string, time.Duration) (net.Conn, error) { return ln.Dial() }})
+	p := &Push{URL: "http://subscriber.test/hook?x=1", Msg: exampleMsg(), SubID: 7, RetryTimes: 1, Timeout: 5 * time.Second,
+		Keys: [][]byte{[]byte("0123456789abcdefghijklmnopqrstuv"), []byte("another key of twenty-eight!")}}
+	var r Result
+	ctx := context.Background()
+	for range 10 {
+		c.Push(ctx, p, &r)
+		require.True(t, r.OK, "%v %v", r.Kind, r.Err)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		c.Push(ctx, p, &r)
+	})
+	require.True(t, r.OK)
+	assert.LessOrEqual(t, allocs, float64(maxPushAllocs), "allocations per signed push")
+	t.Logf("allocs per signed push: %v", allocs)
+}
