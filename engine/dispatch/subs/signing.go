@@ -30,7 +30,7 @@ func ParseSigningSecret(secret string) ([]byte, error) {
 		return nil, errors.New("the part after " + SigningSecretPrefix + " is not standard base64")
 	}
 	if len(key) < MinSigningKey || len(key) > MaxSigningKey {
-		return nil, fmt.Errorf("decodes to %d bytes, must be %d to %d", len(key), MinSigningKey, MaxSigningKey)
+		return nil, fmt.Errorf("its key is %d bytes", len(key))
 	}
 	return key, nil
 }
@@ -41,7 +41,7 @@ func (s *Subscription) validateSecrets(bad func(field string, value any, allowed
 	for i, secret := range s.SigningSecrets {
 		if _, err := ParseSigningSecret(secret); err != nil {
 			bad("signing_secrets", fmt.Sprintf("secret %d of %d (value not shown)", i+1, len(s.SigningSecrets)),
-				fmt.Sprintf("%v; want %s followed by the standard base64 of a %d to %d byte key",
+				fmt.Sprintf("%v (a secret is %s followed by the standard base64 of a %d to %d byte key)",
 					err, SigningSecretPrefix, MinSigningKey, MaxSigningKey))
 		}
 	}

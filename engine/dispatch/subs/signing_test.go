@@ -32,8 +32,8 @@ func TestValidateSigningSecrets(t *testing.T) {
 		{"no prefix", []string{strings.TrimPrefix(secretOf(32, 'd'), SigningSecretPrefix)}, `does not start with "whsec_"`},
 		{"not base64", []string{SigningSecretPrefix + "not*base64!!"}, "not standard base64"},
 		{"url-safe base64", []string{SigningSecretPrefix + base64.URLEncoding.EncodeToString([]byte(strings.Repeat("\xff", 30)))}, "not standard base64"},
-		{"key too short", []string{secretOf(MinSigningKey-1, 'e')}, "decodes to 23 bytes"},
-		{"key too long", []string{secretOf(MaxSigningKey+1, 'f')}, "decodes to 65 bytes"},
+		{"key too short", []string{secretOf(MinSigningKey-1, 'e')}, "its key is 23 bytes"},
+		{"key too long", []string{secretOf(MaxSigningKey+1, 'f')}, "its key is 65 bytes"},
 		{"second of two", []string{secretOf(32, 'g'), secretOf(8, 'h')}, "secret 2 of 2"},
 	}
 	for _, tt := range tests {
@@ -116,7 +116,7 @@ func TestFileSourceSigningSecrets(t *testing.T) {
 	assert.Equal(t, invalidCall{id: 1, held: true, fields: []string{"signing_secrets"}}, invalidCall{id: c.id, held: c.held, fields: c.fields})
 	out := logs.String()
 	assert.Contains(t, out, "fields=signing_secrets")
-	assert.Contains(t, out, "decodes to 8 bytes")
+	assert.Contains(t, out, "its key is 8 bytes")
 	assert.NotContains(t, out, "dG9vc2hvcnQ")
 	assert.NotContains(t, out, strings.TrimPrefix(good.SigningSecrets[0], SigningSecretPrefix))
 }
