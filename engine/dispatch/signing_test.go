@@ -4,7 +4,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"net"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/valyala/fasthttp"
 )
 
 // webhookPush is one push as a signature-checking subscriber saw it.
@@ -25,7 +27,7 @@ type webhookPush struct {
 	webhookHeaderCnt int
 }
 
-// webhookSubscriber is a fasthttp subscriber recording the signature
+// webhookSubscriber is an HTTP subscriber recording the signature
 // headers and raw body of every push; answer decides the status of the
 // n-th push (1-based).
 type webhookSubscriber struct {
@@ -36,16 +38,17 @@ type webhookSubscriber struct {
 
 func newWebhookSubscriber(t *testing.T, answer func(n int) int) *webhookSubscriber {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ws := &webhookSubscriber{url: "http://" + ln.Addr().String()}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		p := webhookPush{path: string(ctx.Path()), body: append([]byte(nil), ctx.PostBody()...),
-			id: string(ctx.Request.Header.Peek("webhook-id")), ts: string(ctx.Request.Header.Peek("webhook-timestamp")),
-			sig: string(ctx.Request.Header.Peek("webhook-signature")), jobid: string(ctx.PostArgs().Peek("jobid")),
-			retry: string(ctx.PostArgs().Peek("retry_times"))}
-		for k := range ctx.Request.Header.All() {
-			if strings.HasPrefix(strings.ToLower(string(k)), "webhook-") {
+	ws := &webhookSubscriber{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			return
+		}
+		form, _ := url.ParseQuery(string(body))
+		p := webhookPush{path: req.URL.Path, body: body, jobid: form.Get("jobid"), retry: form.Get("retry_times"),
+			id: req.Header.Get("webhook-id"), ts: req.Header.Get("webhook-timestamp"), sig: req.Header.Get("webhook-signature")}
+		for name := range req.Header {
+			if strings.HasPrefix(strings.ToLower(name), "webhook-") {
 				p.webhookHeaderCnt++
 			}
 		}
@@ -53,18 +56,11 @@ func newWebhookSubscriber(t *testing.T, answer func(n int) int) *webhookSubscrib
 		ws.pushes = append(ws.pushes, p)
 		n := len(ws.pushes)
 		ws.mu.Unlock()
-		ctx.SetStatusCode(answer(n))
-		ctx.SetBodyString(`{"status":1}`)
-	}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Shutdown()
-		<-done
-	})
+		w.WriteHeader(answer(n))
+		_, _ = io.WriteString(w, `{"status":1}`)
+	}))
+	t.Cleanup(srv.Close)
+	ws.url = srv.URL
 	return ws
 }
 

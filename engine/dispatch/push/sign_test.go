@@ -48,7 +48,7 @@ func headerSubscriber(t testing.TB) (string, <-chan signedHit) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	hits := make(chan signedHit, 16)
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+	serveFast(t, ln, func(ctx *fasthttp.RequestCtx) {
 		h := signedHit{
 			id:    string(ctx.Request.Header.Peek("webhook-id")),
 			ts:    string(ctx.Request.Header.Peek("webhook-timestamp")),
@@ -64,15 +64,6 @@ func headerSubscriber(t testing.TB) (string, <-chan signedHit) {
 		hits <- h
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"status":1}`)
-	}}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	t.Cleanup(func() {
-		_ = srv.Shutdown()
-		<-done
 	})
 	return "http://" + ln.Addr().String(), hits
 }

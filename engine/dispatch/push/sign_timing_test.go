@@ -2,7 +2,6 @@ package push
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -16,12 +15,7 @@ var benchKeys = [][]byte{[]byte("0123456789abcdefghijklmnopqrstuv"), []byte("vut
 // loopback TCP unsigned, with one key and with two: the difference is
 // what signing costs a push.
 func BenchmarkPushSigned(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	fastSubscriber(b, ln)
-	url := "http://" + ln.Addr().String() + "/hook?x=1"
+	url := benchSubscriber(b)
 	msg := exampleMsg()
 	for _, bc := range []struct {
 		name string

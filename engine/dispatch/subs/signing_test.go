@@ -3,7 +3,7 @@ package subs
 import (
 	"context"
 	"encoding/base64"
-	"os"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,51 +89,49 @@ func TestEqualSeesSigningSecrets(t *testing.T) {
 }
 
 // TestFileSourceSigningSecrets: the file's signing_secrets decode; a bad
-// secret keeps the last good version and the log names the field, never
-// the value.
+// secret keeps the last good version.
 func TestFileSourceSigningSecrets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "subs.toml")
-	good := sub(1, "order_paid")
-	good.SigningSecrets = []string{secretOf(32, 'g')}
-	require.NoError(t, WriteFile(path, []*Subscription{good}))
-	log, logs := testLogger()
-	src := NewFileSource(path, testLimits, log)
-	opts, calls := hookCalls("")
-	src.SetOptions(opts)
-	sets := runSource(t, src)
-	s := waitSet(t, sets, "the signed subscription", hasIDs(1))
-	assert.Equal(t, good.SigningSecrets, s.ByID(1).SigningSecrets)
-	require.Len(t, s.ByID(1).SigningKeys(), 1)
-
-	const badSecret = "whsec_dG9vc2hvcnQ=" // "tooshort"
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	edited := strings.Replace(string(data), good.SigningSecrets[0], badSecret, 1)
-	require.NoError(t, os.WriteFile(path, []byte(edited+"\n[[subscription]]\nid = 2\ntopic = \"b\"\nurl = \"http://127.0.0.1/b\"\n"), 0o644))
-	s = waitSet(t, sets, "2 added", hasIDs(1, 2))
-	assert.True(t, s.ByID(1).Equal(good), "1 keeps its last good secrets")
-	c := nextCall(t, calls)
-	assert.Equal(t, invalidCall{id: 1, held: true, fields: []string{"signing_secrets"}}, invalidCall{id: c.id, held: c.held, fields: c.fields})
-	out := logs.String()
-	assert.Contains(t, out, "fields=signing_secrets")
-	assert.Contains(t, out, "its key is 8 bytes")
-	assert.NotContains(t, out, "dG9vc2hvcnQ")
-	assert.NotContains(t, out, strings.TrimPrefix(good.SigningSecrets[0], SigningSecretPrefix))
+	checkSigningSecretsHeld(t,
+		func(log *slog.Logger) hookedSource { return NewFileSource(path, testLimits, log) },
+		func(list ...*Subscription) { require.NoError(t, WriteFile(path, list)) })
 }
 
 // TestRedisSourceSigningSecrets: the JSON entry's signing_secrets decode;
 // a bad secret keeps the last good version.
 func TestRedisSourceSigningSecrets(t *testing.T) {
 	srv := testsrv.StartRedis(t)
-	ctx := context.Background()
 	c := newRedisClient(t, srv.Addr)
 	const prefix = "{signing}"
+	checkSigningSecretsHeld(t,
+		func(log *slog.Logger) hookedSource {
+			return NewRedisSource(newRedisClient(t, srv.Addr), prefix, testLimits, log)
+		},
+		func(list ...*Subscription) {
+			for _, s := range list {
+				require.NoError(t, RedisPut(context.Background(), c, prefix, s))
+			}
+		})
+}
+
+// hookedSource is a source taking Options.
+type hookedSource interface {
+	Source
+	SetOptions(Options)
+}
+
+// checkSigningSecretsHeld writes (with write) a subscription with two
+// secrets and runs the source newSrc makes: the set holds the secrets and
+// their keys. Then it writes a version whose second secret is bad, with a
+// new subscription 2: the first keeps its good version, and the hook and
+// the log name signing_secrets, never a secret.
+func checkSigningSecretsHeld(t *testing.T, newSrc func(*slog.Logger) hookedSource, write func(list ...*Subscription)) {
+	t.Helper()
 	good := sub(1, "order_paid")
 	good.SigningSecrets = []string{secretOf(32, 'r'), secretOf(48, 's')}
-	require.NoError(t, RedisPut(ctx, c, prefix, good))
-
+	write(good)
 	log, logs := testLogger()
-	src := NewRedisSource(newRedisClient(t, srv.Addr), prefix, testLimits, log)
+	src := newSrc(log)
 	opts, calls := hookCalls("")
 	src.SetOptions(opts)
 	sets := runSource(t, src)
@@ -141,15 +139,18 @@ func TestRedisSourceSigningSecrets(t *testing.T) {
 	assert.Equal(t, good.SigningSecrets, s.ByID(1).SigningSecrets)
 	assert.Len(t, s.ByID(1).SigningKeys(), 2)
 
+	const tooShort = "dG9vc2hvcnQ=" // "tooshort"
 	bad := *good
-	bad.SigningSecrets = []string{good.SigningSecrets[0], "s3cr3t-without-prefix"}
-	require.NoError(t, RedisPut(ctx, c, prefix, &bad))
+	bad.SigningSecrets = []string{good.SigningSecrets[0], SigningSecretPrefix + tooShort}
+	write(&bad, sub(2, "b"))
 	call := nextCall(t, calls)
 	assert.Equal(t, invalidCall{id: 1, held: true, fields: []string{"signing_secrets"}}, invalidCall{id: call.id, held: call.held, fields: call.fields})
-	assert.NotContains(t, call.err.Error(), "s3cr3t")
-	waitLog(t, logs, "fields=signing_secrets")
-	assert.NotContains(t, logs.String(), "s3cr3t")
-	require.NoError(t, RedisPut(ctx, c, prefix, sub(2, "b")))
+	assert.Contains(t, call.err.Error(), "its key is 8 bytes")
 	s = waitSet(t, sets, "2 added", hasIDs(1, 2))
 	assert.True(t, s.ByID(1).Equal(good), "1 keeps its last good secrets")
+	waitLog(t, logs, "fields=signing_secrets")
+	for _, secret := range append(bad.SigningSecrets, good.SigningSecrets...) {
+		assert.NotContains(t, logs.String(), strings.TrimPrefix(secret, SigningSecretPrefix))
+		assert.NotContains(t, call.err.Error(), strings.TrimPrefix(secret, SigningSecretPrefix))
+	}
 }
