@@ -126,7 +126,7 @@ func (s *Subscription) Equal(o *Subscription) bool {
 	a, b := *s, *o
 	a.urls, b.urls = nil, nil
 	a.keys, b.keys = nil, nil
-	// No secrets, listed or not, are the same setting.
+	// An empty list and none are the same setting: pushes unsigned.
 	if len(a.SigningSecrets) == 0 && len(b.SigningSecrets) == 0 {
 		a.SigningSecrets, b.SigningSecrets = nil, nil
 	}
