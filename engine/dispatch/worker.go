@@ -113,7 +113,7 @@ func (w *worker) process(c *channelJob) {
 		return
 	}
 	done := w.retriesDone()
-	w.push = push.Push{URL: url, Msg: w.msg, SubID: r.id, RetryTimes: done, Timeout: p.timeout}
+	w.push = push.Push{URL: url, Msg: w.msg, SubID: r.id, RetryTimes: done, Timeout: p.timeout, Keys: p.sub.SigningKeys()}
 	e.deps.Push.Push(context.Background(), &w.push, &w.res)
 	e.stages.Observe(stage.Push, w.res.Elapsed)
 	if w.res.OK && !l.retry {

@@ -1,6 +1,7 @@
 package paneldb
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -22,8 +23,9 @@ const (
 )
 
 // paramField maps one 2.x parameter onto a field of subs.Subscription.
-// field returns a pointer to the field: an *int, *bool or *string, so
-// that one entry serves both directions (rows → subscription when the
+// field returns a pointer to the field: an *int, *bool, *string or
+// *[]string (a JSON array of strings as the value), so that one entry
+// serves both directions (rows → subscription when the
 // daemon reads, subscription → rows when a writer stores one).
 type paramField struct {
 	name  string // param_name
@@ -51,6 +53,8 @@ var params = []paramField{
 	{"MessageBlockedAlertThreshold", "alert_backlog_threshold", func(s *subs.Subscription) any { return &s.AlertBacklogThreshold }},
 	{"DropMessageThreshold", "drop_threshold", func(s *subs.Subscription) any { return &s.DropThreshold }},
 	{"DropMessageThresholdAction", "drop_action", func(s *subs.Subscription) any { return &s.DropAction }},
+	// Not a 2.x parameter: the Standard Webhooks secrets, as a JSON array.
+	{"SigningSecrets", "signing_secrets", func(s *subs.Subscription) any { return &s.SigningSecrets }},
 }
 
 // paramByName indexes params by param_name. Read only.
@@ -89,6 +93,13 @@ func (p *paramField) set(s *subs.Subscription, value string) error {
 		*f = b
 	case *string:
 		*f = value
+	case *[]string:
+		var list []string
+		if err := json.Unmarshal([]byte(value), &list); err != nil {
+			// Never quoted: the value may hold secrets.
+			return &subs.ValidationError{ID: s.ID, Field: p.name, Value: "(value not shown)", Allowed: "must be a JSON array of strings"}
+		}
+		*f = list
 	}
 	return nil
 }
@@ -108,6 +119,12 @@ func (p *paramField) get(s *subs.Subscription) (value string, ok bool) {
 		return "0", def
 	case *string:
 		return *f, *f != ""
+	case *[]string:
+		if len(*f) == 0 {
+			return "", false
+		}
+		b, err := json.Marshal(*f)
+		return string(b), err == nil
 	}
 	return "", false
 }

@@ -1,6 +1,7 @@
 package paneldb
 
 import (
+	"encoding/base64"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -18,8 +19,12 @@ func everyParam() *subs.Subscription {
 		AlertEnabled: false, AlertEmails: "a@example.com,b@example.com", AlertPhones: "123,456", AlertReceiver: "ops",
 		AlertIntervalS: 60, AlertFailureWindowS: 120, AlertRetryThreshold: 5, AlertFailureThreshold: 50,
 		AlertBacklogThreshold: 1000, DropThreshold: 20000, DropAction: subs.DropLog,
+		SigningSecrets: []string{testSecret, "whsec_" + base64.StdEncoding.EncodeToString([]byte("a second key, 24 bytes!!"))},
 	}
 }
+
+// testSecret is a valid signing secret.
+var testSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("the signing key of 32 bytes....."))
 
 func rowOf(s *subs.Subscription) row {
 	return row{topic: s.Topic, id: s.ID, subscriber: s.SubscriberID, channel: s.URL, timeout: s.TimeoutMS}
@@ -63,4 +68,20 @@ func TestParamErrorsNameTheParamAndTheSubscription(t *testing.T) {
 	_, _, err = build(row{id: 9, topic: "t", channel: "http://x/"},
 		[]Param{{ParamReceptionURI, "ftp://x/"}, {ParamProcessTimeout, "5000"}}, subs.Limits{MaxTimeoutMS: 3000})
 	assert.Equal(t, []string{ParamReceptionURI, ParamProcessTimeout}, subs.InvalidFields(err))
+}
+
+// TestSigningSecretsParam: the secrets are one row, a JSON array; a value
+// that is not one names the parameter and never quotes the value.
+func TestSigningSecretsParam(t *testing.T) {
+	s := &subs.Subscription{ID: 4, Topic: "t", URL: "http://x/", AlertEnabled: true, SigningSecrets: []string{testSecret}}
+	assert.Equal(t, []Param{{"SigningSecrets", `["` + testSecret + `"]`}}, ParamsOf(s))
+	_, _, err := build(row{id: 4, topic: "t", channel: "http://x/"}, []Param{{"SigningSecrets", testSecret}}, subs.Limits{})
+	require.ErrorIs(t, err, subs.ErrInvalid)
+	assert.Equal(t, []string{"SigningSecrets"}, subs.InvalidFields(err))
+	assert.Contains(t, err.Error(), "must be a JSON array of strings")
+	assert.NotContains(t, err.Error(), testSecret[len("whsec_"):])
+	// A bad secret in a good array: Validate's key becomes the parameter.
+	_, _, err = build(row{id: 4, topic: "t", channel: "http://x/"}, []Param{{"SigningSecrets", `["whsec_c2hvcnQ="]`}}, subs.Limits{})
+	assert.Equal(t, []string{"SigningSecrets"}, subs.InvalidFields(err))
+	assert.NotContains(t, err.Error(), "c2hvcnQ")
 }

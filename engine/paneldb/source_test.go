@@ -3,6 +3,7 @@ package paneldb_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -139,7 +140,8 @@ func TestSourceMapsEveryParamAndTheURLOverride(t *testing.T) {
 		TimeoutMS: 1500, Concurrency: 4, RetryConcurrency: 2, IntervalMS: 25, ReceiveBench: true,
 		AlertEnabled: false, AlertEmails: "a@example.com", AlertPhones: "123", AlertReceiver: "ops",
 		AlertIntervalS: 60, AlertFailureWindowS: 120, AlertRetryThreshold: 5, AlertFailureThreshold: 50,
-		AlertBacklogThreshold: 1000, DropThreshold: 20000, DropAction: subs.DropDrop}
+		AlertBacklogThreshold: 1000, DropThreshold: 20000, DropAction: subs.DropDrop,
+		SigningSecrets: []string{"whsec_" + base64.StdEncoding.EncodeToString([]byte("a signing key in the database"))}}
 	stored := *want
 	stored.URL, stored.TimeoutMS = "http://column.example/hook", 700
 	tb.add(&stored, paneldb.Param{Name: paneldb.ParamReceptionURI, Value: want.URL},

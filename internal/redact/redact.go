@@ -1,7 +1,8 @@
 // Package redact hides secrets in what the daemon shows or stores for
 // people: the userinfo of URLs (logs, failure records, the DATA log, the
-// admin API, medictl, alert texts) and the values of secret configuration
-// keys (configuration errors).
+// admin API, medictl, alert texts), the values of secret configuration
+// keys (configuration errors) and subscriptions' signing secrets (the
+// admin API, medictl).
 //
 // The push itself always uses the full URL; only what is shown is
 // redacted.

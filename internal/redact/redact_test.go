@@ -78,3 +78,14 @@ func TestSecretKey(t *testing.T) {
 		assert.False(t, SecretKey(k), k)
 	}
 }
+
+func TestSecrets(t *testing.T) {
+	assert.Nil(t, Secrets(nil))
+	assert.Nil(t, Secrets([]string{}))
+	got := Secrets([]string{"whsec_AAAA", "whsec_BBBB"})
+	assert.Equal(t, []string{"whsec_xxxxx", "whsec_xxxxx"}, got)
+	assert.True(t, SecretsMasked(got))
+	assert.True(t, SecretsMasked([]string{"whsec_new", SecretMask}))
+	assert.False(t, SecretsMasked([]string{"whsec_AAAA"}))
+	assert.False(t, SecretsMasked(nil))
+}

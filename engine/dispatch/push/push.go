@@ -2,7 +2,10 @@
 // subscribers have always received it: a form POST carrying
 // jobid, message (the body as JSON) and retry_times, the same two fields on
 // the query string, the tracing headers, and the success rule "HTTP 200 and
-// a JSON answer whose status is 1".
+// a JSON answer whose status is 1". A push given signing keys (a
+// subscription's signing_secrets) also carries the Standard Webhooks
+// headers webhook-id, webhook-timestamp and webhook-signature; without keys
+// nothing is added.
 //
 // A push is one attempt: it never retries on its own account (retries and
 // their delays belong to the sender and the retry tube), never panics, never
@@ -193,6 +196,10 @@ type Push struct {
 	SubID      int64            // subscription id, part of the jobid
 	RetryTimes int              // sent as retry_times: 0 on the first push, then 1, 2, …
 	Timeout    time.Duration    // whole attempt, connect to answer; <= 0: DefaultTimeout
+	// Keys sign the push (the Standard Webhooks headers), one signature
+	// per key in this order; nil: unsigned, exactly the 2.x request. The
+	// subscription's SigningKeys, shared and read only.
+	Keys [][]byte
 }
 
 // FailureKind says why a push failed.
@@ -256,6 +263,7 @@ type scratch struct {
 	uri   []byte
 	body  []byte
 	unzip limitedBuf
+	sign  signer
 }
 
 // maxPooledBuf keeps one huge message from pinning its buffers in the pool.
@@ -358,6 +366,9 @@ func (c *Client) Push(ctx context.Context, p *Push, r *Result) {
 		req.Header.SetCanonical(strOwlContext, p.Msg.OwlContext)
 	}
 	req.SetBodyRaw(s.body)
+	if len(p.Keys) > 0 {
+		s.sign.sign(&req.Header, p.Keys, s.jobid, s.body, start)
+	}
 
 	timeout := p.Timeout
 	if timeout <= 0 {

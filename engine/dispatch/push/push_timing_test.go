@@ -13,12 +13,7 @@ import (
 // many subscriptions). Client and subscriber share the machine, so the
 // figures are the cost of both.
 func BenchmarkPush(b *testing.B) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	fastSubscriber(b, ln)
-	url := "http://" + ln.Addr().String() + "/hook?x=1"
+	url := benchSubscriber(b)
 	msg := exampleMsg()
 	msg.Context = []byte("ctx")
 
@@ -59,6 +54,17 @@ func BenchmarkPush(b *testing.B) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pushes/s")
 	})
+}
+
+// benchSubscriber starts a fastSubscriber on loopback TCP and returns a
+// URL of it.
+func benchSubscriber(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fastSubscriber(b, ln)
+	return "http://" + ln.Addr().String() + "/hook?x=1"
 }
 
 func BenchmarkAnswerOK(b *testing.B) {

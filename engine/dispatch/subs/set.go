@@ -12,7 +12,7 @@ type Set struct {
 }
 
 // NewSet builds a snapshot of subs. It keeps its own copies (with their
-// URLs parsed, see Subscription.URLs), so subs are left untouched. Nil
+// URLs and signing secrets parsed, see Subscription.URLs and SigningKeys), so subs are left untouched. Nil
 // entries are skipped; of several entries with one ID the first is kept.
 // NewSet does not validate: sources pass only subscriptions that passed
 // Validate, and a URL field that does not parse yields an empty URLSet.
@@ -32,6 +32,7 @@ func NewSet(subs []*Subscription) *Set {
 		c := *in
 		urls, _ := ParseURLs(c.URL)
 		c.urls = &urls
+		c.keys = signingKeys(c.SigningSecrets)
 		s.all = append(s.all, &c)
 		s.byID[c.ID] = &c
 	}

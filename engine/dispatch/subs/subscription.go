@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strconv"
 
 	"medispatcher/internal/redact"
@@ -76,9 +77,17 @@ type Subscription struct {
 	AlertFailureThreshold int `toml:"alert_failure_threshold" json:"alert_failure_threshold"` // SubscriptionTotalFailureAlertThreshold
 	AlertRetryThreshold   int `toml:"alert_retry_threshold" json:"alert_retry_threshold"`     // MessageFailureAlertThreshold
 	AlertBacklogThreshold int `toml:"alert_backlog_threshold" json:"alert_backlog_threshold"` // MessageBlockedAlertThreshold
+	// SigningSecrets, when not empty, sign every push of the subscription
+	// (the Standard Webhooks headers), one signature per secret in this
+	// order, so a subscriber can rotate them: each is "whsec_" followed by
+	// the standard base64 of a 24 to 64 byte key. Secrets: shown masked
+	// everywhere but the token-gated export.
+	SigningSecrets []string `toml:"signing_secrets,omitempty" json:"signing_secrets,omitempty"`
 
 	// urls is the parsed URL, set by NewSet on its own copy.
 	urls *URLSet
+	// keys are the parsed SigningSecrets, set by NewSet on its own copy.
+	keys [][]byte
 }
 
 // newDecoded returns a subscription carrying the defaults of keys that may
@@ -116,7 +125,12 @@ func (s *Subscription) Equal(o *Subscription) bool {
 	}
 	a, b := *s, *o
 	a.urls, b.urls = nil, nil
-	return a == b
+	a.keys, b.keys = nil, nil
+	// An empty list and none are the same setting: pushes unsigned.
+	if len(a.SigningSecrets) == 0 && len(b.SigningSecrets) == 0 {
+		a.SigningSecrets, b.SigningSecrets = nil, nil
+	}
+	return reflect.DeepEqual(a, b)
 }
 
 // Limits bounds a subscription's settings. A zero maximum means no bound.
@@ -198,6 +212,7 @@ func (s *Subscription) Validate(lim Limits) error {
 	if s.DropAction < DropKeep || s.DropAction > DropDrop {
 		bad("drop_action", s.DropAction, "must be 0 (keep), 1 (log) or 2 (drop)")
 	}
+	s.validateSecrets(bad)
 	return errors.Join(errs...)
 }
 

@@ -45,6 +45,11 @@ type Subscription struct {
 	AlertFailureThreshold int `json:"alert_failure_threshold" toml:"alert_failure_threshold"`
 	AlertRetryThreshold   int `json:"alert_retry_threshold" toml:"alert_retry_threshold"`
 	AlertBacklogThreshold int `json:"alert_backlog_threshold" toml:"alert_backlog_threshold"`
+	// SigningSecrets sign every push (the Standard Webhooks headers), one
+	// signature per secret, each "whsec_" and the base64 of its key. An
+	// answer shows each as "whsec_xxxxx", except the export's
+	// (?secrets=1); sending back exactly what it showed keeps them.
+	SigningSecrets []string `json:"signing_secrets,omitempty" toml:"signing_secrets,omitempty"`
 }
 
 // SubView is a subscription as the API shows it: its settings (each URL

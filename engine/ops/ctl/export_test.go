@@ -18,14 +18,18 @@ import (
 	"medispatcher/internal/testsrv"
 )
 
+// exportSecret is a signing secret the API only shows masked.
+const exportSecret = "whsec_dGhlIHNpZ25pbmcga2V5IG9mIHRoZSBleHBvcnQ="
+
 // exportWorld is a daemon running two subscriptions from Redis, one URL
-// with a password the API only shows masked.
+// with a password and one signing secret the API only shows masked.
 func exportWorld(t *testing.T) (*daemon, []*subs.Subscription) {
 	d := startDaemon(t)
 	cfg, _, err := config.Load(d.cfg)
 	require.NoError(t, err)
 	want := []*subs.Subscription{
-		{ID: 3, Topic: "orders", SubscriberID: 2, URL: "http://user:pa55@" + strings.TrimPrefix(d.sub.URL, "http://") + "/o", Concurrency: 4, AlertEnabled: true},
+		{ID: 3, Topic: "orders", SubscriberID: 2, URL: "http://user:pa55@" + strings.TrimPrefix(d.sub.URL, "http://") + "/o", Concurrency: 4, AlertEnabled: true,
+			SigningSecrets: []string{exportSecret}},
 		{ID: 8, Topic: "users", URL: d.sub.URL + "/u\n[T_ENV:dev]" + d.sub.URL + "/dev", Rate: 20, AlertEmails: "ops@example.com"},
 	}
 	for _, s := range want {
@@ -54,6 +58,7 @@ func TestExportToFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, string(expected), string(got))
 	assert.Contains(t, string(got), "pa55", "the URL as stored, not as shown")
+	assert.Contains(t, string(got), exportSecret, "the signing secret as stored, not as shown")
 
 	r = d.ctl(Env{}, "subs", "export", "--to", "file:"+path)
 	assert.Equal(t, cli.ExitFailed, r.code)

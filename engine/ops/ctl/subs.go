@@ -116,7 +116,7 @@ func printSubView(w io.Writer, v *adminapi.SubView) error {
 			}
 			return
 		}
-		t.row(key, fmt.Sprint(val.Interface()), e)
+		t.row(key, shownValue(key, val), e)
 	})
 	// Effective values with no setting of their own (max_retries).
 	eachField(&v.Effective, func(key string, val reflect.Value) {
@@ -127,6 +127,15 @@ func printSubView(w io.Writer, v *adminapi.SubView) error {
 	t.row("channel tube", v.Tubes.Channel, counts(v.Channel))
 	t.row("retry tube", v.Tubes.Retry, counts(v.Retry))
 	return t.flush()
+}
+
+// shownValue is a setting as medictl prints it: signing secrets masked
+// even when a daemon (an older one) sends them unmasked.
+func shownValue(key string, v reflect.Value) string {
+	if list, ok := v.Interface().([]string); ok && key == "signing_secrets" {
+		return strings.Join(redact.Secrets(list), " ")
+	}
+	return fmt.Sprint(v.Interface())
 }
 
 func counts(c *adminapi.Counts) string {
@@ -199,7 +208,7 @@ func printChanged(w io.Writer, what string, ch *adminapi.Changed, keys []string)
 	t := newTable(w, "KEY", "VALUE", "EFFECTIVE")
 	eachField(ch.Subscription.Subscription, func(k string, v reflect.Value) {
 		if contains(keys, k) {
-			t.row(k, fmt.Sprint(v.Interface()), eff[k])
+			t.row(k, shownValue(k, v), eff[k])
 		}
 	})
 	return t.flush()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,8 +49,11 @@ func effective(c *config.Config, s *subs.Subscription) adminapi.Effective {
 // s that is exactly the masked form of a line of cur's URL (what GET
 // showed) becomes that line again. A masked line matching none (cur nil:
 // a new subscription) is refused, rather than stored with "xxxxx" as its
-// password.
+// password. The signing secrets likewise (unmaskSecrets).
 func unmask(s, cur *subs.Subscription) error {
+	if err := unmaskSecrets(s, cur); err != nil {
+		return err
+	}
 	if !redact.Masked(s.URL) {
 		return nil
 	}
@@ -69,12 +73,33 @@ func unmask(s, cur *subs.Subscription) error {
 	return nil
 }
 
-// view is s as the API shows it: its URL's userinfo masked (see
-// redact.URL), with its effective settings, tubes and backlog.
+// unmaskSecrets gives back the signing secrets a client could only send
+// masked: a list that is exactly what GET showed of cur's (one
+// redact.SecretMask per secret) becomes cur's. Any other list holding a
+// mask is refused; to rotate, send the secrets themselves.
+func unmaskSecrets(s, cur *subs.Subscription) error {
+	if !redact.SecretsMasked(s.SigningSecrets) {
+		return nil
+	}
+	if cur != nil && slices.Equal(s.SigningSecrets, redact.Secrets(cur.SigningSecrets)) {
+		s.SigningSecrets = slices.Clone(cur.SigningSecrets)
+		return nil
+	}
+	ae := errf(fasthttp.StatusUnprocessableEntity, CodeInvalid,
+		"subscription %d: signing_secrets holds a masked secret (%s) that is not exactly what GET shows of the current secrets", s.ID, redact.SecretMask)
+	ae.Details = []adminapi.FieldProblem{{Field: "signing_secrets", Value: redact.Secrets(s.SigningSecrets),
+		Allowed: "the secrets themselves; the masked list is kept only when it is exactly as GET shows the current one"}}
+	return ae
+}
+
+// view is s as the API shows it: its URL's userinfo and its signing
+// secrets masked (see redact.URL, redact.Secrets), with its effective
+// settings, tubes and backlog.
 func (a *API) view(s *subs.Subscription) *adminapi.SubView {
 	prefix := a.d.Config.PrefixOfChannelQueue
 	w := wireSub(s)
 	w.URL = redact.URL(s.URL)
+	w.SigningSecrets = redact.Secrets(s.SigningSecrets)
 	v := &adminapi.SubView{Subscription: w, Effective: effective(a.d.Config, s),
 		Tubes: adminapi.Tubes{Channel: s.ChannelTube(prefix), Retry: s.RetryTube(prefix)}}
 	if a.d.Backlog != nil {
@@ -107,7 +132,7 @@ func (a *API) listSubs(ctx *fasthttp.RequestCtx, _ int64) (any, error) {
 		if topic == "" || s.Topic == topic {
 			v := a.view(s)
 			if secrets {
-				v.URL = s.URL
+				v.URL, v.SigningSecrets = s.URL, s.SigningSecrets
 			}
 			out.Subscriptions = append(out.Subscriptions, v)
 		}

@@ -13,8 +13,8 @@ import (
 // also holds unexported state, so it is copied field by field. wire_test.go
 // checks that each converted value encodes as its original.
 
-// wireSub is s's settings as the API shows them (URL as stored: view
-// masks it).
+// wireSub is s's settings as the API shows them (URL and signing secrets
+// as stored: view masks them).
 func wireSub(s *subs.Subscription) *adminapi.Subscription {
 	return &adminapi.Subscription{
 		ID: s.ID, Topic: s.Topic, SubscriberID: s.SubscriberID, URL: s.URL,
@@ -24,7 +24,7 @@ func wireSub(s *subs.Subscription) *adminapi.Subscription {
 		AlertEmails: s.AlertEmails, AlertPhones: s.AlertPhones, AlertReceiver: s.AlertReceiver,
 		AlertIntervalS: s.AlertIntervalS, AlertFailureWindowS: s.AlertFailureWindowS,
 		AlertFailureThreshold: s.AlertFailureThreshold, AlertRetryThreshold: s.AlertRetryThreshold,
-		AlertBacklogThreshold: s.AlertBacklogThreshold,
+		AlertBacklogThreshold: s.AlertBacklogThreshold, SigningSecrets: s.SigningSecrets,
 	}
 }
 
