@@ -32,6 +32,7 @@ const (
 	DefaultFailureBatch   = 64
 	DefaultFailureTimeout = 5 * time.Second
 	DefaultFailureLinger  = 50 * time.Millisecond
+	DefaultFirstLinger    = 10 * time.Millisecond
 )
 
 // FailureLogConfig configures a FailureLog; zero fields take the defaults.
@@ -45,6 +46,11 @@ type FailureLogConfig struct {
 	// once); DefaultFailureLinger. Nobody waits for an UPDATE, so a
 	// short wait buys fewer commits.
 	Linger time.Duration
+	// FirstLinger is how long the writer waits for more first-failure
+	// INSERTs once one is in hand, so that push workers failing close
+	// together share a commit; DefaultFirstLinger. Only the workers of
+	// failing pushes wait for it, never beyond FirstWait.
+	FirstLinger time.Duration
 	// Addr is the daemon's address in the failure messages; "" means
 	// LocalIPv4() (which may itself be "", as 2.x wrote it then).
 	Addr string
@@ -59,10 +65,10 @@ type FailureLogConfig struct {
 //
 //   - a message's first failed push INSERTs its row (First), waited for by
 //     the push worker within FirstWait so that the retry job carries the
-//     row's log_id as LogId; the INSERTs of push workers that fail at the
-//     same time are committed together, with the UPDATEs queued by then
-//     (group commit: one transaction of single-row INSERTs, so each
-//     still gets its own exact id);
+//     row's log_id as LogId; the INSERTs of push workers that fail within
+//     FirstLinger of each other are committed together, with the UPDATEs
+//     queued by then (group commit: one transaction of single-row
+//     INSERTs, so each still gets its own exact id);
 //   - every later record UPDATEs that row (Add): a failed retry to be
 //     retried again sets last_failure_message, last_target, final_status
 //     0, alive 1, retry_times n, last_retry_time now; a given-up one the
@@ -132,6 +138,9 @@ func newFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = DefaultFailureLinger
+	}
+	if cfg.FirstLinger <= 0 {
+		cfg.FirstLinger = DefaultFirstLinger
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = LocalIPv4()

@@ -42,58 +42,41 @@ func (f *FailureLog) loop() {
 	}
 }
 
-// collect waits for the next INSERT or row. A row starts a wait of up to
-// Linger for more, which a First call ends at once; then whatever else
-// is waiting is taken without waiting, up to Batch of each. open is false
-// once the queue is closed and empty.
+// collect waits for the next INSERT or row, then for more: up to Linger
+// after a row, up to FirstLinger after an INSERT (whose caller waits),
+// until Batch of either kind are in hand. open is false once the queue
+// is closed and empty.
 func (f *FailureLog) collect(firsts []*firstReq, rows []*FailureRow, linger *time.Timer) (_ []*firstReq, _ []*FailureRow, open bool) {
+	var until time.Time
 	select {
 	case req := <-f.firsts:
 		firsts = append(firsts, req)
+		until = time.Now().Add(f.cfg.FirstLinger)
 	case row, ok := <-f.queue:
 		if !ok {
 			return firsts, rows, false
 		}
 		rows = append(rows, row)
-		linger.Reset(f.cfg.Linger)
-	wait:
-		for len(rows) < f.cfg.Batch {
-			select {
-			case req := <-f.firsts:
-				firsts = append(firsts, req)
-				break wait
-			case row, ok := <-f.queue:
-				if !ok {
-					linger.Stop()
-					return firsts, rows, false
-				}
-				rows = append(rows, row)
-			case <-linger.C:
-				break wait
-			}
-		}
-		linger.Stop()
+		until = time.Now().Add(f.cfg.Linger)
 	}
-	for len(firsts) < f.cfg.Batch {
+	linger.Reset(time.Until(until))
+	defer linger.Stop()
+	for len(firsts) < f.cfg.Batch && len(rows) < f.cfg.Batch {
 		select {
 		case req := <-f.firsts:
 			firsts = append(firsts, req)
-			continue
-		default:
-		}
-		break
-	}
-	for len(rows) < f.cfg.Batch {
-		select {
+			if u := time.Now().Add(f.cfg.FirstLinger); u.Before(until) {
+				until = u
+				linger.Reset(time.Until(until))
+			}
 		case row, ok := <-f.queue:
 			if !ok {
 				return firsts, rows, false
 			}
 			rows = append(rows, row)
-			continue
-		default:
+		case <-linger.C:
+			return firsts, rows, true
 		}
-		break
 	}
 	return firsts, rows, true
 }
