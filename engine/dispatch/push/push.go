@@ -13,6 +13,10 @@
 // beyond what the caller's Result already holds: buffers are pooled and the
 // per-host HTTP clients are created once and found without a lock.
 //
+// An answer 429 or 503 may ask the sender to wait (its Retry-After
+// header); a push reports that wait, bounded by the caller, in
+// Result.RetryAfter and leaves what to do with it to the sender.
+//
 // What a push shows people (its errors) carries the URL with its userinfo
 // masked (redact.URL); the request itself uses the full URL. An optional
 // deny list (Config.DenyCIDRs) refuses subscriber addresses in given
@@ -200,6 +204,10 @@ type Push struct {
 	// per key in this order; nil: unsigned, exactly the 2.x request. The
 	// subscription's SigningKeys, shared and read only.
 	Keys [][]byte
+	// MaxRetryAfter bounds Result.RetryAfter (the daemon's
+	// MaxRetryAfterSeconds); <= 0: the Retry-After header is not looked
+	// at, as in 2.x.
+	MaxRetryAfter time.Duration
 }
 
 // FailureKind says why a push failed.
@@ -237,7 +245,11 @@ type Result struct {
 	// answer, for the failure record; it is r's own buffer, valid until the
 	// next push.
 	Answer []byte
-	Err    error
+	// RetryAfter is the wait a 429 or 503 answer asked for with its
+	// Retry-After header, at most Push.MaxRetryAfter; 0 when there was no
+	// such answer or header, or the header could not be parsed.
+	RetryAfter time.Duration
+	Err        error
 }
 
 func (r *Result) reset() {
@@ -246,6 +258,7 @@ func (r *Result) reset() {
 	r.Status = 0
 	r.Elapsed = 0
 	r.Answer = r.Answer[:0]
+	r.RetryAfter = 0
 	r.Err = nil
 }
 
@@ -383,9 +396,10 @@ func (c *Client) Push(ctx context.Context, p *Push, r *Result) {
 	r.Elapsed = time.Since(start)
 	if err != nil {
 		c.transportFailure(ctx, ctxBound, p, r, resp, err)
-		return
+	} else {
+		c.judge(r, resp, s)
 	}
-	c.judge(r, resp, s)
+	backOff(p, r, resp)
 }
 
 // judge applies the success rule to an answer.

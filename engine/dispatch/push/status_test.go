@@ -112,8 +112,7 @@ func TestAnswerOKDepth(t *testing.T) {
 	assert.False(t, answerOK([]byte(deep)))
 }
 
-// FuzzStatus is the package's one fuzz target (so that `go test -fuzz=.`
-// works): the status scanner agrees with encoding/json, and the form
+// FuzzStatus: the status scanner agrees with encoding/json, and the form
 // escaping with url.QueryEscape, on any bytes.
 func FuzzStatus(f *testing.F) {
 	for _, tc := range statusCases {
