@@ -103,6 +103,8 @@ type subMetrics struct {
 	failKind                             map[push.FailureKind]*metrics.Counter
 	retried, givenUp, noURL, overflow    *metrics.Counter
 	retryPutFail, bucketWaits            *metrics.Counter
+	// backoff counts answers whose Retry-After was honoured.
+	backoff *metrics.Counter
 	// direct counts copies handed from the main tube straight to the
 	// push workers (CutThrough), spilled those put into the channel tube.
 	direct, spilled *metrics.Counter
@@ -131,6 +133,7 @@ func newSubMetrics(id int64, topic string) *subMetrics {
 		overflow:     c("medispatcher_lane_overflow_releases_total", ""),
 		retryPutFail: c("medispatcher_retry_put_failures_total", ""),
 		bucketWaits:  c("medispatcher_token_bucket_waits_total", ""),
+		backoff:      c("medispatcher_push_backoff_total", ""),
 		direct:       c("medispatcher_handoffs_total", `,path="direct"`),
 		spilled:      c("medispatcher_handoffs_total", `,path="spilled"`),
 		latency:      metrics.GetOrCreateHistogram(latency),

@@ -21,6 +21,11 @@ type Options struct {
 
 	RetryCoe   time.Duration // CoeOfIntervalForRetrySendingMsg as a duration (1 s per unit; 0: no delay)
 	MaxRetries int           // MaxRetryTimesOfSendingMessage
+	// MaxRetryAfter bounds the wait a subscriber's 429 or 503 answer may
+	// ask for with Retry-After (MaxRetryAfterSeconds): its subscription
+	// pauses that long and the message's retry waits at least that long
+	// (see backoff.go). 0: the header is ignored, as in 2.x.
+	MaxRetryAfter time.Duration
 
 	SentLog bool // EnableMsgSentLog
 	// LazyRetryWatch watches a retry tube only while it may hold jobs: from
@@ -91,6 +96,9 @@ func (o *Options) defaults() {
 	}
 	if o.RetryCoe < 0 { // 0 is allowed: retries without delay
 		o.RetryCoe = 0
+	}
+	if o.MaxRetryAfter < 0 {
+		o.MaxRetryAfter = 0
 	}
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 10

@@ -16,7 +16,8 @@ func (e *Engine) retryDelay(n int) time.Duration {
 }
 
 // retryOrGiveUp settles a failed push: a failure record, then either the
-// retry tube with the next delay, or (after MaxRetries retries) the end.
+// retry tube with the next delay (at least what the subscriber asked for
+// with Retry-After), or (after MaxRetries retries) the end.
 func (w *worker) retryOrGiveUp(c *channelJob, url string) {
 	r, e := w.l.r, w.l.r.e
 	done := w.retriesDone()
@@ -32,7 +33,7 @@ func (w *worker) retryOrGiveUp(c *channelJob, url string) {
 	// The stored RetryTimes counts retries done; the next push sends
 	// RetryTimes+1 and waits (RetryTimes+1)² × coe.
 	w.msg.RetryTimes = done
-	delay := e.retryDelay(done + 1)
+	delay := max(e.retryDelay(done+1), wholeSeconds(w.res.RetryAfter))
 	// Exactly the old daemon's retry job (11 keys): operators' tools and
 	// old daemons read retry tubes; it is routed by its tube name.
 	w.buf = message.AppendRetryJob(w.buf[:0], w.msg)

@@ -30,6 +30,9 @@ type runner struct {
 	// watch is the retry tube's LazyRetryWatch state, chWatch the channel
 	// tube's with CutThrough.
 	watch, chWatch tubeWatch
+	// notBefore is the end of the pause the subscriber asked for
+	// (Retry-After), unix nanoseconds; 0 or past: not paused.
+	notBefore atomic.Int64
 }
 
 func newRunner(e *Engine, s *subs.Subscription) *runner {

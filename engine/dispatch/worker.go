@@ -56,9 +56,10 @@ func (w *worker) run(quit chan struct{}) {
 	}
 }
 
-// pace waits for the subscription's token bucket and the minimum interval
-// between pushes of this worker. It returns false when the worker must
-// stop instead.
+// pace waits for the subscription's token bucket, the minimum interval
+// between pushes of this worker and the end of a pause a subscriber asked
+// for (checked last: it may begin while the worker waits for the others).
+// It returns false when the worker must stop instead.
 func (w *worker) pace(quit chan struct{}) bool {
 	r := w.l.r
 	if iv := r.params.Load().interval; iv > 0 && !w.lastRun.IsZero() {
@@ -72,7 +73,7 @@ func (w *worker) pace(quit chan struct{}) bool {
 			return false
 		}
 	}
-	return true
+	return r.waitPause(quit)
 }
 
 func sleep(d time.Duration, a, b <-chan struct{}) bool {
@@ -113,7 +114,8 @@ func (w *worker) process(c *channelJob) {
 		return
 	}
 	done := w.retriesDone()
-	w.push = push.Push{URL: url, Msg: w.msg, SubID: r.id, RetryTimes: done, Timeout: p.timeout, Keys: p.sub.SigningKeys()}
+	w.push = push.Push{URL: url, Msg: w.msg, SubID: r.id, RetryTimes: done, Timeout: p.timeout, Keys: p.sub.SigningKeys(),
+		MaxRetryAfter: e.opts.MaxRetryAfter}
 	e.deps.Push.Push(context.Background(), &w.push, &w.res)
 	e.stages.Observe(stage.Push, w.res.Elapsed)
 	if w.res.OK && !l.retry {
@@ -124,6 +126,9 @@ func (w *worker) process(c *channelJob) {
 	}
 	if r.obs != nil {
 		r.obs.Pushed(p.sub, w.res.OK, l.retry, done)
+	}
+	if w.res.RetryAfter > 0 {
+		r.backOff(&w.res)
 	}
 	if e.opts.SentLog {
 		w.sentLog(url)
