@@ -77,6 +77,11 @@ type Config struct {
 	// MaxRetryTimesOfSendingMessage is the number of retries after which a
 	// message is given up.
 	MaxRetryTimesOfSendingMessage int
+	// MaxRetryAfterSeconds bounds the wait a subscriber may ask for with
+	// Retry-After on a 429 or 503 answer: its subscription pauses that
+	// long and the message's retry waits at least that long. 0 ignores
+	// the header (as 2.x).
+	MaxRetryAfterSeconds int
 	// RunAtBench: deliver only to subscriptions that accept bench messages.
 	RunAtBench bool
 	// ReceptionEnv selects subscription URLs tagged [T_ENV:NAME]; "" = untagged only.
@@ -394,6 +399,7 @@ func Default() *Config {
 		MaxMessageProcessTime:           30000,
 		CoeOfIntervalForRetrySendingMsg: 1,
 		MaxRetryTimesOfSendingMessage:   10,
+		MaxRetryAfterSeconds:            300,
 
 		SubscriptionSource: "file:subscriptions.toml",
 		Database:           DatabaseConfig{Host: "127.0.0.1", Port: 3306, PollInterval: 1000, FailureLog: true},

@@ -132,6 +132,7 @@ func (v *validator) sending() {
 	}
 	v.atLeast("CoeOfIntervalForRetrySendingMsg", c.CoeOfIntervalForRetrySendingMsg, 0)
 	v.atLeast("MaxRetryTimesOfSendingMessage", c.MaxRetryTimesOfSendingMessage, 1)
+	v.atLeast("MaxRetryAfterSeconds", c.MaxRetryAfterSeconds, 0)
 }
 
 // subscriptions checks SubscriptionSource.

@@ -25,6 +25,7 @@ func engineOptions(cfg *config.Config) dispatch.Options {
 		MaxTimeout:              time.Duration(cfg.MaxMessageProcessTime) * time.Millisecond,
 		RetryCoe:                time.Duration(cfg.CoeOfIntervalForRetrySendingMsg) * time.Second,
 		MaxRetries:              cfg.MaxRetryTimesOfSendingMessage,
+		MaxRetryAfter:           time.Duration(cfg.MaxRetryAfterSeconds) * time.Second,
 		SentLog:                 cfg.EnableMsgSentLog,
 		ReceptionEnv:            cfg.ReceptionEnv,
 		RunAtBench:              cfg.RunAtBench,
