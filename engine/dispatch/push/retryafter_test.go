@@ -51,35 +51,35 @@ func TestRetryAfterParse(t *testing.T) {
 	assert.Equal(t, time.Duration(0), retryAfter([]byte("10"), retryAfterNow, 0), "limit 0 honours nothing")
 }
 
-// retryAfterSubscriber answers by path: /429 with Retry-After: 2, /503date
-// with a date 3 s ahead, /503 without the header, /500 with one (not a
-// status that asks to wait), /huge with a huge value, /garbage with one
-// that parses as nothing.
+// retryAfterAnswers are retryAfterSubscriber's answers by path: /429 with
+// Retry-After: 2, /503 without the header, /500 with one (not a status
+// that asks to wait), /huge with a huge value, /garbage with one that
+// parses as nothing, /far with a date far ahead; /503date (not listed)
+// answers 503 with a date 3 s ahead.
+var retryAfterAnswers = map[string]struct {
+	status int
+	header string
+}{
+	"/429":     {http.StatusTooManyRequests, "2"},
+	"/503":     {http.StatusServiceUnavailable, ""},
+	"/500":     {http.StatusInternalServerError, "2"},
+	"/huge":    {http.StatusTooManyRequests, "18446744073709551616"},
+	"/garbage": {http.StatusServiceUnavailable, "in a while"},
+	"/far":     {http.StatusTooManyRequests, "Fri, 01 Jan 2100 00:00:00 GMT"},
+}
+
+// retryAfterSubscriber is a fasthttp subscriber answering as
+// retryAfterAnswers says, and a client reaching it.
 func retryAfterSubscriber(tb testing.TB) *Client {
 	ln := fasthttputil.NewInmemoryListener()
 	serveFast(tb, ln, func(ctx *fasthttp.RequestCtx) {
-		h := &ctx.Response.Header
-		switch string(ctx.Path()) {
-		case "/429":
-			ctx.SetStatusCode(http.StatusTooManyRequests)
-			h.Set("Retry-After", "2")
-		case "/503date":
-			ctx.SetStatusCode(http.StatusServiceUnavailable)
-			h.Set("Retry-After", time.Now().Add(3*time.Second).UTC().Format(http.TimeFormat))
-		case "/503":
-			ctx.SetStatusCode(http.StatusServiceUnavailable)
-		case "/500":
-			ctx.SetStatusCode(http.StatusInternalServerError)
-			h.Set("Retry-After", "2")
-		case "/huge":
-			ctx.SetStatusCode(http.StatusTooManyRequests)
-			h.Set("Retry-After", "18446744073709551616")
-		case "/garbage":
-			ctx.SetStatusCode(http.StatusServiceUnavailable)
-			h.Set("Retry-After", "in a while")
-		case "/far":
-			ctx.SetStatusCode(http.StatusTooManyRequests)
-			h.Set("Retry-After", "Fri, 01 Jan 2100 00:00:00 GMT")
+		a, ok := retryAfterAnswers[string(ctx.Path())]
+		if !ok {
+			a.status, a.header = http.StatusServiceUnavailable, time.Now().Add(3*time.Second).UTC().Format(http.TimeFormat)
+		}
+		ctx.SetStatusCode(a.status)
+		if a.header != "" {
+			ctx.Response.Header.Set("Retry-After", a.header)
 		}
 		ctx.SetBodyString(`{"status":0}`)
 	})
