@@ -12,10 +12,11 @@ type Set struct {
 }
 
 // NewSet builds a snapshot of subs. It keeps its own copies (with their
-// URLs and signing secrets parsed, see Subscription.URLs and SigningKeys), so subs are left untouched. Nil
-// entries are skipped; of several entries with one ID the first is kept.
-// NewSet does not validate: sources pass only subscriptions that passed
-// Validate, and a URL field that does not parse yields an empty URLSet.
+// URLs and signing secrets parsed, see Subscription.URLs and
+// SigningKeys), so subs are left untouched. Nil entries are skipped; of
+// several entries with one ID the first is kept. NewSet does not
+// validate: sources pass only subscriptions that passed Validate, and a
+// URL field that does not parse yields an empty URLSet.
 func NewSet(subs []*Subscription) *Set {
 	s := &Set{
 		all:     make([]*Subscription, 0, len(subs)),
