@@ -32,7 +32,6 @@ const (
 	DefaultFailureBatch   = 64
 	DefaultFailureTimeout = 5 * time.Second
 	DefaultFailureLinger  = 50 * time.Millisecond
-	DefaultFirstLinger    = 10 * time.Millisecond
 )
 
 // FailureLogConfig configures a FailureLog; zero fields take the defaults.
@@ -41,16 +40,11 @@ type FailureLogConfig struct {
 	Batch     int           // statements per transaction; DefaultFailureBatch
 	Timeout   time.Duration // one transaction; DefaultFailureTimeout
 	FirstWait time.Duration // the first-failure INSERT; FirstFailureWait
-	// Linger is how long the writer waits for more UPDATEs before it
-	// commits the ones it has (a first-failure INSERT ends the wait at
-	// once); DefaultFailureLinger. Nobody waits for an UPDATE, so a
-	// short wait buys fewer commits.
+	// Linger is how long the writer keeps a transaction open for more
+	// statements before it commits it; DefaultFailureLinger. Nobody
+	// waits for the commit (a first failure's push worker waits only for
+	// its INSERT to run), so a longer wait buys fewer commits.
 	Linger time.Duration
-	// FirstLinger is how long the writer waits for more first-failure
-	// INSERTs once one is in hand, so that push workers failing close
-	// together share a commit; DefaultFirstLinger. Only the workers of
-	// failing pushes wait for it, never beyond FirstWait.
-	FirstLinger time.Duration
 	// Addr is the daemon's address in the failure messages; "" means
 	// LocalIPv4() (which may itself be "", as 2.x wrote it then).
 	Addr string
@@ -65,10 +59,13 @@ type FailureLogConfig struct {
 //
 //   - a message's first failed push INSERTs its row (First), waited for by
 //     the push worker within FirstWait so that the retry job carries the
-//     row's log_id as LogId; the INSERTs of push workers that fail within
-//     FirstLinger of each other are committed together, with the UPDATEs
-//     queued by then (group commit: one transaction of single-row
-//     INSERTs, so each still gets its own exact id);
+//     row's log_id as LogId. The worker waits for the INSERT statement
+//     only, not for its commit: the writer runs it in its open
+//     transaction, answers with the id, and commits Linger later with
+//     whatever else ran by then (group commit). Should that commit fail,
+//     the row is written again under the same log_id (InnoDB never hands
+//     out the id of a rolled-back INSERT again), so the retry job's LogId
+//     still names it;
 //   - every later record UPDATEs that row (Add): a failed retry to be
 //     retried again sets last_failure_message, last_target, final_status
 //     0, alive 1, retry_times n, last_retry_time now; a given-up one the
@@ -82,11 +79,13 @@ type FailureLogConfig struct {
 // written after all), and the UPDATEs of a record with a daemon-made id
 // find their row by (subscription_id, job_id) instead of log_id.
 //
-// The queued statements go to one writer goroutine that runs them in
-// transactions of up to Batch statements, waiting up to Linger for a
-// batch to fill. A row that cannot be queued
+// The queued statements go to the same writer goroutine, which runs each
+// in its open transaction as it arrives and commits up to Batch
+// statements at a time. A row that cannot be queued
 // (queue full) or written (database down, a statement refused) goes to
-// Fallback, never dropped silently. message_class_id is the topic's
+// Fallback, never dropped silently; a daemon killed (-9) loses the open
+// transaction, up to Linger of rows, as it loses the queued ones (the
+// records themselves are in the Redis stream too). message_class_id is the topic's
 // class_id in message_classes, read by the INSERT itself (0 when the topic
 // has no class row). URLs in last_target and the failure messages have
 // their userinfo masked, as in every record (failures.Store masks them).
@@ -110,9 +109,11 @@ type FailureLog struct {
 }
 
 // failureLogMetrics count the rows written, the transactions that wrote
-// them and the writes that failed.
+// them and the writes that failed, and time the push workers' waits for
+// a first failure's log_id.
 type failureLogMetrics struct {
 	inserted, updated, commits, errors *metrics.Counter
+	firstWait                          *metrics.Histogram
 }
 
 // NewFailureLog starts the writer on db.
@@ -139,9 +140,6 @@ func newFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 	if cfg.Linger <= 0 {
 		cfg.Linger = DefaultFailureLinger
 	}
-	if cfg.FirstLinger <= 0 {
-		cfg.FirstLinger = DefaultFirstLinger
-	}
 	if cfg.Addr == "" {
 		cfg.Addr = LocalIPv4()
 	}
@@ -156,25 +154,29 @@ func newFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 	f := &FailureLog{db: db, cfg: cfg, prefix: "medispatcher addr: " + cfg.Addr + " ",
 		queue: make(chan *FailureRow, cfg.Queue), firsts: make(chan *firstReq), done: make(chan struct{}),
 		m: failureLogMetrics{
-			inserted: metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="insert"}`),
-			updated:  metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="update"}`),
-			commits:  metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_commits_total`),
-			errors:   metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_errors_total`),
+			inserted:  metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="insert"}`),
+			updated:   metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="update"}`),
+			commits:   metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_commits_total`),
+			errors:    metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_errors_total`),
+			firstWait: metrics.GetOrCreateHistogram(`medispatcher_paneldb_first_failure_wait_seconds`),
 		}}
 	return f
 }
 
 // First INSERTs the row of a message's first failed push and returns its
 // log_id, or 0 when the database did not answer within FirstWait or
-// failed (the row is then queued under r.LogID). The writer commits it
-// together with the other First calls waiting by then.
+// failed (the row is then queued under r.LogID). The id comes as soon as
+// the INSERT ran in the writer's open transaction; the commit follows
+// with the batch.
 func (f *FailureLog) First(r *failures.Record) uint64 {
 	row := f.row(r, OpInsert)
 	if time.Now().UnixNano() < f.pause.Load() {
 		f.enqueue(row)
 		return 0
 	}
-	req := &firstReq{row: row, deadline: time.Now().Add(f.cfg.FirstWait), reply: make(chan firstReply, 1)}
+	start := time.Now()
+	defer f.m.firstWait.UpdateDuration(start)
+	req := &firstReq{row: row, deadline: start.Add(f.cfg.FirstWait), reply: make(chan firstReply, 1)}
 	timer := time.NewTimer(f.cfg.FirstWait)
 	defer timer.Stop()
 	err := context.DeadlineExceeded

@@ -19,8 +19,10 @@ const (
 // (OpUpdate).
 type FailureRow struct {
 	Op string
-	// LogID is the record's id: the row's log_id, or a daemon-made id
-	// (failures.DaemonMade), whose row is found by (SubID, JobID).
+	// LogID is the record's id: the row's log_id (an insert's once its
+	// INSERT ran; it is written under it again if that transaction
+	// failed), or a daemon-made id (failures.DaemonMade), whose row is
+	// found by (SubID, JobID).
 	LogID        uint64
 	JobID        string // job_id: the push's jobid
 	Topic        string // its class_key gives message_class_id

@@ -33,6 +33,14 @@ const sqlInsertLate = `INSERT INTO broadcast_failure_log (` + insertColumns + `)
 	FROM DUAL WHERE NOT EXISTS
 	(SELECT 1 FROM broadcast_failure_log WHERE subscription_id = ? AND job_id = ?)`
 
+// sqlInsertUnder writes the row of a first failure under the log_id an
+// INSERT that was rolled back handed out (its retry job carries it),
+// unless the subscription already has a row for the jobid.
+const sqlInsertUnder = `INSERT INTO broadcast_failure_log (log_id, ` + insertColumns + `)
+	SELECT ?, ` + classIDOf + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+	FROM DUAL WHERE NOT EXISTS
+	(SELECT 1 FROM broadcast_failure_log WHERE subscription_id = ? AND job_id = ?)`
+
 // The UPDATEs: a failure sets the failure message and target too, a
 // success only the state; by log_id, or by (subscription_id, job_id) for
 // a record whose id is daemon-made.
@@ -86,6 +94,8 @@ func writeRow(ctx context.Context, db execer, r *FailureRow) error {
 	var q string
 	var args []any
 	switch {
+	case r.Op == OpInsert && r.LogID != 0 && !failures.DaemonMade(r.LogID):
+		q, args = sqlInsertUnder, append(append([]any{r.LogID}, insertArgs(r)...), r.SubID, r.JobID)
 	case r.Op == OpInsert:
 		q, args = sqlInsertLate, append(insertArgs(r), r.SubID, r.JobID)
 	case r.Message == "":

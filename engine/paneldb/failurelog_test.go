@@ -148,11 +148,15 @@ func TestFailureRowsFollowTheMessage(t *testing.T) {
 	t0, t1, t2 := time.Unix(1800000000, 0), time.Unix(1800000001, 0), time.Unix(1800000005, 0)
 	const prefix = "medispatcher addr: " + testAddr + " "
 
-	// The first failure: its row, at once, with the id the retry job carries.
+	// The first failure: its row, with the id the retry job carries
+	// (committed once its writer closes).
 	a := record(ids, 1, t0)
-	a.LogID = f.First(a)
+	first, lostFirst := newFailureLog(t, m, paneldb.FailureLogConfig{})
+	a.LogID = first.First(a)
 	require.NotZero(t, a.LogID)
 	assert.False(t, failures.DaemonMade(a.LogID))
+	closeLog(t, first)
+	require.Zero(t, lostFirst.count(), "%v", lostFirst.errors())
 	jobA := "1732500000.000000-1-17"
 	assert.Equal(t, failureRow{LogID: int64(a.LogID), ClassID: 7, SubscriberID: 3, SubID: 17, Time: t0.Unix(),
 		Body: `{"k":"\u003c\u0026\u003e"}`, LastMessage: prefix + "Code: 500\nContent:\n\toops",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -20,142 +21,185 @@ type firstReply struct {
 	err error
 }
 
-// loop is the writer: it collects First's INSERTs and the queued rows
-// and writes them, until Close closes the queue and it is drained.
+// batch is the writer's open transaction and what ran in it.
+type batch struct {
+	tx     *sql.Tx
+	ctx    context.Context
+	cancel context.CancelFunc
+	// inserts are the first-failure rows INSERTed in tx, their log_id
+	// already handed to their callers (and set as the row's LogID); rows
+	// the queued statements run in tx, noRow those UPDATEs that found no
+	// row.
+	inserts, rows, noRow []*FailureRow
+}
+
+func (b *batch) open() bool { return b.tx != nil }
+
+func (b *batch) size() int { return len(b.inserts) + len(b.rows) }
+
+// reset forgets the transaction (committed or rolled back).
+func (b *batch) reset() {
+	b.cancel()
+	b.tx, b.ctx, b.cancel = nil, nil, nil
+	clear(b.inserts)
+	clear(b.rows)
+	clear(b.noRow)
+	b.inserts, b.rows, b.noRow = b.inserts[:0], b.rows[:0], b.noRow[:0]
+}
+
+// loop is the writer. It runs each statement as it arrives in an open
+// transaction, answering a First call as soon as its INSERT ran (the
+// caller needs the id, not the commit), and commits the transaction
+// Linger after it began or once it holds Batch statements, until Close
+// closes the queue and it is drained.
 func (f *FailureLog) loop() {
 	defer close(f.done)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
-	var firsts []*firstReq
-	rows := make([]*FailureRow, 0, f.cfg.Batch)
+	var b batch
 	for {
-		var open bool
-		firsts, rows, open = f.collect(firsts[:0], rows[:0], linger)
-		if len(firsts) > 0 || len(rows) > 0 {
-			f.write(firsts, rows)
+		select {
+		case req := <-f.firsts:
+			f.first(&b, req)
+		case row, ok := <-f.queue:
+			if !ok {
+				return
+			}
+			f.queued(&b, row)
 		}
-		clear(firsts)
-		clear(rows)
+		if !b.open() {
+			continue
+		}
+		open := f.fill(&b, linger)
+		f.commit(&b)
 		if !open {
 			return
 		}
 	}
 }
 
-// collect waits for the next INSERT or row, then for more: up to Linger
-// after a row, up to FirstLinger after an INSERT (whose caller waits),
-// until Batch of either kind are in hand. open is false once the queue
-// is closed and empty.
-func (f *FailureLog) collect(firsts []*firstReq, rows []*FailureRow, linger *time.Timer) (_ []*firstReq, _ []*FailureRow, open bool) {
-	var until time.Time
-	select {
-	case req := <-f.firsts:
-		firsts = append(firsts, req)
-		until = time.Now().Add(f.cfg.FirstLinger)
-	case row, ok := <-f.queue:
-		if !ok {
-			return firsts, rows, false
-		}
-		rows = append(rows, row)
-		until = time.Now().Add(f.cfg.Linger)
-	}
-	linger.Reset(time.Until(until))
+// fill runs the statements that arrive while b is open, until Linger has
+// passed, b holds Batch statements or a statement failed (b is no longer
+// open). It reports false once the queue is closed and empty, after
+// committing what b holds.
+func (f *FailureLog) fill(b *batch, linger *time.Timer) (open bool) {
+	linger.Reset(f.cfg.Linger)
 	defer linger.Stop()
-	for len(firsts) < f.cfg.Batch && len(rows) < f.cfg.Batch {
+	for b.open() && b.size() < f.cfg.Batch {
 		select {
 		case req := <-f.firsts:
-			firsts = append(firsts, req)
-			if u := time.Now().Add(f.cfg.FirstLinger); u.Before(until) {
-				until = u
-				linger.Reset(time.Until(until))
-			}
+			f.first(b, req)
 		case row, ok := <-f.queue:
 			if !ok {
-				return firsts, rows, false
+				return false
 			}
-			rows = append(rows, row)
+			f.queued(b, row)
 		case <-linger.C:
-			return firsts, rows, true
+			return true
 		}
 	}
-	return firsts, rows, true
+	return true
 }
 
-// write commits the INSERTs of firsts whose callers still wait and rows
-// in one transaction, bounded by the earliest caller's deadline, and
-// answers the callers. When that transaction fails nothing of it was
-// written: the callers get the error (each INSERT is tried on its own
-// when the server refused a statement, so one bad row does not fail the
-// others) and rows are written as a batch of their own.
-func (f *FailureLog) write(firsts []*firstReq, rows []*FailureRow) {
-	now := time.Now()
-	live := slices.DeleteFunc(firsts, func(r *firstReq) bool { return !now.Before(r.deadline) })
-	if len(live) == 0 || f.closing.Load() {
-		answer(live, errors.New("failure log closed before the row was written"))
-		if len(rows) > 0 {
-			f.writeBatch(rows)
-		}
+// begin opens b's transaction unless it is open.
+func (f *FailureLog) begin(b *batch) error {
+	if b.open() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.cfg.Timeout)
+	tx, err := f.db.BeginTx(ctx, nil)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("begin failure-row transaction: %w", err)
+	}
+	b.tx, b.ctx, b.cancel = tx, ctx, cancel
+	return nil
+}
+
+// first INSERTs the row of a First call in b and answers the caller with
+// its log_id at once: the row is committed with the batch, and should
+// the batch fail, it is written again under the same log_id (see
+// rewrite). A caller that gave up already has queued its row itself.
+func (f *FailureLog) first(b *batch, req *firstReq) {
+	if !time.Now().Before(req.deadline) {
+		req.reply <- firstReply{err: context.DeadlineExceeded}
 		return
 	}
-	deadline := live[0].deadline
-	for _, r := range live[1:] {
-		if r.deadline.Before(deadline) {
-			deadline = r.deadline
-		}
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	ids := make([]uint64, len(live))
-	var noRow []*FailureRow
-	err := inTx(ctx, f.db, func(tx *sql.Tx) error {
-		for i, r := range live {
-			id, err := insertFirst(ctx, tx, r.row)
-			if err != nil {
-				return err
-			}
-			ids[i] = id
-		}
-		var err error
-		noRow, err = writeRows(ctx, tx, rows, noRow[:0])
-		return err
-	})
-	if err == nil {
-		f.m.commits.Inc()
-		f.m.inserted.Add(len(live))
-		for i, r := range live {
-			r.reply <- firstReply{id: ids[i]}
-		}
-		f.settle(rows, noRow)
+	if f.closing.Load() {
+		req.reply <- firstReply{err: errors.New("failure log closed before the row was written")}
 		return
 	}
-	if refused(err) && len(live) > 1 {
-		f.insertEach(live)
-	} else {
-		answer(live, err)
+	if err := f.begin(b); err != nil {
+		req.reply <- firstReply{err: err}
+		return
+	}
+	id, err := insertFirst(b.ctx, b.tx, req.row)
+	if err != nil {
+		// The caller queues its row under its own id.
+		req.reply <- firstReply{err: err}
+		f.rewrite(b, err)
+		return
+	}
+	req.row.LogID = id
+	b.inserts = append(b.inserts, req.row)
+	req.reply <- firstReply{id: id}
+}
+
+// queued runs a queued row's statement in b.
+func (f *FailureLog) queued(b *batch, row *FailureRow) {
+	if f.closing.Load() {
+		f.fail(row, errors.New("failure log closed before the row was written"))
+		return
+	}
+	if err := f.begin(b); err != nil {
+		f.fail(row, err)
+		return
+	}
+	b.rows = append(b.rows, row)
+	err := writeRow(b.ctx, b.tx, row)
+	switch {
+	case errors.Is(err, errNoRow):
+		b.noRow = append(b.noRow, row)
+	case err != nil:
+		f.rewrite(b, err)
+	}
+}
+
+// commit commits b and counts what it wrote; when the commit fails, the
+// rows are written again (rewrite).
+func (f *FailureLog) commit(b *batch) {
+	if !b.open() {
+		return
+	}
+	if err := b.tx.Commit(); err != nil {
+		f.rewrite(b, err)
+		return
+	}
+	f.m.commits.Inc()
+	f.m.inserted.Add(len(b.inserts))
+	f.settle(b.rows, b.noRow)
+	b.reset()
+}
+
+// rewrite rolls b back after err and writes its rows again: the
+// first-failure INSERTs under the log_id their callers already hold
+// (InnoDB does not hand out an id of a rolled-back INSERT again) and
+// unless the row of that subscription and jobid exists (a commit that
+// failed may have been written after all), the UPDATEs as they were.
+// When the database is out of reach they go to the fallback at once.
+func (f *FailureLog) rewrite(b *batch, err error) {
+	_ = b.tx.Rollback()
+	rows := make([]*FailureRow, 0, b.size())
+	rows = append(append(rows, b.inserts...), b.rows...)
+	b.reset()
+	if !refused(err) {
+		for _, row := range rows {
+			f.fail(row, err)
+		}
+		return
 	}
 	if len(rows) > 0 {
 		f.writeBatch(rows)
-	}
-}
-
-// insertEach INSERTs each waiting caller's row in a statement of its own.
-func (f *FailureLog) insertEach(live []*firstReq) {
-	for _, r := range live {
-		ctx, cancel := context.WithDeadline(context.Background(), r.deadline)
-		id, err := insertFirst(ctx, f.db, r.row)
-		cancel()
-		if err == nil {
-			f.m.commits.Inc()
-			f.m.inserted.Inc()
-		}
-		r.reply <- firstReply{id: id, err: err}
-	}
-}
-
-// answer tells every caller in reqs that its row was not written.
-func answer(reqs []*firstReq, err error) {
-	for _, r := range reqs {
-		r.reply <- firstReply{err: err}
 	}
 }
 

@@ -30,44 +30,91 @@ func jobOf(t *testing.T, db *sql.DB, logID uint64) string {
 	return job
 }
 
-// The First calls waiting at one moment are committed in one transaction
-// with the UPDATEs queued by then, and each caller still gets the id of
-// its own row.
-func TestWaitingFirstFailuresShareOneCommit(t *testing.T) {
+// rowCount is the number of committed rows in broadcast_failure_log.
+func rowCount(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM broadcast_failure_log`).Scan(&n))
+	return n
+}
+
+// A First call gets its row's id as soon as the INSERT ran, before the
+// commit; the INSERTs and the UPDATEs that arrive meanwhile share one
+// commit, and each caller's id is its own row's.
+func TestFirstFailuresGetTheirIdBeforeTheCommit(t *testing.T) {
 	m := testsrv.StartMySQL(t)
 	m.Exec(t, Schema...)
 	db := m.Open(t)
-	f := newFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", Fallback: func(r *FailureRow, err error) {
-		t.Errorf("row %s not written: %v", r.JobID, err)
-	}})
 	ids := failures.NewIDs()
 	early := firstRecord(ids, 100)
-	earlyID, err := insertFirst(t.Context(), db, f.row(early, OpInsert))
+	earlyID, err := insertFirst(t.Context(), db, newFailureLog(db, FailureLogConfig{}).row(early, OpInsert))
 	require.NoError(t, err)
-	later := *early
-	later.LogID, later.RetryTimes, later.Final = earlyID, 1, failures.Retrying
 
+	// Six statements fill a batch; the linger never ends it.
+	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", Batch: 6, Linger: time.Hour,
+		Fallback: func(r *FailureRow, err error) { t.Errorf("row %s not written: %v", r.JobID, err) }})
 	commits := metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_commits_total`)
 	before := commits.Get()
-	var reqs []*firstReq
-	for i := range 5 {
-		reqs = append(reqs, &firstReq{row: f.row(firstRecord(ids, i), OpInsert),
-			deadline: time.Now().Add(time.Minute), reply: make(chan firstReply, 1)})
+	got := make([]uint64, 5)
+	for i := range got {
+		got[i] = f.First(firstRecord(ids, i))
+		require.NotZero(t, got[i], "caller %d", i)
 	}
-	f.write(reqs, []*FailureRow{f.row(&later, OpUpdate)})
+	assert.Equal(t, 1, rowCount(t, db), "the callers had their ids before the commit")
+	later := *early
+	later.LogID, later.RetryTimes, later.Final = earlyID, 1, failures.Retrying
+	f.Add(&later)
+	f.Close(t.Context())
 
 	assert.Equal(t, uint64(1), commits.Get()-before, "one transaction")
-	seen := map[uint64]bool{}
-	for i, r := range reqs {
-		rep := <-r.reply
-		require.NoError(t, rep.err)
-		assert.False(t, seen[rep.id], "id %d given twice", rep.id)
-		seen[rep.id] = true
-		assert.Equal(t, fmt.Sprintf("1732500000.000000-%d-17", i), jobOf(t, db, rep.id), "the id is the caller's own row")
+	for i, id := range got {
+		assert.Equal(t, fmt.Sprintf("1732500000.000000-%d-17", i), jobOf(t, db, id), "the id is the caller's own row")
 	}
 	var retries int
 	require.NoError(t, db.QueryRow(`SELECT retry_times FROM broadcast_failure_log WHERE log_id = ?`, earlyID).Scan(&retries))
-	assert.Equal(t, 1, retries, "the queued UPDATE went in the same commit")
+	assert.Equal(t, 1, retries, "the UPDATE went in the same commit")
+}
+
+// When the open transaction fails after its INSERTs handed out their ids
+// (a later statement refused), the rows are written again under those
+// ids, so the retry jobs' LogId still names them; only the refused row
+// goes to the fallback.
+func TestRolledBackInsertsKeepTheirIds(t *testing.T) {
+	m := testsrv.StartMySQL(t)
+	m.Exec(t, Schema...)
+	db := m.Open(t)
+	var lost []string
+	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", Batch: 3, Linger: time.Hour,
+		Fallback: func(r *FailureRow, err error) { lost = append(lost, r.JobID+": "+err.Error()) }})
+	ids := failures.NewIDs()
+	a, b := firstRecord(ids, 1), firstRecord(ids, 2)
+	idA, idB := f.First(a), f.First(b)
+	require.NotZero(t, idA)
+	require.NotZero(t, idB)
+	// retry_times is unsigned: the server refuses -1, and the transaction
+	// with both INSERTs is rolled back.
+	bad := *a
+	bad.LogID, bad.RetryTimes, bad.Final = idA, -1, failures.Retrying
+	f.Add(&bad)
+	f.Close(t.Context())
+
+	require.Len(t, lost, 1, "%v", lost)
+	assert.Contains(t, lost[0], "1732500000.000000-1-17: update failure row")
+	assert.Equal(t, "1732500000.000000-1-17", jobOf(t, db, idA), "written again under its id")
+	assert.Equal(t, "1732500000.000000-2-17", jobOf(t, db, idB), "written again under its id")
+	assert.Equal(t, 2, rowCount(t, db))
+
+	// A later record finds its row by that id.
+	g := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", Fallback: func(r *FailureRow, err error) {
+		t.Errorf("row %s not written: %v", r.JobID, err)
+	}})
+	done := *b
+	done.LogID, done.RetryTimes, done.Final = idB, 1, failures.Success
+	g.Add(&done)
+	g.Close(t.Context())
+	var final int
+	require.NoError(t, db.QueryRow(`SELECT final_status FROM broadcast_failure_log WHERE log_id = ?`, idB).Scan(&final))
+	assert.Equal(t, 1, final)
 }
 
 // Many push workers failing at once each get their own row's id.
@@ -76,7 +123,6 @@ func TestConcurrentFirstFailuresGetTheirOwnRows(t *testing.T) {
 	m.Exec(t, Schema...)
 	db := m.Open(t)
 	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", FirstWait: 10 * time.Second})
-	t.Cleanup(func() { f.Close(t.Context()) })
 	ids := failures.NewIDs()
 	const n = 32
 	got := make([]uint64, n)
@@ -86,13 +132,12 @@ func TestConcurrentFirstFailuresGetTheirOwnRows(t *testing.T) {
 		wg.Go(func() { got[i] = f.First(r) })
 	}
 	wg.Wait()
+	f.Close(t.Context()) // the last batch is committed
 	for i, id := range got {
 		require.NotZero(t, id, "caller %d", i)
 		assert.Equal(t, fmt.Sprintf("1732500000.000000-%d-17", i), jobOf(t, db, id))
 	}
-	var rows int
-	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM broadcast_failure_log`).Scan(&rows))
-	assert.Equal(t, n, rows)
+	assert.Equal(t, n, rowCount(t, db))
 }
 
 // A record that arrives after Close (a push worker finishing late) goes to
