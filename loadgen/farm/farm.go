@@ -190,6 +190,7 @@ func New(cfg Config) (*Farm, error) {
 		NoDefaultContentType:  true,
 		ReadTimeout:           time.Minute,
 		IdleTimeout:           time.Minute,
+		ConnState:             connState,
 	}
 	go func() {
 		defer close(f.done)
@@ -333,6 +334,10 @@ func (f *Farm) handle(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
+	if o := st.class.out; o != nil && o.ln.isDown.Load() {
+		refuse(ctx)
+		return
+	}
 	p := &st.class.p
 	st.arrive(arrival, p, ctx.QueryArgs().GetUintOrZero("retry_times") > 0)
 	if ts == 0 { // a probe: the subscription is known to the daemon
@@ -366,6 +371,13 @@ func (f *Farm) read(ctx *fasthttp.RequestCtx) (st *subState, seq uint64, ts int6
 		return nil, 0, 0, false
 	}
 	return st, seq, ts, true
+}
+
+// refuse answers a push that reached a class's port as it went down, and
+// closes its connection: the push is not counted.
+func refuse(ctx *fasthttp.RequestCtx) {
+	ctx.SetConnectionClose()
+	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 }
 
 func answerOK(ctx *fasthttp.RequestCtx) {

@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/valyala/fasthttp"
 )
 
 // flipListener is the listener of a class with an outage: a port that can
@@ -17,8 +20,15 @@ import (
 // had accepted are closed, so that no kept-alive connection carries a
 // push through the outage. Accept waits while it is down instead of
 // failing: one Serve carries it across the outage.
+//
+// A connection whose request is being answered when the port goes down is
+// closed once the answer is written: cutting it earlier would lose the
+// answer to a push the farm counted, and the push would come again as a
+// duplicate. A push the handler sees while the port is down is refused
+// (see isDown) and not counted.
 type flipListener struct {
-	addr string // host:port, the same after each reopening
+	addr   string      // host:port, the same after each reopening
+	isDown atomic.Bool // read by the handler
 
 	mu     sync.Mutex
 	ln     net.Listener  // nil while down
@@ -104,11 +114,14 @@ func (l *flipListener) down() error {
 	}
 	err := l.ln.Close()
 	l.ln = nil
+	l.isDown.Store(true)
 	l.up = make(chan struct{})
 	for c := range l.conns {
-		_ = c.Conn.Close()
+		if !c.busy {
+			_ = c.Conn.Close()
+			delete(l.conns, c)
+		}
 	}
-	clear(l.conns)
 	if err != nil {
 		return fmt.Errorf("farm: close %s: %w", l.addr, err)
 	}
@@ -127,8 +140,32 @@ func (l *flipListener) reopen() error {
 		return fmt.Errorf("farm: listen again on %s: %w", l.addr, err)
 	}
 	l.ln = ln
+	l.isDown.Store(false)
 	close(l.up)
 	return nil
+}
+
+// connState follows whether a connection is answering a request (fasthttp's
+// ConnState hook) and closes it once it has answered while the port is
+// down.
+func connState(nc net.Conn, s fasthttp.ConnState) {
+	c, ok := nc.(*trackedConn)
+	if !ok {
+		return
+	}
+	l := c.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch s {
+	case fasthttp.StateActive:
+		c.busy = true
+	case fasthttp.StateIdle:
+		c.busy = false
+		if l.isDown.Load() {
+			_ = c.Conn.Close()
+			delete(l.conns, c)
+		}
+	}
 }
 
 // Close stops listening for good; closing twice is no error.
@@ -161,7 +198,8 @@ func (l *flipListener) Addr() net.Addr {
 // trackedConn is an accepted connection its listener can close.
 type trackedConn struct {
 	net.Conn
-	l *flipListener
+	l    *flipListener
+	busy bool // answering a request; guarded by l.mu
 }
 
 // Close forgets the connection and closes it.

@@ -118,3 +118,24 @@ func TestFarmOutage(t *testing.T) {
 	sc, _ := f.Count(2, 3, nil)
 	assert.Equal(t, int64(2), sc.InSet, "seq 0 and 2 arrived; 1 was refused")
 }
+
+// A push being answered when the port goes down gets its answer: cutting
+// its connection would lose the answer to a counted push, which would come
+// again as a duplicate.
+func TestFarmOutageLetsAnAnswerFinish(t *testing.T) {
+	f := newFarm(t, Profile{Name: "slow", Latency: Dist{Kind: Fixed, A: 400 * time.Millisecond},
+		OutageStart: Duration(100 * time.Millisecond), Outage: Duration(5 * time.Second)})
+	p := &pusher{t: t}
+	u := f.URL(1, 0, 0)
+	now := time.Now()
+	f.SetWindow(now.UnixNano(), now.Add(time.Hour).UnixNano())
+	code, body := p.push(u, 1, now.UnixNano(), 0)
+	assert.Equal(t, 200, code)
+	assert.Equal(t, `{"status":1}`, body)
+	assert.Equal(t, int64(1), f.Totals().Delivered)
+	e := <-f.OutageEdges()
+	assert.True(t, e.Down)
+	assert.True(t, refused(hostPort(t, u)), "down while the push was answered")
+	code, _ = p.push(u, 2, now.UnixNano(), 0)
+	assert.Equal(t, -1, code, "the next push is refused")
+}
