@@ -128,7 +128,7 @@ func (c *BreakerComparison) Text(name string) string {
 	ratio := "no ratio"
 	switch {
 	case c.AttemptsRatio > 0:
-		ratio = fmt.Sprintf("%.1f× fewer", c.AttemptsRatio)
+		ratio = fmt.Sprintf("%.1f× as many without the breaker", c.AttemptsRatio)
 	case c.AttemptsOn == 0 && c.AttemptsOff > 0:
 		ratio = "none with the breaker"
 	}

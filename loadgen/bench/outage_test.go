@@ -84,7 +84,7 @@ func TestCompareBreakers(t *testing.T) {
 	assert.Equal(t, 60.0, c.AttemptsRatio)
 	assert.InDelta(t, 1.1, c.P99Ratio, 1e-9)
 	assert.True(t, c.Met())
-	want := "dead-endpoint, circuit breaker on vs off (dead-endpoint-nobreaker): push attempts to the dead class during its outage 40 vs 2400 (60.0× fewer; ≥ 10× expected); " +
+	want := "dead-endpoint, circuit breaker on vs off (dead-endpoint-nobreaker): push attempts to the dead class during its outage 40 vs 2400 (60.0× as many without the breaker; ≥ 10× expected); " +
 		"p99 of the other classes 3.30 vs 3.00 ms (1.10×; within 1.2× expected); lost 0 vs 0; first delivery after recovery 800 vs 800 ms"
 	assert.Equal(t, []string{want}, on.Notes)
 
