@@ -65,9 +65,12 @@ type RunResult struct {
 	Stages []stages.Latency `json:"stages,omitempty"`
 	// Database is what the run asked of the 2.x database (source mysql
 	// only): the daemons' queries and failure rows, MariaDB's CPU.
-	Database  *DatabaseWork `json:"database,omitempty"`
-	Sustained bool          `json:"sustained"`
-	Why       string        `json:"why,omitempty"`
+	Database *DatabaseWork `json:"database,omitempty"`
+	// Outages are the run's classes that refused connections for a
+	// while: the daemon's pushes to them meanwhile, their recovery.
+	Outages   []OutageFigures `json:"outages,omitempty"`
+	Sustained bool            `json:"sustained"`
+	Why       string          `json:"why,omitempty"`
 }
 
 // Result is a scenario's outcome.
@@ -85,6 +88,9 @@ type Result struct {
 	Profile   string       `json:"cpu_profile,omitempty"`
 	Trace     string       `json:"exec_trace,omitempty"` // runtime/trace of the first daemon (trace = true)
 	Compare   *Comparison  `json:"compare,omitempty"`    // kind compare only
+	// Breaker sets an outage scenario run with the circuit breaker on
+	// against its twin with it off (see compareBreakers).
+	Breaker *BreakerComparison `json:"breaker,omitempty"`
 }
 
 // Summary is everything a bench run produced.
@@ -216,6 +222,7 @@ func Bench(ctx context.Context, o Options) (*Summary, error) {
 		sum.Results = append(sum.Results, res)
 	}
 	noteFleets(sum.Results)
+	compareBreakers(sum.Results)
 	sum.Elapsed = time.Since(sum.Started).Seconds()
 
 	if f, err := os.Create(filepath.Join(runDir, "summary.json")); err == nil {
@@ -533,18 +540,25 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 			}
 		}
 	}
-	var put loadgen.Putter
-	if o.Client == "connpool" {
-		p, err := cptransport.New(ctx, cfg.Servers)
-		if err != nil {
-			rr.Err = err.Error()
-			return rr
+	watch, err := startOutageWatch(ctx, env, &cfg)
+	if err != nil {
+		rr.Err = err.Error()
+		return rr
+	}
+	put, err := newPutter(ctx, o, cfg.Servers)
+	if err != nil {
+		if watch != nil {
+			watch.finish()
 		}
-		put = p
+		rr.Err = err.Error()
+		return rr
 	}
 	before := env.sample(ctx)
 	rep, err := loadgen.Run(ctx, cfg, put)
 	after := env.sample(ctx)
+	if watch != nil {
+		rr.Outages = watch.finish()
+	}
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
@@ -555,6 +569,7 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 	}
 	rr.Report = rep
 	rr.account(before, after)
+	rr.noteOutages()
 	rr.Sustained, rr.Why = sustained(rep)
 	name := s.Name
 	if label != "" {
@@ -566,6 +581,19 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 	}
 	_ = rep.WriteText(o.Progress)
 	return rr
+}
+
+// newPutter is the producer's client o asks for: connpool's, or nil for
+// loadgen's raw one.
+func newPutter(ctx context.Context, o Options, servers []string) (loadgen.Putter, error) {
+	if o.Client != "connpool" {
+		return nil, nil
+	}
+	p, err := cptransport.New(ctx, servers)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // sustained decides whether the daemon kept up with the offered rate:

@@ -243,6 +243,9 @@ func writeScenarioNotes(b *strings.Builder, sum *Summary) {
 			if t := databaseText(r.Main.Database, r.Main.BeanstalkdCPUPer1k); t != "" {
 				lines = append(lines, t)
 			}
+			for _, o := range r.Main.Outages {
+				lines = append(lines, o.Text())
+			}
 		}
 		if r.Main != nil && r.Main.Report != nil && len(r.Main.Report.Classes) > 1 {
 			for _, cr := range r.Main.Report.Classes {
@@ -371,6 +374,9 @@ func goals(sum *Summary) []string {
 	for _, r := range sum.Results {
 		if r.Compare != nil {
 			out = append(out, compareGoal(r, met))
+		}
+		if r.Breaker != nil {
+			out = append(out, r.Breaker.Text(r.Name)+" — "+met(r.Breaker.Met()))
 		}
 	}
 	return out

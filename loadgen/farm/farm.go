@@ -1,7 +1,8 @@
 // Package farm is the fake subscriber farm of the load generator: fasthttp
 // servers on loopback that answer the pushes of medispatcher like the old
 // daemon's subscribers do ({"status":1}), with per-class behaviour
-// (latency distribution, error ratio and kind, dead, rate-limited), and
+// (latency distribution, error ratio and kind, dead, rate-limited, down
+// for a while), and
 // record every arrival: which (subscription, seq) arrived, how often, and
 // how late against the message's scheduled send time.
 //
@@ -54,6 +55,12 @@ type Farm struct {
 	srv      *fasthttp.Server
 	done     chan struct{}
 	deadAddr string
+	serving  sync.WaitGroup // Serve of each outage class's port
+
+	outageMu       sync.Mutex
+	outagesStarted bool
+	closing        bool
+	edges          chan Edge
 
 	classes []*class
 	subs    []atomic.Pointer[subState]
@@ -95,6 +102,7 @@ type class struct {
 		_  [40]byte // keep shards on their own cache lines
 	}
 	cum *hdrhistogram.Histogram // merged at each Tick; owned by tickMu
+	out *outage                 // nil unless the class has an outage
 }
 
 type subState struct {
@@ -152,6 +160,7 @@ func New(cfg Config) (*Farm, error) {
 		f.classes = append(f.classes, c)
 	}
 	f.winTo.Store(math.MaxInt64)
+	f.edges = make(chan Edge, 2*len(f.classes))
 
 	host, _, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
@@ -181,14 +190,46 @@ func New(cfg Config) (*Farm, error) {
 		NoDefaultContentType:  true,
 		ReadTimeout:           time.Minute,
 		IdleTimeout:           time.Minute,
+		ConnState:             connState,
 	}
 	go func() {
 		defer close(f.done)
-		if err := f.srv.Serve(f.ln); err != nil && !errors.Is(err, net.ErrClosed) {
-			f.log.Error("farm serve", "err", err)
-		}
+		f.serve(f.ln)
 	}()
+	if err := f.listenOutages(host); err != nil {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = f.Close(c)
+		return nil, err
+	}
 	return f, nil
+}
+
+func (f *Farm) serve(ln net.Listener) {
+	if err := f.srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		f.log.Error("farm serve", "err", err)
+	}
+}
+
+// listenOutages gives every class with an outage a port of its own on
+// host, which it can take down without touching the other classes'.
+func (f *Farm) listenOutages(host string) error {
+	for _, c := range f.classes {
+		if !c.p.HasOutage() {
+			continue
+		}
+		ln, err := listenFlip(host)
+		if err != nil {
+			return err
+		}
+		c.out = &outage{ln: ln}
+		f.serving.Add(1)
+		go func() {
+			defer f.serving.Done()
+			f.serve(ln)
+		}()
+	}
+	return nil
 }
 
 // Addr is the farm's listen address.
@@ -216,17 +257,23 @@ func (f *Farm) ClassIndex(name string) int {
 // URL is the push URL of subscription id of topic index topic in class.
 func (f *Farm) URL(id int64, topic, class int) string {
 	addr := f.Addr()
-	if f.classes[class].p.Dead {
+	switch c := f.classes[class]; {
+	case c.p.Dead:
 		addr = f.deadAddr
+	case c.out != nil:
+		addr = c.out.ln.addr
 	}
 	return fmt.Sprintf("http://%s/s/%d?class=%s&topic=%d", addr, id, f.classes[class].p.Name, topic)
 }
 
 // SetWindow restricts latency recording to messages scheduled in
 // [from, to) (unix ns): warm-up and drain traffic is counted but not timed.
+// A run sets it as its producer starts, so its first call is the run's
+// start as the farm knows it: the outages (Profile.Outage) count from it.
 func (f *Farm) SetWindow(from, to int64) {
 	f.winFrom.Store(from)
 	f.winTo.Store(to)
+	f.startOutages(time.Now())
 }
 
 // CloseGate makes every later push fail with 503 and go uncounted, so the
@@ -242,14 +289,21 @@ func (f *Farm) Active() int64 { return f.active.Load() }
 
 // Close stops serving within ctx.
 func (f *Farm) Close(ctx context.Context) error {
+	f.stopOutages()
 	err := f.srv.ShutdownWithContext(ctx)
 	// Shutdown only closes listeners Serve has registered; closing ours
 	// too covers a Close that races with the start of Serve.
 	_ = f.ln.Close()
+	for _, c := range f.classes {
+		if c.out != nil {
+			_ = c.out.ln.Close()
+		}
+	}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
 	}
+	f.serving.Wait()
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("farm: shutdown: %w", err)
 	}
@@ -278,6 +332,10 @@ func (f *Farm) handle(ctx *fasthttp.RequestCtx) {
 	}
 	st, seq, ts, ok := f.read(ctx)
 	if !ok {
+		return
+	}
+	if o := st.class.out; o != nil && o.ln.isDown.Load() {
+		refuse(ctx)
 		return
 	}
 	p := &st.class.p
@@ -313,6 +371,13 @@ func (f *Farm) read(ctx *fasthttp.RequestCtx) (st *subState, seq uint64, ts int6
 		return nil, 0, 0, false
 	}
 	return st, seq, ts, true
+}
+
+// refuse answers a push that reached a class's port as it went down, and
+// closes its connection: the push is not counted.
+func refuse(ctx *fasthttp.RequestCtx) {
+	ctx.SetConnectionClose()
+	ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
 }
 
 func answerOK(ctx *fasthttp.RequestCtx) {
@@ -371,6 +436,9 @@ func (f *Farm) fail(ctx *fasthttp.RequestCtx, st *subState, p *Profile) {
 // waiters of the delivered count, and records the latency from the
 // message's scheduled time ts when ts lies in the timed window.
 func (f *Farm) deliver(st *subState, seq uint64, ts, arrival int64) {
+	if o := st.class.out; o != nil {
+		o.delivered()
+	}
 	st.mu.Lock()
 	first := st.set(seq)
 	if first {

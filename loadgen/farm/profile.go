@@ -131,6 +131,11 @@ type Profile struct {
 	// arrive faster than it allows.
 	RateLimit float64 `toml:"rate_limit" json:"rate_limit"`
 	Burst     int     `toml:"burst" json:"burst"`
+	// Outage > 0: the subscribers refuse connections from OutageStart
+	// after the run's start for Outage, then accept again on the same
+	// port (see Farm.SetWindow).
+	OutageStart Duration `toml:"outage_start" json:"outage_start,omitempty"`
+	Outage      Duration `toml:"outage" json:"outage,omitempty"`
 }
 
 // Validate checks a profile and fills its defaults.
@@ -163,8 +168,25 @@ func (p *Profile) Validate() error {
 	if p.RateLimit > 0 && p.Burst == 0 {
 		p.Burst = 1
 	}
+	return p.validateOutage()
+}
+
+// validateOutage checks the outage window: not negative, a start only with
+// a length, and never on a dead class, which has no port to take down.
+func (p *Profile) validateOutage() error {
+	switch {
+	case p.OutageStart < 0 || p.Outage < 0:
+		return fmt.Errorf("profile %q: negative outage_start or outage", p.Name)
+	case p.OutageStart > 0 && p.Outage == 0:
+		return fmt.Errorf("profile %q: outage_start without outage", p.Name)
+	case p.Outage > 0 && p.Dead:
+		return fmt.Errorf("profile %q: a dead class cannot have an outage", p.Name)
+	}
 	return nil
 }
+
+// HasOutage reports whether the class's subscribers go down for a while.
+func (p *Profile) HasOutage() bool { return p.Outage > 0 }
 
 // Duration is a time.Duration written as "2s" in TOML and JSON.
 type Duration time.Duration
