@@ -437,6 +437,9 @@ func profileText(p farm.Profile) string {
 	if p.RateLimit > 0 {
 		parts = append(parts, fmt.Sprintf("rate %g/s burst %d", p.RateLimit, p.Burst))
 	}
+	if p.Outage > 0 {
+		parts = append(parts, fmt.Sprintf("refusing connections for %v from %v", time.Duration(p.Outage), time.Duration(p.OutageStart)))
+	}
 	return strings.Join(parts, ", ")
 }
 
