@@ -95,8 +95,12 @@ func TestRetryJobCarriesTheRowsLogID(t *testing.T) {
 	}, 20*time.Second, 10*time.Millisecond, "a retry job")
 	var m message.Message
 	require.NoError(t, message.Decode(job, &m))
+	// The row is committed with its writer's batch, shortly after the
+	// retry job (which got the id from the INSERT) is put.
 	var logID uint64
-	require.NoError(t, db.QueryRow(`SELECT log_id FROM broadcast_failure_log WHERE job_id = ?`, hits[0].JobID).Scan(&logID))
+	require.Eventually(t, func() bool {
+		return db.QueryRow(`SELECT log_id FROM broadcast_failure_log WHERE job_id = ?`, hits[0].JobID).Scan(&logID) == nil
+	}, 20*time.Second, 10*time.Millisecond, "the first failure's row")
 	assert.Equal(t, logID, m.LogID, "the retry job's LogId is the row's log_id")
 	assert.False(t, failures.DaemonMade(m.LogID))
 }
