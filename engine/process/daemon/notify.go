@@ -26,7 +26,11 @@ const reloadWait = time.Second
 //
 //   - READY=1 once the daemon dispatches: its engine applied its first
 //     subscription set and a beanstalkd link is connected (until then
-//     systemd holds the start, and units ordered after it wait);
+//     systemd holds the start, and units ordered after it wait). STATUS=
+//     says how many subscriptions it dispatches, or why its main tube
+//     waits: an empty first set (AllowEmptySubscriptionSet off) is a set
+//     read, so the daemon is ready, but it takes no message until a
+//     subscription is loaded;
 //   - RELOADING=1 then READY=1 around a SIGHUP's re-read of the
 //     subscriptions file (only once READY=1 was sent);
 //   - WATCHDOG=1 every half watchdog interval, only while the engine's
