@@ -38,6 +38,7 @@ type Engine struct {
 	applied  chan struct{}                 // closed after the first Apply
 	changed  atomic.Pointer[chan struct{}] // closed (and replaced) by every Apply
 	firstSet sync.Once
+	beat     heartbeat // the redistributors' loop is alive (Heartbeat)
 
 	metrics *engineMetrics
 	stages  *stage.Timings
@@ -181,6 +182,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 
 	var redist sync.WaitGroup
+	e.beat.start()
+	defer e.beat.stop()
 	for i := 0; i < o.RedistWorkers; i++ {
 		redist.Add(1)
 		go func() {

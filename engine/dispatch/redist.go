@@ -47,6 +47,9 @@ func (e *Engine) redistWorker() {
 		case <-e.quit:
 			return
 		case mj = <-e.redistQ:
+		case <-e.beat.tick.C:
+			e.beat.stamp()
+			continue
 		}
 		e.mainGate.observe(len(e.redistQ))
 		buf = e.redistribute(mj, &m, buf)

@@ -22,7 +22,8 @@
 //   - the background parts, each a goroutine of one group (group.go): the
 //     orphan wake-tube sweep, the Redis connection, handing the client to
 //     the failure store, the recover lists, the backlog sampler, the alert
-//     deliverer, the recover-list gauge and the SIGHUP handler;
+//     deliverer, the recover-list gauge, the SIGHUP handler and, under
+//     systemd, the notifications to it (notify.go);
 //   - the HTTP servers (DebugAddr, PrometheusApiAddr, StatisticApiAddr and
 //     the admin API on ListenAddr), whose Serve goroutines the listeners
 //     own (listen.go).
@@ -100,6 +101,7 @@ type Daemon struct {
 	sampler     *backlog.Sampler
 	http        *listeners
 	parts       *group         // set by Run
+	sd          *systemd       // set by Run
 	hup         chan os.Signal // SIGHUP, from Run until Close
 
 	mu      sync.Mutex

@@ -120,7 +120,13 @@ func (w *world) start() *daemon {
 // (a fleet runs several daemons in one world).
 func (w *world) startWith(cfg string, logs *testsrv.LogBuffer) *daemon {
 	w.t.Helper()
-	cmd := exec.Command(binary, "-c", cfg)
+	return w.startCmd(exec.Command(binary, "-c", cfg), logs)
+}
+
+// startCmd runs cmd, a daemon's command line (its binary, environment and
+// arguments), its output going to logs; the test's end kills it.
+func (w *world) startCmd(cmd *exec.Cmd, logs *testsrv.LogBuffer) *daemon {
+	w.t.Helper()
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(w.t, cmd.Start())

@@ -37,6 +37,10 @@ func (d *Daemon) startParts(g *group) {
 			})
 		})
 	}
+	d.sd = newSystemd(log)
+	if d.sd.n.Enabled() {
+		g.start("systemd notifications", d.notifySystemd)
+	}
 	// Installed before Run logs the start and kept until Close, so that a
 	// SIGHUP never takes its default action (ending the process) while the
 	// daemon runs or drains, even with a Redis source, which has nothing
@@ -55,7 +59,7 @@ func (d *Daemon) onSIGHUP(ctx context.Context, hup <-chan os.Signal) {
 		case <-hup:
 			if d.reload != nil {
 				d.log.Info("SIGHUP: reloading subscriptions")
-				d.reload()
+				d.reloadFile(ctx)
 			}
 		}
 	}
