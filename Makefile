@@ -10,7 +10,7 @@ LDFLAGS := -X $(PKG).Version=$(VERSION) -X $(PKG).GitHash=$(GIT_HASH) -X $(PKG).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 CMDS := $(notdir $(wildcard cmd/*))
 
-.PHONY: all build deps test vet fmt-check lint bench bench-quick run fuzz clean
+.PHONY: all build deps test vet fmt-check lint bench bench-quick run fuzz clean install package
 
 all: build
 
@@ -20,6 +20,45 @@ build:
 
 deps:
 	@bash scripts/deps.sh
+
+# Installation. The binaries operators run: every command but the package
+# builder.
+PREFIX ?= /usr/local
+DESTDIR ?=
+DIST_CMDS := $(filter-out mkdeb,$(CMDS))
+SERVICE := scripts/service
+
+# install copies the binaries to $(DESTDIR)$(PREFIX)/bin, the configuration
+# and subscriptions to $(DESTDIR)/etc/medispatcher/ (never over existing
+# ones), the systemd unit (ExecStart pointing at $(PREFIX)/bin) to
+# $(DESTDIR)/lib/systemd/system/ and the full examples to
+# $(PREFIX)/share/doc/medispatcher/. It neither creates the medispatcher
+# user nor enables or starts the service: the package (make package) does;
+# by hand, create the user, `chgrp medispatcher /etc/medispatcher/*.toml`,
+# then `systemctl daemon-reload && systemctl enable --now medispatcher`.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/medispatcher \
+		$(DESTDIR)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/doc/medispatcher
+	install -m 0755 $(addprefix $(BIN)/,$(DIST_CMDS)) $(DESTDIR)$(PREFIX)/bin/
+	@for f in medispatcher.toml subscriptions.toml; do \
+		dst=$(DESTDIR)/etc/medispatcher/$$f; \
+		if [ -e "$$dst" ]; then echo "install: keeping existing $$dst"; \
+		else install -m 0640 $(SERVICE)/$$f "$$dst"; fi; \
+	done
+	sed 's|^ExecStart=/usr/bin/|ExecStart=$(PREFIX)/bin/|' $(SERVICE)/medispatcher.service \
+		> $(DESTDIR)/lib/systemd/system/medispatcher.service
+	chmod 0644 $(DESTDIR)/lib/systemd/system/medispatcher.service
+	install -m 0644 scripts/medispatcher.example.toml scripts/subscriptions.example.toml \
+		$(DESTDIR)$(PREFIX)/share/doc/medispatcher/
+
+# package writes $(BIN)/medispatcher_<version>_<arch>.deb (see
+# internal/debpkg): the binaries are built afresh into $(BIN)/pkg with the
+# VERSION stamp, which also gives the package version.
+PKG_BIN := $(BIN)/pkg
+package:
+	rm -rf $(PKG_BIN) && mkdir -p $(PKG_BIN)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(PKG_BIN)/ $(addprefix ./cmd/,$(DIST_CMDS))
+	$(GO) run ./cmd/mkdeb -bin $(PKG_BIN) -version '$(VERSION)' -o $(BIN)/
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs the servers medispatcher's tests and demo run against (beanstalkd,
-# redis-server, and MariaDB for the 2.x database's tables) and the headless browser the status page's test drives
-# (chromium) when they are missing. Idempotent and quiet when present.
+# redis-server, and MariaDB for the 2.x database's tables), the headless browser the status page's test drives
+# (chromium) and systemd-analyze (systemd) when they are missing. Idempotent and quiet when present.
 set -euo pipefail
 
 need=()
 command -v beanstalkd >/dev/null 2>&1 || need+=(beanstalkd)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# systemd-analyze checks the packaged unit (internal/debpkg's test); the
+# systemd package is only a tool here, it does not become the init system.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 # Debian installs mariadbd in /usr/sbin, which a user's PATH may lack.
 mariadbd_present() { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; }
 mariadbd_present && command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
