@@ -52,7 +52,7 @@ type Config struct {
 // Closed, no Reason) means none. The caller announces it and, for Open,
 // calls HalfOpen after CoolDown with Gen.
 type Transition struct {
-	To       State
+	From, To State
 	Reason   string
 	CoolDown time.Duration // for To == Open
 	Gen      uint64        // for To == Open
@@ -161,7 +161,7 @@ func (b *Breaker) probed(o Outcome) Transition {
 			return Transition{}
 		}
 		b.clear()
-		return Transition{To: Closed, Reason: "the probe succeeded"}
+		return Transition{From: HalfOpen, To: Closed, Reason: "the probe succeeded"}
 	}
 	cool := min(2*time.Duration(b.cool.Load()), b.cfg.MaxCoolDown)
 	return b.open(HalfOpen, "the probe failed", cool)
@@ -175,7 +175,7 @@ func (b *Breaker) open(from State, reason string, cool time.Duration) Transition
 	}
 	b.cool.Store(int64(cool))
 	b.probing.Store(false)
-	return Transition{To: Open, Reason: reason, CoolDown: cool, Gen: b.gen.Add(1)}
+	return Transition{From: from, To: Open, Reason: reason, CoolDown: cool, Gen: b.gen.Add(1)}
 }
 
 // HalfOpen ends the cool-down of the opening gen: the next push probes.
