@@ -1,17 +1,11 @@
 package subs
 
 import (
-	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"medispatcher/internal/testsrv"
 )
 
 func TestCircuitBreakerField(t *testing.T) {
@@ -36,34 +30,17 @@ func TestCircuitBreakerField(t *testing.T) {
 // TestSourcesCircuitBreaker: circuit_breaker decodes from the file and
 // from the Redis JSON; a bad value keeps the last good version.
 func TestSourcesCircuitBreaker(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "subs.toml")
-	t.Run("file", func(t *testing.T) {
-		checkBreakerHeld(t, func(log *slog.Logger) hookedSource { return NewFileSource(path, testLimits, log) },
-			func(list ...*Subscription) { require.NoError(t, WriteFile(path, list)) })
-	})
-	t.Run("redis", func(t *testing.T) {
-		srv := testsrv.StartRedis(t)
-		c := newRedisClient(t, srv.Addr)
-		const prefix = "{breaker}"
-		checkBreakerHeld(t,
-			func(log *slog.Logger) hookedSource {
-				return NewRedisSource(newRedisClient(t, srv.Addr), prefix, testLimits, log)
-			},
-			func(list ...*Subscription) {
-				for _, s := range list {
-					require.NoError(t, RedisPut(context.Background(), c, prefix, s))
-				}
-			})
-	})
+	t.Run("file", func(t *testing.T) { checkBreakerHeld(t, fileSourceOf(t)) })
+	t.Run("redis", func(t *testing.T) { checkBreakerHeld(t, redisSourceOf(t, "{breaker}")) })
 }
 
-func checkBreakerHeld(t *testing.T, newSrc func(*slog.Logger) hookedSource, write func(list ...*Subscription)) {
+func checkBreakerHeld(t *testing.T, ts testSource) {
 	t.Helper()
 	good := sub(1, "order_paid")
 	good.CircuitBreaker = BreakerOff
-	write(good)
+	ts.write(good)
 	log, _ := testLogger()
-	src := newSrc(log)
+	src := ts.newSrc(log)
 	opts, calls := hookCalls("")
 	src.SetOptions(opts)
 	sets := runSource(t, src)
@@ -72,7 +49,7 @@ func checkBreakerHeld(t *testing.T, newSrc func(*slog.Logger) hookedSource, writ
 
 	bad := *good
 	bad.CircuitBreaker = "sometimes"
-	write(&bad, sub(2, "b"))
+	ts.write(&bad, sub(2, "b"))
 	call := nextCall(t, calls)
 	assert.Equal(t, []string{"circuit_breaker"}, call.fields)
 	s = waitSet(t, sets, "2 added", hasIDs(1, 2))
