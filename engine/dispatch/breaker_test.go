@@ -29,6 +29,7 @@ type brHit struct {
 	retryTimes int
 	status     int
 	at         time.Time
+	breaker    string // the subscription's breaker state when it arrived (see switchSubscriber.watch)
 }
 
 // switchSubscriber answers every push with the status it is set to (200
@@ -36,6 +37,7 @@ type brHit struct {
 type switchSubscriber struct {
 	url    string
 	status atomic.Int32
+	state  atomic.Pointer[func() string]
 	mu     sync.Mutex
 	hits   []brHit
 	notify chan struct{}
@@ -49,6 +51,9 @@ func newSwitchSubscriber(t *testing.T, status int) *switchSubscriber {
 		body, _ := io.ReadAll(req.Body)
 		form, _ := url.ParseQuery(string(body))
 		h := brHit{jobID: form.Get("jobid"), status: int(s.status.Load()), at: time.Now()}
+		if f := s.state.Load(); f != nil {
+			h.breaker = (*f)()
+		}
 		h.retryTimes, _ = strconv.Atoi(form.Get("retry_times"))
 		s.mu.Lock()
 		s.hits = append(s.hits, h)
@@ -65,6 +70,24 @@ func newSwitchSubscriber(t *testing.T, status int) *switchSubscriber {
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
 	return s
+}
+
+// watch records with every push the breaker state of subscription id.
+func (s *switchSubscriber) watch(r *rig, id int64) {
+	f := func() string { return r.eng.BreakerState(id) }
+	s.state.Store(&f)
+}
+
+// pushesWhile counts the pushes that arrived after since while the
+// breaker was in state.
+func pushesWhile(hits []brHit, since time.Time, state string) int {
+	n := 0
+	for _, h := range hits {
+		if h.at.After(since) && h.breaker == state {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *switchSubscriber) snapshot() []brHit {
@@ -106,9 +129,23 @@ func delivered(hits []brHit, want map[string]bool) bool {
 	return true
 }
 
-// transitions counts subscription id's breaker transitions into to.
+// baseTransitions takes the breaker transition counts of subscriptions
+// ids as their zero.
+func (r *rig) baseTransitions(ids ...int64) {
+	r.breakerBase = map[int64][4]uint64{}
+	for _, id := range ids {
+		var b [4]uint64
+		for st := range b {
+			b[st] = r.eng.state.Load().runners[id].br.to[st].Get()
+		}
+		r.breakerBase[id] = b
+	}
+}
+
+// transitions counts subscription id's breaker transitions into to since
+// baseTransitions.
 func (r *rig) transitions(id int64, to breaker.State) uint64 {
-	return r.eng.state.Load().runners[id].br.to[to].Get()
+	return r.eng.state.Load().runners[id].br.to[to].Get() - r.breakerBase[id][to]
 }
 
 // waitTransitions waits until subscription id entered to n times, and
@@ -158,17 +195,6 @@ func breakerOptions() Options {
 		CoolDown: time.Second, MaxCoolDown: 10 * time.Second}}
 }
 
-// pushesBetween counts the hits that arrived in (from, to].
-func pushesBetween(hits []brHit, from, to time.Time) int {
-	n := 0
-	for _, h := range hits {
-		if h.at.After(from) && !h.at.After(to) {
-			n++
-		}
-	}
-	return n
-}
-
 // TestBreakerOpensProbesAndCloses: failing pushes open the breaker; during
 // the cool-down nothing reaches the subscriber and no retry is spent; the
 // half-open breaker lets exactly one probe through, whose failure opens it
@@ -180,6 +206,8 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	s := newSwitchSubscriber(t, http.StatusInternalServerError)
 	recs := recordCounter{sub: id}
 	r := newRigOn(t, testsrv.StartBeanstalkd(t), breakerOptions(), recs.store(), sub(id, topic, s.url+"/a"))
+	r.baseTransitions(id)
+	s.watch(r, id)
 	want := map[string]bool{}
 	produce := func() {
 		jid := r.produce(topic, msgpackBody("i", len(want)), "")
@@ -196,23 +224,23 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 		produce()
 	}
 	half := r.waitTransitions(id, breaker.HalfOpen, 1)
-	assert.Zero(t, pushesBetween(s.snapshot(), settled, half), "pushes during the cool-down")
-	assert.Equal(t, spent, recs.n.Load(), "no retry spent during the cool-down")
 	assert.GreaterOrEqual(t, half.Sub(opened), 900*time.Millisecond, "the cool-down")
 
 	reopened := r.waitTransitions(id, breaker.Open, 2)
-	settled = r.waitSettled(id)
-	assert.Equal(t, 1, pushesBetween(s.snapshot(), half, settled), "the probe")
+	settled2 := r.waitSettled(id)
+	assert.Zero(t, pushesWhile(s.snapshot(), settled, "open"), "pushes during the cool-down")
+	assert.Equal(t, 1, pushesWhile(s.snapshot(), opened, "half_open"), "the probe")
+	assert.Equal(t, spent+1, recs.n.Load(), "retries spent since the breaker opened: the failed probe's only")
 	spent = recs.n.Load()
 	s.status.Store(http.StatusOK)
 	half2 := r.waitTransitions(id, breaker.HalfOpen, 2)
 	assert.GreaterOrEqual(t, half2.Sub(reopened), 1900*time.Millisecond, "the doubled cool-down")
-	assert.Zero(t, pushesBetween(s.snapshot(), settled, half2), "pushes during the second cool-down")
-	assert.Equal(t, spent, recs.n.Load(), "no retry spent during the second cool-down")
 
 	r.waitTransitions(id, breaker.Closed, 1)
 	s.waitFor(t, "every message delivered", func(h []brHit) bool { return delivered(h, want) })
 	assert.Equal(t, "closed", r.eng.BreakerState(id))
+	assert.Zero(t, pushesWhile(s.snapshot(), settled2, "open"), "pushes during the second cool-down")
+	assert.Equal(t, spent, recs.n.Load(), "retries spent since the breaker opened again")
 }
 
 // TestBreakerOpensOnConnectionErrors: a subscriber that refuses
@@ -232,6 +260,7 @@ func TestBreakerOpensOnConnectionErrors(t *testing.T) {
 	opts.Breaker.CoolDown = time.Minute
 	recs := recordCounter{sub: id}
 	r := newRigOn(t, testsrv.StartBeanstalkd(t), opts, recs.store(), sub(id, topic, dead))
+	r.baseTransitions(id)
 	want := map[string]bool{}
 	for i := range 3 {
 		jid := r.produce(topic, msgpackBody("i", i), "")
@@ -276,6 +305,7 @@ func TestBreakerOff(t *testing.T) {
 			sb := sub(id, topic, s.url+"/x")
 			sb.CircuitBreaker = c.override
 			r := newRigOn(t, bs, opts, nil, sb)
+			r.baseTransitions(id)
 			for j := range 4 {
 				r.produce(topic, msgpackBody("i", j), "")
 			}
@@ -315,6 +345,7 @@ func TestGoneDisablesSignedSubscription(t *testing.T) {
 	opts.Breaker.On = false // the 410 rule holds with breakers off
 	recs := recordCounter{sub: id}
 	r := newRigOn(t, testsrv.StartBeanstalkd(t), opts, recs.store(), signed, sub(id+1, topic, plain.url+"/plain"))
+	r.baseTransitions(id, id+1)
 	want := map[string]bool{}
 	for i := range 3 {
 		jid := r.produce(topic, msgpackBody("i", i), "")
