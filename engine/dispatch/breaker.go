@@ -66,6 +66,9 @@ func (e *Engine) newBreaker() *breaker.Breaker {
 func (r *runner) breakerMetrics() {
 	l := fmt.Sprintf(`{sub="%d",topic=%s`, r.id, strconv.Quote(r.topic))
 	gauge := "medispatcher_breaker_state" + l + "}"
+	// A gauge left by an engine that stopped without releasing it (only
+	// tests build several) would read that engine's breaker.
+	metrics.UnregisterMetric(gauge)
 	metrics.GetOrCreateGauge(gauge, func() float64 { return float64(r.br.State()) })
 	r.m.names = append(r.m.names, gauge)
 	for st := breaker.Closed; st <= breaker.Disabled; st++ {
