@@ -82,9 +82,11 @@ func (f *fan) settle() {
 // takeDirect reports whether r takes its next copy directly, and if so
 // holds one of its channel lane's push slots for it. A paused subscription
 // takes none, as if no slot were free: its copies wait in the channel tube
-// rather than hold the main job for the length of the pause.
+// rather than hold the main job for the length of the pause; so does one
+// whose circuit breaker refuses pushes (open, disabled, its probe out).
 func (r *runner) takeDirect() bool {
-	return !r.e.stopping.Load() && !r.chWatch.mayHoldJobs() && !r.paused() && r.bucket.Ready() && r.main.acquire()
+	return !r.e.stopping.Load() && !r.chWatch.mayHoldJobs() && !r.paused() && !r.br.Blocked() &&
+		r.bucket.Ready() && r.main.acquire()
 }
 
 // handDirect gives r's lane a direct copy of m, the decoded body of the

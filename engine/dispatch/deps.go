@@ -23,6 +23,10 @@ type Deps struct {
 	// Alert, when set, raises an operator alert of a kind (rate-limited by
 	// the receiver); it must not block.
 	Alert func(kind, what string)
+	// SubAlert, when set, raises an alert of a kind about subscription s
+	// (the circuit breaker's: AlertBreakerOpen, AlertBreakerClosed,
+	// AlertSubscriptionGone); it must not block.
+	SubAlert func(s *subs.Subscription, kind, what string)
 }
 
 // FailureRecords keep the failure records of pushes (failures.Store).

@@ -21,6 +21,7 @@ type gate struct {
 	closed  bool // close was called: never watched again
 	full    bool // the queue reached high and has not come down to low
 	idle    bool // nothing to reserve (a retry tube known to be empty)
+	held    bool // its subscription's circuit breaker pushes nothing now
 	watched bool // what the consumer was last told
 }
 
@@ -36,7 +37,7 @@ func newGate(c *connpool.Consumer, tube string, high, low int) *gate {
 
 // apply tells the consumer when the decision changed. Callers hold mu.
 func (g *gate) apply() {
-	want := g.opened && !g.closed && !g.full && !g.idle
+	want := g.opened && !g.closed && !g.full && !g.idle && !g.held
 	if want == g.watched {
 		return
 	}
@@ -70,6 +71,15 @@ func (g *gate) setIdle(idle bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.idle = idle
+	g.apply()
+}
+
+// setHeld ignores (true) or watches again (false) the tube of a
+// subscription whose circuit breaker stops (or lets go) its pushes.
+func (g *gate) setHeld(held bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.held = held
 	g.apply()
 }
 

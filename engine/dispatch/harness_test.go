@@ -168,6 +168,9 @@ type rig struct {
 	// handoffBase holds the direct and spilled counts at baseHandoffs, by
 	// subscription id (cut-through tests).
 	handoffBase map[int64][2]uint64
+	// breakerBase holds the breaker transition counts at baseTransitions,
+	// by subscription id (the counters outlive a rig within a process).
+	breakerBase map[int64][4]uint64
 }
 
 func newRig(t *testing.T, opts Options, first ...*subs.Subscription) *rig {

@@ -27,6 +27,9 @@ type Options struct {
 	// (see backoff.go). 0: the header is ignored, as in 2.x.
 	MaxRetryAfter time.Duration
 
+	// Breaker are the circuit breakers' settings (see breaker.go).
+	Breaker BreakerOptions
+
 	SentLog bool // EnableMsgSentLog
 	// LazyRetryWatch watches a retry tube only while it may hold jobs: from
 	// this daemon's own retry put, or a backlog sample (RetrySampled) that
@@ -72,6 +75,18 @@ type Options struct {
 	ShutdownTimeout time.Duration
 }
 
+// BreakerOptions are the circuit breakers' settings (CircuitBreaker and
+// the Breaker* keys); a subscription's circuit_breaker overrides On.
+type BreakerOptions struct {
+	On                bool
+	Window            time.Duration
+	MinPushes         int
+	FailureShare      float64
+	ConsecutiveErrors int
+	CoolDown          time.Duration
+	MaxCoolDown       time.Duration
+}
+
 func (o *Options) defaults() {
 	if o.ChannelPrefix == "" {
 		o.ChannelPrefix = "sub-queue/"
@@ -113,10 +128,33 @@ func (o *Options) defaults() {
 		o.KeepDelay = 10 * time.Second
 	}
 	o.KeepDelay = max(o.KeepDelay, time.Second) // beanstalkd delays are whole seconds
+	o.Breaker.defaults()
 	if o.LegacyRouters <= 0 {
 		o.LegacyRouters = 4
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = o.MaxTimeout + 5*time.Second
+	}
+}
+
+// defaults fills in the daemon's defaults for settings left zero.
+func (b *BreakerOptions) defaults() {
+	if b.Window <= 0 {
+		b.Window = 30 * time.Second
+	}
+	if b.MinPushes <= 0 {
+		b.MinPushes = 20
+	}
+	if !(b.FailureShare > 0 && b.FailureShare <= 1) {
+		b.FailureShare = 0.5
+	}
+	if b.ConsecutiveErrors <= 0 {
+		b.ConsecutiveErrors = 5
+	}
+	if b.CoolDown <= 0 {
+		b.CoolDown = 5 * time.Second
+	}
+	if b.MaxCoolDown < b.CoolDown {
+		b.MaxCoolDown = max(300*time.Second, b.CoolDown)
 	}
 }

@@ -14,11 +14,15 @@ type params struct {
 	concurrency int
 	retryConc   int
 	interval    time.Duration
+	// breaker: the circuit breaker counts this subscription's pushes
+	// (its circuit_breaker, or the daemon's CircuitBreaker when empty).
+	breaker bool
 }
 
 func (e *Engine) resolve(s *subs.Subscription) *params {
 	p := &params{sub: s, timeout: e.opts.DefaultTimeout, concurrency: s.Concurrency,
-		retryConc: s.RetryConcurrency, interval: e.opts.Interval}
+		retryConc: s.RetryConcurrency, interval: e.opts.Interval,
+		breaker: s.CircuitBreaker == subs.BreakerOn || (s.CircuitBreaker == "" && e.opts.Breaker.On)}
 	if s.TimeoutMS > 0 {
 		p.timeout = time.Duration(s.TimeoutMS) * time.Millisecond
 	}

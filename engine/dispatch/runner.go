@@ -33,6 +33,8 @@ type runner struct {
 	// notBefore is the end of the pause the subscriber asked for
 	// (Retry-After), unix nanoseconds; 0 or past: not paused.
 	notBefore atomic.Int64
+	// br is the subscription's circuit breaker (breaker.go).
+	br runnerBreaker
 }
 
 func newRunner(e *Engine, s *subs.Subscription) *runner {
@@ -45,6 +47,8 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 		bucket:    bucket.New(s.Rate, s.EffectiveBurst()),
 		m:         newSubMetrics(s.ID, s.Topic),
 	}
+	r.br.Breaker = e.newBreaker()
+	r.breakerMetrics()
 	if e.deps.Observer != nil {
 		r.obs = e.deps.Observer.Sub(s)
 	}
@@ -80,6 +84,7 @@ func (r *runner) update(s *subs.Subscription) bool {
 	r.bucket.Set(s.Rate, s.EffectiveBurst())
 	r.main.resize(p.concurrency)
 	r.retry.resize(p.retryConc)
+	r.resetBreaker(s)
 	return true
 }
 
@@ -90,6 +95,7 @@ func (r *runner) stop() {
 	r.retry.gate.close()
 	r.main.resize(0)
 	r.retry.resize(0)
+	r.stopCoolDown()
 	if r.obs != nil {
 		r.obs.Stopped()
 	}

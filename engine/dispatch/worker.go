@@ -43,6 +43,12 @@ func (w *worker) run(quit chan struct{}) {
 			return
 		case c := <-l.q:
 			l.gate.observe(len(l.q))
+			if l.r.br.Blocked() {
+				// Its breaker refuses pushes: back to its tube, untouched.
+				c.Release(e.opts.Priority, 0)
+				l.left()
+				continue
+			}
 			if !w.pace(quit) {
 				l.busy.Add(-1)
 				c.Release(e.opts.Priority, 0)
@@ -113,6 +119,11 @@ func (w *worker) process(c *channelJob) {
 		w.dropNoURL(c)
 		return
 	}
+	allowed, probe := r.acquire()
+	if !allowed {
+		c.giveBack(e.opts.Priority, 0) // its breaker opened meanwhile
+		return
+	}
 	done := w.retriesDone()
 	w.push = push.Push{URL: url, Msg: w.msg, SubID: r.id, RetryTimes: done, Timeout: p.timeout, Keys: p.sub.SigningKeys(),
 		MaxRetryAfter: e.opts.MaxRetryAfter}
@@ -130,6 +141,7 @@ func (w *worker) process(c *channelJob) {
 	if w.res.RetryAfter > 0 {
 		r.backOff(&w.res)
 	}
+	disabled := r.pushed(&w.res, p, probe, w.lastRun.UnixNano()+int64(w.res.Elapsed))
 	if e.opts.SentLog {
 		w.sentLog(url)
 	}
@@ -139,6 +151,8 @@ func (w *worker) process(c *channelJob) {
 			w.record(c, url, failures.Success)
 		}
 		c.Delete()
+	case disabled:
+		c.giveBack(e.opts.Priority, 0) // not retried: no retry spent
 	case w.res.Kind == push.Encode:
 		// The body cannot become JSON (e.g. NaN): not the subscriber's
 		// fault and never deliverable; keep it buried for an operator (a

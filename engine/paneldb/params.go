@@ -55,6 +55,9 @@ var params = []paramField{
 	{"DropMessageThresholdAction", "drop_action", func(s *subs.Subscription) any { return &s.DropAction }},
 	// Not a 2.x parameter: the Standard Webhooks secrets, as a JSON array.
 	{"SigningSecrets", "signing_secrets", func(s *subs.Subscription) any { return &s.SigningSecrets }},
+	// Not a 2.x parameter: "on" or "off"; absent = the daemon's
+	// CircuitBreaker.
+	{"CircuitBreaker", "circuit_breaker", func(s *subs.Subscription) any { return &s.CircuitBreaker }},
 }
 
 // paramByName indexes params by param_name. Read only.

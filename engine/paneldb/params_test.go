@@ -20,6 +20,7 @@ func everyParam() *subs.Subscription {
 		AlertIntervalS: 60, AlertFailureWindowS: 120, AlertRetryThreshold: 5, AlertFailureThreshold: 50,
 		AlertBacklogThreshold: 1000, DropThreshold: 20000, DropAction: subs.DropLog,
 		SigningSecrets: []string{testSecret, "whsec_" + base64.StdEncoding.EncodeToString([]byte("a second key, 24 bytes!!"))},
+		CircuitBreaker: subs.BreakerOn,
 	}
 }
 
@@ -84,4 +85,17 @@ func TestSigningSecretsParam(t *testing.T) {
 	_, _, err = build(row{id: 4, topic: "t", channel: "http://x/"}, []Param{{"SigningSecrets", `["whsec_c2hvcnQ="]`}}, subs.Limits{})
 	assert.Equal(t, []string{"SigningSecrets"}, subs.InvalidFields(err))
 	assert.NotContains(t, err.Error(), "c2hvcnQ")
+}
+
+// TestCircuitBreakerParam: circuit_breaker is one row when set, none when
+// empty (the daemon's default); a value other than on or off names the
+// parameter.
+func TestCircuitBreakerParam(t *testing.T) {
+	s := &subs.Subscription{ID: 4, Topic: "t", URL: "http://x/", AlertEnabled: true, CircuitBreaker: subs.BreakerOff}
+	assert.Equal(t, []Param{{"CircuitBreaker", "off"}}, ParamsOf(s))
+	s.CircuitBreaker = ""
+	assert.Empty(t, ParamsOf(s))
+	_, _, err := build(row{id: 4, topic: "t", channel: "http://x/"}, []Param{{"CircuitBreaker", "maybe"}}, subs.Limits{})
+	require.ErrorIs(t, err, subs.ErrInvalid)
+	assert.Equal(t, []string{"CircuitBreaker"}, subs.InvalidFields(err))
 }

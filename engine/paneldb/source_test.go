@@ -141,7 +141,8 @@ func TestSourceMapsEveryParamAndTheURLOverride(t *testing.T) {
 		AlertEnabled: false, AlertEmails: "a@example.com", AlertPhones: "123", AlertReceiver: "ops",
 		AlertIntervalS: 60, AlertFailureWindowS: 120, AlertRetryThreshold: 5, AlertFailureThreshold: 50,
 		AlertBacklogThreshold: 1000, DropThreshold: 20000, DropAction: subs.DropDrop,
-		SigningSecrets: []string{"whsec_" + base64.StdEncoding.EncodeToString([]byte("a signing key in the database"))}}
+		SigningSecrets: []string{"whsec_" + base64.StdEncoding.EncodeToString([]byte("a signing key in the database"))},
+		CircuitBreaker: subs.BreakerOff}
 	stored := *want
 	stored.URL, stored.TimeoutMS = "http://column.example/hook", 700
 	tb.add(&stored, paneldb.Param{Name: paneldb.ParamReceptionURI, Value: want.URL},

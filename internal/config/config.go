@@ -82,6 +82,26 @@ type Config struct {
 	// long and the message's retry waits at least that long. 0 ignores
 	// the header (as 2.x).
 	MaxRetryAfterSeconds int
+	// CircuitBreaker is "on" or "off" (as 2.x): a subscription whose
+	// pushes fail too often stops pushing for a cool-down, then probes
+	// with one push. A subscription's circuit_breaker overrides it.
+	CircuitBreaker string
+	// BreakerWindowSeconds is the sliding window over which the failure
+	// share is counted.
+	BreakerWindowSeconds int
+	// BreakerMinPushes is the number of pushes in the window before the
+	// failure share can open a breaker.
+	BreakerMinPushes int
+	// BreakerFailureShare is the share of failed pushes in the window
+	// (0 < share <= 1) that opens a breaker.
+	BreakerFailureShare float64
+	// BreakerConsecutiveErrors is the number of connection errors or
+	// time-outs in a row that opens a breaker.
+	BreakerConsecutiveErrors int
+	// BreakerCoolDownSeconds is the wait of an open breaker before its
+	// probe; each failed probe doubles it, up to BreakerMaxCoolDownSeconds.
+	BreakerCoolDownSeconds    int
+	BreakerMaxCoolDownSeconds int
 	// RunAtBench: deliver only to subscriptions that accept bench messages.
 	RunAtBench bool
 	// ReceptionEnv selects subscription URLs tagged [T_ENV:NAME]; "" = untagged only.
@@ -400,6 +420,13 @@ func Default() *Config {
 		CoeOfIntervalForRetrySendingMsg: 1,
 		MaxRetryTimesOfSendingMessage:   10,
 		MaxRetryAfterSeconds:            300,
+		CircuitBreaker:                  BreakerOff,
+		BreakerWindowSeconds:            30,
+		BreakerMinPushes:                20,
+		BreakerFailureShare:             0.5,
+		BreakerConsecutiveErrors:        5,
+		BreakerCoolDownSeconds:          5,
+		BreakerMaxCoolDownSeconds:       300,
 
 		SubscriptionSource: "file:subscriptions.toml",
 		Database:           DatabaseConfig{Host: "127.0.0.1", Port: 3306, PollInterval: 1000, FailureLog: true},

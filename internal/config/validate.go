@@ -133,6 +133,25 @@ func (v *validator) sending() {
 	v.atLeast("CoeOfIntervalForRetrySendingMsg", c.CoeOfIntervalForRetrySendingMsg, 0)
 	v.atLeast("MaxRetryTimesOfSendingMessage", c.MaxRetryTimesOfSendingMessage, 1)
 	v.atLeast("MaxRetryAfterSeconds", c.MaxRetryAfterSeconds, 0)
+	v.breaker()
+}
+
+// breaker checks the circuit breaker's keys.
+func (v *validator) breaker() {
+	c := v.c
+	v.oneOf("CircuitBreaker", c.CircuitBreaker, BreakerOn, BreakerOff)
+	v.atLeast("BreakerWindowSeconds", c.BreakerWindowSeconds, 1)
+	v.atLeast("BreakerMinPushes", c.BreakerMinPushes, 1)
+	if !(c.BreakerFailureShare > 0 && c.BreakerFailureShare <= 1) {
+		v.bad("BreakerFailureShare", c.BreakerFailureShare, "a number > 0 and <= 1", "")
+	}
+	v.atLeast("BreakerConsecutiveErrors", c.BreakerConsecutiveErrors, 1)
+	v.atLeast("BreakerCoolDownSeconds", c.BreakerCoolDownSeconds, 1)
+	v.atLeast("BreakerMaxCoolDownSeconds", c.BreakerMaxCoolDownSeconds, 1)
+	if c.BreakerCoolDownSeconds >= 1 && c.BreakerMaxCoolDownSeconds < c.BreakerCoolDownSeconds {
+		v.bad("BreakerMaxCoolDownSeconds", c.BreakerMaxCoolDownSeconds,
+			fmt.Sprintf("at least BreakerCoolDownSeconds (%d)", c.BreakerCoolDownSeconds), "")
+	}
 }
 
 // subscriptions checks SubscriptionSource.

@@ -91,27 +91,45 @@ func TestEqualSeesSigningSecrets(t *testing.T) {
 // TestFileSourceSigningSecrets: the file's signing_secrets decode; a bad
 // secret keeps the last good version.
 func TestFileSourceSigningSecrets(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "subs.toml")
-	checkSigningSecretsHeld(t,
-		func(log *slog.Logger) hookedSource { return NewFileSource(path, testLimits, log) },
-		func(list ...*Subscription) { require.NoError(t, WriteFile(path, list)) })
+	checkSigningSecretsHeld(t, fileSourceOf(t))
 }
 
 // TestRedisSourceSigningSecrets: the JSON entry's signing_secrets decode;
 // a bad secret keeps the last good version.
 func TestRedisSourceSigningSecrets(t *testing.T) {
+	checkSigningSecretsHeld(t, redisSourceOf(t, "{signing}"))
+}
+
+// testSource makes a source (newSrc) and writes subscriptions where it
+// reads them (write).
+type testSource struct {
+	newSrc func(*slog.Logger) hookedSource
+	write  func(list ...*Subscription)
+}
+
+// fileSourceOf is a file source on a file of its own.
+func fileSourceOf(t *testing.T) testSource {
+	path := filepath.Join(t.TempDir(), "subs.toml")
+	return testSource{
+		newSrc: func(log *slog.Logger) hookedSource { return NewFileSource(path, testLimits, log) },
+		write:  func(list ...*Subscription) { require.NoError(t, WriteFile(path, list)) },
+	}
+}
+
+// redisSourceOf is a Redis source on a Redis server of its own.
+func redisSourceOf(t *testing.T, prefix string) testSource {
 	srv := testsrv.StartRedis(t)
 	c := newRedisClient(t, srv.Addr)
-	const prefix = "{signing}"
-	checkSigningSecretsHeld(t,
-		func(log *slog.Logger) hookedSource {
+	return testSource{
+		newSrc: func(log *slog.Logger) hookedSource {
 			return NewRedisSource(newRedisClient(t, srv.Addr), prefix, testLimits, log)
 		},
-		func(list ...*Subscription) {
+		write: func(list ...*Subscription) {
 			for _, s := range list {
 				require.NoError(t, RedisPut(context.Background(), c, prefix, s))
 			}
-		})
+		},
+	}
 }
 
 // hookedSource is a source taking Options.
@@ -125,8 +143,9 @@ type hookedSource interface {
 // their keys. Then it writes a version whose second secret is bad, with a
 // new subscription 2: the first keeps its good version, and the hook and
 // the log name signing_secrets, never a secret.
-func checkSigningSecretsHeld(t *testing.T, newSrc func(*slog.Logger) hookedSource, write func(list ...*Subscription)) {
+func checkSigningSecretsHeld(t *testing.T, ts testSource) {
 	t.Helper()
+	newSrc, write := ts.newSrc, ts.write
 	good := sub(1, "order_paid")
 	good.SigningSecrets = []string{secretOf(32, 'r'), secretOf(48, 's')}
 	write(good)

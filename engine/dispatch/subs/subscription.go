@@ -83,6 +83,10 @@ type Subscription struct {
 	// the standard base64 of a 24 to 64 byte key. Secrets: shown masked
 	// everywhere but the token-gated export.
 	SigningSecrets []string `toml:"signing_secrets,omitempty" json:"signing_secrets,omitempty"`
+	// CircuitBreaker turns the subscription's circuit breaker on
+	// (BreakerOn) or off (BreakerOff); empty means the daemon's
+	// CircuitBreaker.
+	CircuitBreaker string `toml:"circuit_breaker,omitempty" json:"circuit_breaker,omitempty"`
 
 	// urls is the parsed URL, set by NewSet on its own copy.
 	urls *URLSet
@@ -213,6 +217,9 @@ func (s *Subscription) Validate(lim Limits) error {
 		bad("drop_action", s.DropAction, "must be 0 (keep), 1 (log) or 2 (drop)")
 	}
 	s.validateSecrets(bad)
+	if s.CircuitBreaker != "" && s.CircuitBreaker != BreakerOn && s.CircuitBreaker != BreakerOff {
+		bad("circuit_breaker", strconv.Quote(s.CircuitBreaker), `must be "on", "off" or "" (the daemon's CircuitBreaker)`)
+	}
 	return errors.Join(errs...)
 }
 

@@ -33,6 +33,11 @@ const (
 	// back (SubscriptionSourceDown, SubscriptionSourceUp).
 	KindSourceDown      = "subscription_source_down"
 	KindSourceRecovered = "subscription_source_recovered"
+	// A subscription's circuit breaker (Breaker): opened, closed again, or
+	// disabled by a 410 Gone in standard mode.
+	KindBreakerOpen      = "breaker_open"
+	KindBreakerClosed    = "breaker_closed"
+	KindSubscriptionGone = "subscription_gone"
 )
 
 // Gateway names, as they appear in Alert.Delivered/Failed, in logs and in
@@ -196,7 +201,8 @@ type monitorMetrics struct {
 }
 
 var kinds = []string{KindSubFailures, KindMessageRetries, KindChannelBacklog, KindGlobalBacklog, KindMainBacklog,
-	KindSubInvalid, KindDataLog, KindNoSubscriptions, KindSourceDown, KindSourceRecovered}
+	KindSubInvalid, KindDataLog, KindNoSubscriptions, KindSourceDown, KindSourceRecovered,
+	KindBreakerOpen, KindBreakerClosed, KindSubscriptionGone}
 
 func newMonitorMetrics() monitorMetrics {
 	m := monitorMetrics{

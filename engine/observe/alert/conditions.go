@@ -295,6 +295,13 @@ func (m *Monitor) Problem(kind, what string) {
 // raiseSub builds, keeps and routes an alert of subscription s. It runs
 // at most once per interval per (subscription, kind), so it may allocate.
 func (m *Monitor) raiseSub(s *subs.Subscription, kind, what string) {
+	m.raiseSubWith(s, kind, what, fmt.Sprintf("Next alert of this kind for this subscription in %s at the earliest.\n",
+		time.Duration(nsOr(s.AlertIntervalS, m.def.intervalNS))))
+}
+
+// raiseSubWith raises an alert of subscription s whose text ends with
+// tail.
+func (m *Monitor) raiseSubWith(s *subs.Subscription, kind, what, tail string) {
 	a := Alert{
 		Time:    m.now(),
 		Kind:    kind,
@@ -306,8 +313,7 @@ func (m *Monitor) raiseSub(s *subs.Subscription, kind, what string) {
 	fmt.Fprintf(&b, "Alert %s on medispatcher host %s at %s.\n", kind, m.host, a.Time.Format(time.RFC3339))
 	fmt.Fprintf(&b, "Subscription %d, topic %s, subscriber %d: %s.\n", s.ID, s.Topic, s.SubscriberID, what)
 	fmt.Fprintf(&b, "URLs: %s\n", redact.URL(strings.Join(s.URLs().Candidates(m.env), " ")))
-	fmt.Fprintf(&b, "Next alert of this kind for this subscription in %s at the earliest.\n",
-		time.Duration(nsOr(s.AlertIntervalS, m.def.intervalNS)))
+	b.WriteString(tail)
 	a.Text = b.String()
 	m.raise(&record{a: a}, m.subRoutes(s, m.globals.Load()))
 }

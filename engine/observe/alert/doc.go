@@ -31,6 +31,17 @@
 //	sub_invalid      an entry failed validation (its last good version
 //	                 stays in use, or it is left out when it has none)
 //
+// From a subscription's circuit breaker (Breaker, to the subscription's
+// receivers; every change is raised, the cool-downs bound how often):
+//
+//	breaker_open       its breaker opened (the reason and the cool-down);
+//	                   a failed probe that opens it again raises nothing
+//	breaker_closed     it closed again (a probe succeeded, or the
+//	                   subscription changed)
+//	subscription_gone  a subscription with signing secrets answered 410
+//	                   Gone: it is disabled until it changes or the daemon
+//	                   restarts
+//
 // From the daemon (Problem, SubscriptionSourceDown and SubscriptionSourceUp,
 // to the default receiver):
 //

@@ -78,6 +78,10 @@ type SubOverview struct {
 	Reserved         int64   `json:"reserved"`
 	RetryReady       int64   `json:"retry_ready"`
 	RetryDelayed     int64   `json:"retry_delayed"`
+	// Breaker is its circuit breaker on this daemon: "closed", "open",
+	// "half_open", "disabled" (a 410 Gone in standard mode), or "off"
+	// (closed, and its pushes not counted).
+	Breaker string `json:"breaker"`
 }
 
 // Counts are the jobs of a tube (or of one tube name over every server)

@@ -50,6 +50,9 @@ type Subscription struct {
 	// answer shows each as "whsec_xxxxx", except the export's
 	// (?secrets=1); sending back exactly what it showed keeps them.
 	SigningSecrets []string `json:"signing_secrets,omitempty" toml:"signing_secrets,omitempty"`
+	// CircuitBreaker is "on" or "off"; empty (absent) = the daemon's
+	// CircuitBreaker.
+	CircuitBreaker string `json:"circuit_breaker,omitempty" toml:"circuit_breaker,omitempty"`
 }
 
 // SubView is a subscription as the API shows it: its settings (each URL
@@ -61,6 +64,10 @@ type SubView struct {
 	Tubes     Tubes     `json:"tubes"`
 	Channel   *Counts   `json:"channel_backlog,omitempty"` // nil before the first sample
 	Retry     *Counts   `json:"retry_backlog,omitempty"`
+	// Breaker is its circuit breaker's state: "closed", "open",
+	// "half_open" or "disabled" (a 410 Gone in standard mode); absent
+	// when the subscription is not running here.
+	Breaker string `json:"breaker_state,omitempty"`
 }
 
 // Tubes names a subscription's tubes.
@@ -84,6 +91,8 @@ type Effective struct {
 	AlertFailureThreshold int     `json:"alert_failure_threshold"`
 	AlertRetryThreshold   int     `json:"alert_retry_threshold"`
 	AlertBacklogThreshold int     `json:"alert_backlog_threshold"`
+	// CircuitBreaker is "on" or "off": its own, or the daemon's.
+	CircuitBreaker string `json:"circuit_breaker"`
 }
 
 // SubList is the answer of GET /subscriptions.

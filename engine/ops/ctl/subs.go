@@ -50,7 +50,7 @@ func printSubList(w io.Writer, l *adminapi.SubList) error {
 		fmt.Fprintln(w, "(no subscriptions)")
 		return nil
 	}
-	t := newTable(w, "ID", "TOPIC", "SUBSCRIBER", "CONC", "TIMEOUT", "RATE", "ALERT", "READY", "R_READY", "URL")
+	t := newTable(w, "ID", "TOPIC", "SUBSCRIBER", "CONC", "TIMEOUT", "RATE", "ALERT", "READY", "R_READY", "BREAKER", "URL")
 	for _, v := range l.Subscriptions {
 		if v.Subscription == nil {
 			continue
@@ -61,9 +61,22 @@ func printSubList(w io.Writer, l *adminapi.SubList) error {
 			rate = num(e.Rate) + "/s"
 		}
 		t.row(itoa(v.ID), v.Topic, itoa(v.SubscriberID), fmt.Sprintf("%d/%d", e.Concurrency, e.RetryConcurrency),
-			itoa(int64(e.TimeoutMS))+"ms", rate, yesNo(v.AlertEnabled), ready(v.Channel), ready(v.Retry), firstLine(redact.URL(v.URL)))
+			itoa(int64(e.TimeoutMS))+"ms", rate, yesNo(v.AlertEnabled), ready(v.Channel), ready(v.Retry), breakerState(v), firstLine(redact.URL(v.URL)))
 	}
 	return t.flush()
+}
+
+// breakerState is the subscription's circuit breaker as the list shows
+// it: its state on the daemon, "off" when it counts nothing there, "-"
+// from a daemon that does not tell.
+func breakerState(v *adminapi.SubView) string {
+	switch {
+	case v.Breaker == "":
+		return "-"
+	case v.Breaker == "closed" && v.Effective.CircuitBreaker == "off":
+		return "off"
+	}
+	return v.Breaker
 }
 
 func ready(c *adminapi.Counts) string {
@@ -93,7 +106,8 @@ func subGetCommand() *command {
 }
 
 // printSubView prints every setting with its effective value where the
-// daemon's default applies, then the tubes and their backlog.
+// daemon's default applies, then the tubes and their backlog, and the
+// circuit breaker's state.
 func printSubView(w io.Writer, v *adminapi.SubView) error {
 	if v.Subscription == nil {
 		return fmt.Errorf("the answer holds no subscription")
@@ -126,6 +140,9 @@ func printSubView(w io.Writer, v *adminapi.SubView) error {
 	})
 	t.row("channel tube", v.Tubes.Channel, counts(v.Channel))
 	t.row("retry tube", v.Tubes.Retry, counts(v.Retry))
+	if v.Breaker != "" {
+		t.row("breaker state", v.Breaker, "")
+	}
 	return t.flush()
 }
 

@@ -90,6 +90,10 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 		if v.Retry != nil {
 			so.RetryReady, so.RetryDelayed = v.Retry.Ready, v.Retry.Delayed
 		}
+		so.Breaker = v.Breaker
+		if so.Breaker == "closed" && v.Effective.CircuitBreaker == "off" {
+			so.Breaker = "off"
+		}
 		o.Subscriptions = append(o.Subscriptions, so)
 	}
 	return o, nil

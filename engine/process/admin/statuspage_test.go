@@ -74,6 +74,8 @@ func TestStatusPageShowsTheDaemonsNumbers(t *testing.T) {
 	assert.Positive(t, share)
 	assert.LessOrEqual(t, share, 100.0)
 	assert.Regexp(t, `^\d+\.\d$`, text(`tr[data-sub="22"] .direct`))
+	// Circuit breakers are off by default.
+	assert.Equal(t, "off", text(`tr[data-sub="22"] .breaker`))
 	// Latency by stage: a row per stage with numbers; the stages every
 	// message or push passes counted them all.
 	number := `^\d+(\.\d+)?$`

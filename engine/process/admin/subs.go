@@ -38,6 +38,10 @@ func effective(c *config.Config, s *subs.Subscription) adminapi.Effective {
 		AlertFailureThreshold: or(s.AlertFailureThreshold, c.SubscriptionTotalFailureAlertThreshold),
 		AlertRetryThreshold:   or(s.AlertRetryThreshold, c.MessageFailureAlertThreshold),
 		AlertBacklogThreshold: or(s.AlertBacklogThreshold, c.MessageBlockedAlertThreshold),
+		CircuitBreaker:        s.CircuitBreaker,
+	}
+	if e.CircuitBreaker == "" {
+		e.CircuitBreaker = c.CircuitBreaker
 	}
 	if s.Rate > 0 {
 		e.Burst = s.EffectiveBurst()
@@ -94,14 +98,15 @@ func unmaskSecrets(s, cur *subs.Subscription) error {
 
 // view is s as the API shows it: its URL's userinfo and its signing
 // secrets masked (see redact.URL, redact.Secrets), with its effective
-// settings, tubes and backlog.
+// settings, tubes, backlog and circuit breaker state.
 func (a *API) view(s *subs.Subscription) *adminapi.SubView {
 	prefix := a.d.Config.PrefixOfChannelQueue
 	w := wireSub(s)
 	w.URL = redact.URL(s.URL)
 	w.SigningSecrets = redact.Secrets(s.SigningSecrets)
 	v := &adminapi.SubView{Subscription: w, Effective: effective(a.d.Config, s),
-		Tubes: adminapi.Tubes{Channel: s.ChannelTube(prefix), Retry: s.RetryTube(prefix)}}
+		Tubes:   adminapi.Tubes{Channel: s.ChannelTube(prefix), Retry: s.RetryTube(prefix)},
+		Breaker: a.d.Engine.BreakerState(s.ID)}
 	if a.d.Backlog != nil {
 		v.Channel = a.backlogOf(v.Tubes.Channel)
 		v.Retry = a.backlogOf(v.Tubes.Retry)

@@ -26,6 +26,7 @@ func engineOptions(cfg *config.Config) dispatch.Options {
 		RetryCoe:                time.Duration(cfg.CoeOfIntervalForRetrySendingMsg) * time.Second,
 		MaxRetries:              cfg.MaxRetryTimesOfSendingMessage,
 		MaxRetryAfter:           time.Duration(cfg.MaxRetryAfterSeconds) * time.Second,
+		Breaker:                 breakerOptions(cfg),
 		SentLog:                 cfg.EnableMsgSentLog,
 		ReceptionEnv:            cfg.ReceptionEnv,
 		RunAtBench:              cfg.RunAtBench,
@@ -37,6 +38,19 @@ func engineOptions(cfg *config.Config) dispatch.Options {
 		// The backlog sampler tells the engine which retry tubes hold jobs.
 		LazyRetryWatch: true,
 		CutThrough:     cfg.CutThrough,
+	}
+}
+
+// breakerOptions are the circuit breakers' settings.
+func breakerOptions(cfg *config.Config) dispatch.BreakerOptions {
+	return dispatch.BreakerOptions{
+		On:                cfg.CircuitBreaker == config.BreakerOn,
+		Window:            time.Duration(cfg.BreakerWindowSeconds) * time.Second,
+		MinPushes:         cfg.BreakerMinPushes,
+		FailureShare:      cfg.BreakerFailureShare,
+		ConsecutiveErrors: cfg.BreakerConsecutiveErrors,
+		CoolDown:          time.Duration(cfg.BreakerCoolDownSeconds) * time.Second,
+		MaxCoolDown:       time.Duration(cfg.BreakerMaxCoolDownSeconds) * time.Second,
 	}
 }
 
@@ -56,6 +70,7 @@ func (d *Daemon) newEngine() (*dispatch.Engine, error) {
 		Log:      d.log,
 		Observer: obs,
 		Alert:    d.alerts.Problem,
+		SubAlert: d.alerts.Breaker,
 	})
 }
 

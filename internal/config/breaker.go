@@ -1,0 +1,7 @@
+package config
+
+// The values of CircuitBreaker.
+const (
+	BreakerOn  = "on"
+	BreakerOff = "off"
+)
