@@ -14,7 +14,6 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/valyala/fasthttp"
 )
 
 func TestCapacityProfile(t *testing.T) {
@@ -173,24 +172,7 @@ func TestFarmOverloadSparesProbes(t *testing.T) {
 // The capacity's paths, turning away and slowing, allocate nothing either.
 func TestHandleAllocsWithCapacity(t *testing.T) {
 	f := newFarm(t, Profile{Name: "overloaded", OverloadAt: 3, SlowAt: 1, SlowLatency: Duration(time.Microsecond)})
-	now := time.Now().UnixNano()
-	bodies := make([][]byte, 1000)
-	for i := range bodies {
-		bodies[i] = []byte(url.Values{"jobid": {"1.000000-1-1"}, "retry_times": {"0"},
-			"message": {fmt.Sprintf(`{"seq":%d,"topic":0,"ts":%d}`, i, now)}}.Encode())
-	}
-	var ctx fasthttp.RequestCtx
-	i := 0
-	push := func() {
-		ctx.Request.Reset()
-		ctx.Request.Header.SetMethod("POST")
-		ctx.Request.Header.SetContentType("application/x-www-form-urlencoded")
-		ctx.Request.SetRequestURI("/s/1?class=overloaded&topic=0&jobid=1.000000-1-1&retry_times=0")
-		ctx.Request.SetBody(bodies[i%len(bodies)])
-		ctx.Response.Reset()
-		i++
-		f.handle(&ctx)
-	}
+	ctx, push := handlePusher(f, "overloaded")
 	for range 10 { // create the subscription and grow its bitset
 		push()
 	}
