@@ -68,9 +68,13 @@ type RunResult struct {
 	Database *DatabaseWork `json:"database,omitempty"`
 	// Outages are the run's classes that refused connections for a
 	// while: the daemon's pushes to them meanwhile, their recovery.
-	Outages   []OutageFigures `json:"outages,omitempty"`
-	Sustained bool            `json:"sustained"`
-	Why       string          `json:"why,omitempty"`
+	Outages []OutageFigures `json:"outages,omitempty"`
+	// Overloads are the run's classes whose subscribers turn pushes
+	// away beyond a number in flight: the daemon's pushes to them and
+	// their failures in the steady phase, its push window meanwhile.
+	Overloads []OverloadFigures `json:"overloads,omitempty"`
+	Sustained bool              `json:"sustained"`
+	Why       string            `json:"why,omitempty"`
 }
 
 // Result is a scenario's outcome.
@@ -91,6 +95,9 @@ type Result struct {
 	// Breaker sets an outage scenario run with the circuit breaker on
 	// against its twin with it off (see compareBreakers).
 	Breaker *BreakerComparison `json:"breaker,omitempty"`
+	// Window sets an overloaded-endpoint scenario run with the adaptive
+	// push window on against its twin with it off (see compareWindows).
+	Window *WindowComparison `json:"adaptive_window,omitempty"`
 }
 
 // Summary is everything a bench run produced.
@@ -223,6 +230,7 @@ func Bench(ctx context.Context, o Options) (*Summary, error) {
 	}
 	noteFleets(sum.Results)
 	compareBreakers(sum.Results)
+	compareWindows(sum.Results)
 	sum.Elapsed = time.Since(sum.Started).Seconds()
 
 	if f, err := os.Create(filepath.Join(runDir, "summary.json")); err == nil {
@@ -540,25 +548,21 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 			}
 		}
 	}
-	watch, err := startOutageWatch(ctx, env, &cfg)
+	watch, err := startRunWatch(ctx, env, &cfg)
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
 	}
 	put, err := newPutter(ctx, o, cfg.Servers)
 	if err != nil {
-		if watch != nil {
-			watch.finish()
-		}
+		watch.finish(rr)
 		rr.Err = err.Error()
 		return rr
 	}
 	before := env.sample(ctx)
 	rep, err := loadgen.Run(ctx, cfg, put)
 	after := env.sample(ctx)
-	if watch != nil {
-		rr.Outages = watch.finish()
-	}
+	watch.finish(rr)
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
@@ -570,6 +574,7 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 	rr.Report = rep
 	rr.account(before, after)
 	rr.noteOutages()
+	rr.noteOverloads()
 	rr.Sustained, rr.Why = sustained(rep)
 	name := s.Name
 	if label != "" {

@@ -3,8 +3,6 @@ package bench
 import (
 	"fmt"
 	"math"
-	"reflect"
-	"strings"
 )
 
 // A scenario with an outage whose daemon has its circuit breaker on
@@ -41,10 +39,7 @@ type BreakerComparison struct {
 }
 
 // breakerOn reports whether s's daemon runs with its circuit breaker on.
-func breakerOn(s *Scenario) bool {
-	v, ok := s.Daemon["CircuitBreaker"].(string)
-	return ok && strings.EqualFold(v, "on")
-}
+func breakerOn(s *Scenario) bool { return daemonKeyOn(s, "CircuitBreaker") }
 
 // withOutage reports whether r's quoted run may be shown and had an outage.
 func withOutage(r *Result) bool {
@@ -54,19 +49,11 @@ func withOutage(r *Result) bool {
 // compareBreakers sets Breaker, and a note, on every breaker-on outage
 // result that has a breaker-off twin among results.
 func compareBreakers(results []*Result) {
-	for _, r := range results {
-		if !withOutage(r) || !breakerOn(r.S) {
-			continue
-		}
-		for _, b := range results {
-			if withOutage(b) && !breakerOn(b.S) && b.S.Rate == r.S.Rate && reflect.DeepEqual(b.S.Class, r.S.Class) {
-				c := breakerComparison(r, b)
-				r.Breaker = &c
-				r.Notes = append(r.Notes, c.Text(r.Name))
-				break
-			}
-		}
-	}
+	eachTwin(results, withOutage, "CircuitBreaker", func(on, off *Result) {
+		c := breakerComparison(on, off)
+		on.Breaker = &c
+		on.Notes = append(on.Notes, c.Text(on.Name))
+	})
 }
 
 // breakerComparison compares on's quoted run with off's.
@@ -136,10 +123,11 @@ func (c *BreakerComparison) Text(name string) string {
 		"p99 of the other classes %s vs %s ms (%s; within %.1f× expected); lost %d vs %d; first delivery after recovery %s vs %s ms",
 		name, c.Against, c.AttemptsOn, c.AttemptsOff, ratio, breakerAttemptsGoal,
 		fnum(c.OtherP99On), fnum(c.OtherP99Off), ratioOf(c.OtherP99On, c.OtherP99Off), breakerP99Bound,
-		c.LostOn, c.LostOff, recoveryCell(c.RecoveryOnMS), recoveryCell(c.RecoveryOffMS))
+		c.LostOn, c.LostOff, orDash(c.RecoveryOnMS), orDash(c.RecoveryOffMS))
 }
 
-func recoveryCell(v float64) string {
+// orDash is v as fnum writes it, "—" for a negative v (no figure).
+func orDash(v float64) string {
 	if v < 0 {
 		return "—"
 	}

@@ -246,6 +246,9 @@ func writeScenarioNotes(b *strings.Builder, sum *Summary) {
 			for _, o := range r.Main.Outages {
 				lines = append(lines, o.Text())
 			}
+			for _, o := range r.Main.Overloads {
+				lines = append(lines, o.Text())
+			}
 		}
 		if r.Main != nil && r.Main.Report != nil && len(r.Main.Report.Classes) > 1 {
 			for _, cr := range r.Main.Report.Classes {
@@ -377,6 +380,9 @@ func goals(sum *Summary) []string {
 		}
 		if r.Breaker != nil {
 			out = append(out, r.Breaker.Text(r.Name)+" — "+met(r.Breaker.Met()))
+		}
+		if r.Window != nil {
+			out = append(out, r.Window.Text(r.Name)+" — "+met(r.Window.Met()))
 		}
 	}
 	return out

@@ -50,12 +50,26 @@ type pushCounts struct {
 // subPushCounts sums metricPushes and metricPushFailures over the series
 // of a Prometheus text exposition whose sub label is in subs.
 func subPushCounts(text io.Reader, subs map[string]bool) (pushes, failures float64) {
+	eachSubSeries(text, subs, func(name, _ string, v float64) {
+		switch name {
+		case metricPushes:
+			pushes += v
+		case metricPushFailures:
+			failures += v
+		}
+	})
+	return pushes, failures
+}
+
+// eachSubSeries calls fn with the name, label list and value of every
+// labelled series of a Prometheus text exposition whose sub label is in
+// subs.
+func eachSubSeries(text io.Reader, subs map[string]bool, fn func(name, labels string, v float64)) {
 	sc := bufio.NewScanner(text)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		line := sc.Text()
-		name, rest, ok := strings.Cut(line, "{")
-		if !ok || (name != metricPushes && name != metricPushFailures) {
+		name, rest, ok := strings.Cut(sc.Text(), "{")
+		if !ok || strings.HasPrefix(name, "#") {
 			continue
 		}
 		labels, value, ok := strings.Cut(rest, "} ")
@@ -66,13 +80,8 @@ func subPushCounts(text io.Reader, subs map[string]bool) (pushes, failures float
 		if err != nil {
 			continue
 		}
-		if name == metricPushes {
-			pushes += v
-		} else {
-			failures += v
-		}
+		fn(name, labels, v)
 	}
-	return pushes, failures
 }
 
 // labelValue is the value of label name in a series' label list
@@ -139,21 +148,6 @@ func hasOutage(classes []loadgen.Class) bool {
 	return false
 }
 
-// startOutageWatch gives a run of cfg with an outage a farm of the bench's
-// own (cfg.Farm), whose edges it watches; nil for a run without one. The
-// watch's finish closes the farm.
-func startOutageWatch(ctx context.Context, env *Env, cfg *loadgen.Config) (*outageWatch, error) {
-	if !hasOutage(cfg.Classes) {
-		return nil, nil
-	}
-	f, err := loadgen.NewFarm(*cfg)
-	if err != nil {
-		return nil, fmt.Errorf("farm for the outage: %w", err)
-	}
-	cfg.Farm = f
-	return watchOutages(ctx, env, f), nil
-}
-
 // watchOutages starts scraping at the edges of f's outages.
 func watchOutages(ctx context.Context, env *Env, f *farm.Farm) *outageWatch {
 	w := &outageWatch{env: env, farm: f, stop: make(chan struct{}), done: make(chan struct{}),
@@ -183,12 +177,10 @@ func (w *outageWatch) edge(ctx context.Context, e farm.Edge) {
 	w.up[e.Class] = w.env.pushCounts(ctx, w.subs[e.Class])
 }
 
-// finish stops the watch, closes the farm and returns the figures of
-// every outage.
+// finish stops the watch and returns the figures of every outage.
 func (w *outageWatch) finish() []OutageFigures {
 	close(w.stop)
 	<-w.done
-	defer closeFarm(w.farm)
 	var out []OutageFigures
 	for _, o := range w.farm.Outages() {
 		out = append(out, outageFigures(o, len(w.subs[o.Class]), w.down[o.Class], w.up[o.Class]))

@@ -2,7 +2,7 @@
 // servers on loopback that answer the pushes of medispatcher like the old
 // daemon's subscribers do ({"status":1}), with per-class behaviour
 // (latency distribution, error ratio and kind, dead, rate-limited, down
-// for a while), and
+// for a while, overloaded beyond a number of pushes in flight), and
 // record every arrival: which (subscription, seq) arrived, how often, and
 // how late against the message's scheduled send time.
 //
@@ -120,6 +120,10 @@ type subState struct {
 	tokens    float64
 	last      int64 // unix ns of the last arrival (token bucket)
 	overLimit int64
+	// inflight is the message pushes being answered now, overloaded
+	// those answered 503 for finding too many (Profile.OverloadAt).
+	inflight   atomic.Int64
+	overloaded int64
 }
 
 // New validates cfg, listens and starts serving.
@@ -317,7 +321,8 @@ var (
 )
 
 // handle answers one push: 503 once the gate is closed, 404/400 for a push
-// it cannot read, at once for a probe, otherwise after the class's latency
+// it cannot read, at once for a probe, 503 at once beyond the class's
+// capacity, otherwise after the class's latency (longer beyond its slow_at)
 // with a failure (at the class's error ratio) or {"status":1}, recording
 // the first delivery of each (subscription, seq) and its latency.
 func (f *Farm) handle(ctx *fasthttp.RequestCtx) {
@@ -345,7 +350,13 @@ func (f *Farm) handle(ctx *fasthttp.RequestCtx) {
 		answerOK(ctx)
 		return
 	}
-	if d := p.Latency.Sample(rand.Float64()); d > 0 {
+	n := st.inflight.Add(1)
+	defer st.inflight.Add(-1)
+	if p.overloaded(n) {
+		f.turnAway(ctx, st)
+		return
+	}
+	if d := p.Latency.Sample(rand.Float64()) + p.slowdown(n); d > 0 {
 		time.Sleep(d)
 	}
 	if p.ErrorRatio > 0 && rand.Float64() < p.ErrorRatio {
@@ -637,6 +648,7 @@ type SubCounts struct {
 	Topic, Class                             int
 	Delivered, Dups, Failed, Retries, Probes int64
 	OverLimit                                int64
+	Overloaded                               int64 // answered 503 beyond the class's capacity
 	InSet, Outside                           int64 // see Farm.Count
 }
 
@@ -655,7 +667,7 @@ func (f *Farm) Count(id int64, n uint64, skip []uint64) (SubCounts, bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	sc := SubCounts{ID: id, Topic: st.topic, Class: st.class.idx, Delivered: st.delivered, Dups: st.dups,
-		Failed: st.failed, Retries: st.retries, Probes: st.probes, OverLimit: st.overLimit}
+		Failed: st.failed, Retries: st.retries, Probes: st.probes, OverLimit: st.overLimit, Overloaded: st.overloaded}
 	in := popcountBelow(st.bits, n)
 	for _, s := range skip {
 		if s < n && s>>6 < uint64(len(st.bits)) && st.bits[s>>6]&(1<<(s&63)) != 0 {

@@ -136,6 +136,13 @@ type Profile struct {
 	// port (see Farm.SetWindow).
 	OutageStart Duration `toml:"outage_start" json:"outage_start,omitempty"`
 	Outage      Duration `toml:"outage" json:"outage,omitempty"`
+	// OverloadAt > 0: a subscriber of the class that already has this
+	// many message pushes in flight answers one more with 503 at once
+	// (no Retry-After). SlowAt > 0: beyond this many in flight, each
+	// answer takes SlowLatency longer. See capacity.go.
+	OverloadAt  int      `toml:"overload_at" json:"overload_at,omitempty"`
+	SlowAt      int      `toml:"slow_at" json:"slow_at,omitempty"`
+	SlowLatency Duration `toml:"slow_latency" json:"slow_latency,omitempty"`
 }
 
 // Validate checks a profile and fills its defaults.
@@ -168,7 +175,10 @@ func (p *Profile) Validate() error {
 	if p.RateLimit > 0 && p.Burst == 0 {
 		p.Burst = 1
 	}
-	return p.validateOutage()
+	if err := p.validateOutage(); err != nil {
+		return err
+	}
+	return p.validateCapacity()
 }
 
 // validateOutage checks the outage window: not negative, a start only with

@@ -1,0 +1,33 @@
+package bench
+
+import (
+	"reflect"
+	"strings"
+)
+
+// Two fixed scenarios of the same load that differ in one daemon switch
+// ("on" in one, anything else in the other) are twins: the bench sets the
+// quoted run of the one with it on against the other's.
+
+// daemonKeyOn reports whether s sets daemon key to "on".
+func daemonKeyOn(s *Scenario, key string) bool {
+	v, ok := s.Daemon[key].(string)
+	return ok && strings.EqualFold(v, "on")
+}
+
+// eachTwin calls pair with every result of results that has what has
+// looks for and runs with key on, and the first other result that has it
+// too, runs with key off and ran the same load (rate and classes).
+func eachTwin(results []*Result, has func(*Result) bool, key string, pair func(on, off *Result)) {
+	for _, r := range results {
+		if !has(r) || !daemonKeyOn(r.S, key) {
+			continue
+		}
+		for _, b := range results {
+			if b != r && has(b) && !daemonKeyOn(b.S, key) && b.S.Rate == r.S.Rate && reflect.DeepEqual(b.S.Class, r.S.Class) {
+				pair(r, b)
+				break
+			}
+		}
+	}
+}
