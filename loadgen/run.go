@@ -437,6 +437,12 @@ func profileText(p farm.Profile) string {
 	if p.RateLimit > 0 {
 		parts = append(parts, fmt.Sprintf("rate %g/s burst %d", p.RateLimit, p.Burst))
 	}
+	if p.OverloadAt > 0 {
+		parts = append(parts, fmt.Sprintf("503 beyond %d in flight", p.OverloadAt))
+	}
+	if p.SlowAt > 0 {
+		parts = append(parts, fmt.Sprintf("+%v beyond %d in flight", time.Duration(p.SlowLatency), p.SlowAt))
+	}
 	if p.Outage > 0 {
 		parts = append(parts, fmt.Sprintf("refusing connections for %v from %v", time.Duration(p.Outage), time.Duration(p.OutageStart)))
 	}
