@@ -16,6 +16,9 @@
 //     every round, where only successes whose latency is near the floor
 //     count: at most 2 × floor + NearSlack. The floor is the lowest
 //     latency of a success over the last one to two FloorPeriods.
+//   - Only a window in use grows: a success counts for a round only when
+//     at least half the window was in flight as it ended (a subscription
+//     with little to push keeps the window it has proved).
 //   - Multiplicative decrease: a congestion signal halves the window (not
 //     below 1) and ends slow start for good. The signals are a time-out, an
 //     answer 429 or 503, and a success slower than 4 × floor + SlowSlack

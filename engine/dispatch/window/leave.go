@@ -30,11 +30,11 @@ type Change struct {
 // Leave ends a push that Enter let in (epoch: what Enter returned) with
 // its signal and latency, now being the time it ended (unix ns).
 func (w *Window) Leave(epoch uint32, sig Signal, latency time.Duration, now int64) Change {
-	w.inflight.Add(-1)
+	busy := w.inflight.Add(-1) + 1
 	var ch Change
 	switch sig {
 	case Success:
-		ch = w.success(epoch, int64(latency), now)
+		ch = w.success(epoch, busy, int64(latency), now)
 	case Timeout:
 		ch = w.decrease(epoch, ByTimeout)
 	case Throttled:
@@ -49,8 +49,9 @@ func (w *Window) Leave(epoch uint32, sig Signal, latency time.Duration, now int6
 }
 
 // success counts a success for the round, or decreases the window when it
-// was slow enough to show congestion.
-func (w *Window) success(epoch uint32, lat, now int64) Change {
+// was slow enough to show congestion; busy is how many pushes were in
+// flight, this one included.
+func (w *Window) success(epoch uint32, busy int32, lat, now int64) Change {
 	floor := w.floor(lat, now)
 	if lat > 4*floor+int64(SlowSlack) {
 		return w.decrease(epoch, ByLatency)
@@ -60,6 +61,9 @@ func (w *Window) success(epoch uint32, lat, now int64) Change {
 		return Change{} // neither near the floor nor congested: hold
 	}
 	lim := limitOf(s)
+	if 2*busy < lim {
+		return Change{} // the window is not used: its size proves nothing
+	}
 	if w.acked.Add(1) < lim {
 		return Change{}
 	}

@@ -9,24 +9,41 @@ import (
 
 const ms = int64(time.Millisecond)
 
-// round pushes one window's worth of pushes, all answered sig after lat.
+// round ends one window's worth of pushes, all answered sig after lat,
+// under a steady load: the window is kept full, every push that ends
+// replaced by a new one.
 func round(w *Window, sig Signal, lat time.Duration, now int64) []Change {
-	n := w.Limit()
-	eps := make([]uint32, n)
-	for i := range eps {
-		ep, ok := w.tryEnter()
-		if !ok {
-			panic("no room in the window")
-		}
-		eps[i] = ep
-	}
 	var out []Change
-	for _, ep := range eps {
-		if ch := w.Leave(ep, sig, lat, now); ch.Changed {
+	for range w.Limit() {
+		fill(w)
+		if ch := w.Leave(inFlight[w][0], sig, lat, now); ch.Changed {
 			out = append(out, ch)
 		}
+		inFlight[w] = inFlight[w][1:]
 	}
+	fill(w)
 	return out
+}
+
+// inFlight holds the epochs of the pushes round keeps in flight.
+var inFlight = map[*Window][]uint32{}
+
+// drain ends the pushes round keeps in flight, telling nothing.
+func drain(w *Window) {
+	for _, ep := range inFlight[w] {
+		w.Leave(ep, Neutral, 0, 0)
+	}
+	delete(inFlight, w)
+}
+
+func fill(w *Window) {
+	for {
+		ep, ok := w.tryEnter()
+		if !ok {
+			return
+		}
+		inFlight[w] = append(inFlight[w], ep)
+	}
 }
 
 func TestSlowStartDoublesUpToTheCeiling(t *testing.T) {
@@ -53,8 +70,10 @@ func TestOneDecreasePerRound(t *testing.T) {
 	if len(chs) != 1 || chs[0].Limit != 8 || chs[0].Reason != By429 {
 		t.Fatalf("the next round of 429s: %+v, want one decrease to 8", chs)
 	}
-	for range 5 {
-		round(w, Timeout, 0, 0)
+	for i := 0; i < 20 && w.Limit() > 1; i++ {
+		if chs := round(w, Timeout, 0, 0); len(chs) > 1 {
+			t.Fatalf("a round of time-outs decreased the window %d times", len(chs))
+		}
 	}
 	if w.Limit() != 1 {
 		t.Fatalf("window %d after rounds of time-outs, want 1", w.Limit())
@@ -135,6 +154,7 @@ func TestEnterWaitsForRoom(t *testing.T) {
 	for w.Limit() < 4 {
 		round(w, Success, time.Millisecond, 0)
 	}
+	drain(w)
 	quit := make(chan struct{})
 	var cur, peak, done atomic.Int32
 	var wg sync.WaitGroup
