@@ -30,14 +30,23 @@ func TestCircuitBreakerField(t *testing.T) {
 // TestSourcesCircuitBreaker: circuit_breaker decodes from the file and
 // from the Redis JSON; a bad value keeps the last good version.
 func TestSourcesCircuitBreaker(t *testing.T) {
-	t.Run("file", func(t *testing.T) { checkBreakerHeld(t, fileSourceOf(t)) })
-	t.Run("redis", func(t *testing.T) { checkBreakerHeld(t, redisSourceOf(t, "{breaker}")) })
+	f := onOffField{key: "circuit_breaker", val: func(s *Subscription) *string { return &s.CircuitBreaker }}
+	t.Run("file", func(t *testing.T) { checkOnOffHeld(t, fileSourceOf(t), f) })
+	t.Run("redis", func(t *testing.T) { checkOnOffHeld(t, redisSourceOf(t, "{breaker}"), f) })
 }
 
-func checkBreakerHeld(t *testing.T, ts testSource) {
+// onOffField is a subscription's "on"/"off"/"" key and its field.
+type onOffField struct {
+	key string
+	val func(*Subscription) *string
+}
+
+// checkOnOffHeld: the field decodes from ts; a bad value keeps the
+// subscription's last good version.
+func checkOnOffHeld(t *testing.T, ts testSource, f onOffField) {
 	t.Helper()
 	good := sub(1, "order_paid")
-	good.CircuitBreaker = BreakerOff
+	*f.val(good) = "off"
 	ts.write(good)
 	log, _ := testLogger()
 	src := ts.newSrc(log)
@@ -45,13 +54,13 @@ func checkBreakerHeld(t *testing.T, ts testSource) {
 	src.SetOptions(opts)
 	sets := runSource(t, src)
 	s := waitSet(t, sets, "the subscription", hasIDs(1))
-	assert.Equal(t, BreakerOff, s.ByID(1).CircuitBreaker)
+	assert.Equal(t, "off", *f.val(s.ByID(1)))
 
 	bad := *good
-	bad.CircuitBreaker = "sometimes"
+	*f.val(&bad) = "sometimes"
 	ts.write(&bad, sub(2, "b"))
 	call := nextCall(t, calls)
-	assert.Equal(t, []string{"circuit_breaker"}, call.fields)
+	assert.Equal(t, []string{f.key}, call.fields)
 	s = waitSet(t, sets, "2 added", hasIDs(1, 2))
 	assert.True(t, s.ByID(1).Equal(good), "1 keeps its last good version")
 }
