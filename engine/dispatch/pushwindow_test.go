@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/dispatch/subs"
@@ -37,38 +36,48 @@ type capSubscriber struct {
 func newCapSubscriber(t *testing.T, n int, base, slow time.Duration) *capSubscriber {
 	t.Helper()
 	s := &capSubscriber{n: int32(n), base: base, slow: slow, hit: make(chan struct{}, 1)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, _ = io.Copy(io.Discard, req.Body)
-		c := s.cur.Add(1)
-		for p := s.peak.Load(); c > p && !s.peak.CompareAndSwap(p, c); p = s.peak.Load() {
-		}
-		if f := s.window.Load(); f != nil {
-			s.mu.Lock()
-			s.windows = append(s.windows, (*f)())
-			s.mu.Unlock()
-		}
-		s.total.Add(1)
-		switch {
-		case c > s.n && s.slow == 0:
-			s.bad.Add(1)
-			w.WriteHeader(http.StatusServiceUnavailable)
-		case c > s.n:
-			time.Sleep(s.slow)
-		default:
-			time.Sleep(s.base)
-		}
-		s.cur.Add(-1)
-		if c <= s.n || s.slow > 0 {
-			_, _ = io.WriteString(w, `{"status":1}`)
-		}
-		select {
-		case s.hit <- struct{}{}:
-		default:
-		}
-	}))
+	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
 	return s
+}
+
+func (s *capSubscriber) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	_, _ = io.Copy(io.Discard, req.Body)
+	c := s.arrived()
+	over := c > s.n
+	switch {
+	case over && s.slow == 0:
+		s.bad.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	case over:
+		time.Sleep(s.slow)
+	default:
+		time.Sleep(s.base)
+	}
+	s.cur.Add(-1)
+	if !over || s.slow > 0 {
+		_, _ = io.WriteString(w, `{"status":1}`)
+	}
+	select {
+	case s.hit <- struct{}{}:
+	default:
+	}
+}
+
+// arrived counts a push in: it returns how many are in flight with it,
+// and records the window it found.
+func (s *capSubscriber) arrived() int32 {
+	c := s.cur.Add(1)
+	for p := s.peak.Load(); c > p && !s.peak.CompareAndSwap(p, c); p = s.peak.Load() {
+	}
+	if f := s.window.Load(); f != nil {
+		s.mu.Lock()
+		s.windows = append(s.windows, (*f)())
+		s.mu.Unlock()
+	}
+	s.total.Add(1)
+	return c
 }
 
 // watch records with every push the channel window of subscription id.
@@ -128,6 +137,21 @@ func windowSub(id int64, topic, url string, conc int, adaptive string) *subs.Sub
 	return s
 }
 
+// nearCapacity pushes n messages of topic to s through subscription id
+// and checks that, past the first third, the window stayed near the 4
+// pushes s takes: between 2 and 5 in the median (halving at 5 and growing
+// back by 1 per round), never above 8.
+func (s *capSubscriber) nearCapacity(t *testing.T, r *rig, id int64, topic string, n int) {
+	t.Helper()
+	s.watch(r, id)
+	r.produceN(topic, n)
+	s.waitHits(t, n)
+	late := s.windowsFrom(n / 3)
+	m := median(late)
+	require.True(t, m >= 2 && m <= 5, "median window %d, want 2..5", m)
+	require.LessOrEqual(t, slices.Max(late), 8, "the window stays near 4")
+}
+
 func median(v []int) int {
 	v = slices.Clone(v)
 	slices.Sort(v)
@@ -147,20 +171,14 @@ func TestWindowSettlesAtCapacity(t *testing.T) {
 	s := newCapSubscriber(t, 4, 10*time.Millisecond, 0)
 	// Retries wait beyond the test: the subscriber sees the channel lane.
 	r := newRig(t, Options{RetryCoe: time.Minute}, windowSub(1401, "win_cap", s.url, 16, subs.WindowOn))
-	s.watch(r, 1401)
-	r.produceN("win_cap", 600)
-	s.waitHits(t, 600)
-	late := s.windowsFrom(200)
-	m := median(late)
-	assert.True(t, m >= 2 && m <= 5, "median window %d, want 2..5 (the subscriber takes 4)", m)
-	assert.LessOrEqual(t, slices.Max(late), 8, "the window stays near 4")
+	s.nearCapacity(t, r, 1401, "win_cap", 600)
 	share := float64(s.bad.Load()) / float64(s.total.Load())
-	assert.Less(t, share, 0.2, "share of 503s")
-	assert.LessOrEqual(t, s.peak.Load(), int32(16+1), "never beyond the lanes' concurrency")
+	require.Less(t, share, 0.2, "share of 503s")
+	require.LessOrEqual(t, s.peak.Load(), int32(16+1), "never beyond the lanes' concurrency")
 	out := scrapeMetrics()
-	assert.Contains(t, out, `medispatcher_push_window{sub="1401",topic="win_cap",lane="channel"}`)
-	assert.Contains(t, out, `medispatcher_push_window{sub="1401",topic="win_cap",lane="retry"}`)
-	assert.Regexp(t, `medispatcher_push_window_decreases_total\{sub="1401",topic="win_cap",reason="503"\} [1-9]`, out)
+	require.Contains(t, out, `medispatcher_push_window{sub="1401",topic="win_cap",lane="channel"}`)
+	require.Contains(t, out, `medispatcher_push_window{sub="1401",topic="win_cap",lane="retry"}`)
+	require.Regexp(t, `medispatcher_push_window_decreases_total\{sub="1401",topic="win_cap",reason="503"\} [1-9]`, out)
 }
 
 // TestWindowFollowsLatency: a subscriber that gets slow beyond 4
@@ -168,14 +186,8 @@ func TestWindowSettlesAtCapacity(t *testing.T) {
 func TestWindowFollowsLatency(t *testing.T) {
 	s := newCapSubscriber(t, 4, 10*time.Millisecond, 150*time.Millisecond)
 	r := newRig(t, Options{}, windowSub(1402, "win_slow", s.url, 16, subs.WindowOn))
-	s.watch(r, 1402)
-	r.produceN("win_slow", 300)
-	s.waitHits(t, 300)
-	late := s.windowsFrom(100)
-	m := median(late)
-	assert.True(t, m >= 2 && m <= 5, "median window %d, want 2..5 (the subscriber is fast up to 4)", m)
-	assert.LessOrEqual(t, slices.Max(late), 8, "the window stays near 4")
-	assert.Regexp(t, `medispatcher_push_window_decreases_total\{sub="1402",topic="win_slow",reason="latency"\} [1-9]`, scrapeMetrics())
+	s.nearCapacity(t, r, 1402, "win_slow", 300)
+	require.Regexp(t, `medispatcher_push_window_decreases_total\{sub="1402",topic="win_slow",reason="latency"\} [1-9]`, scrapeMetrics())
 }
 
 // TestWindowGrowsToConcurrency: a fast subscriber's window grows to the
@@ -186,8 +198,8 @@ func TestWindowGrowsToConcurrency(t *testing.T) {
 	r.produceN("win_fast", 400)
 	waitWindow(t, r, s, 1403, "8", func(w int) bool { return w == 8 })
 	s.waitHits(t, 400)
-	assert.LessOrEqual(t, s.peak.Load(), int32(8))
-	assert.Contains(t, scrapeMetrics(), `medispatcher_push_window{sub="1403",topic="win_fast",lane="channel"} 8`)
+	require.LessOrEqual(t, s.peak.Load(), int32(8))
+	require.Contains(t, scrapeMetrics(), `medispatcher_push_window{sub="1403",topic="win_fast",lane="channel"} 8`)
 }
 
 // TestWindowOffKeepsConcurrency: off (the default), a lane pushes at its
@@ -197,11 +209,11 @@ func TestWindowOffKeepsConcurrency(t *testing.T) {
 	r := newRig(t, Options{}, windowSub(1404, "win_off", s.url, 6, ""))
 	ch, retry, ok := r.eng.PushWindow(1404)
 	require.True(t, ok)
-	assert.Equal(t, [2]int{6, 1}, [2]int{ch, retry}, "off: the window is the concurrency")
+	require.Equal(t, [2]int{6, 1}, [2]int{ch, retry}, "off: the window is the concurrency")
 	r.produceN("win_off", 120)
 	s.waitHits(t, 120)
-	assert.Equal(t, int32(6), s.peak.Load(), "off: pushes at the full concurrency")
-	assert.Contains(t, scrapeMetrics(), `medispatcher_push_window{sub="1404",topic="win_off",lane="channel"} 6`)
+	require.Equal(t, int32(6), s.peak.Load(), "off: pushes at the full concurrency")
+	require.Contains(t, scrapeMetrics(), `medispatcher_push_window{sub="1404",topic="win_off",lane="channel"} 6`)
 }
 
 // TestWindowCeilingFollowsConcurrency: a live change of the concurrency
@@ -212,7 +224,7 @@ func TestWindowCeilingFollowsConcurrency(t *testing.T) {
 	r := newRig(t, Options{}, first)
 	r.produceN("win_live", 1500)
 	waitWindow(t, r, s, 1405, "4", func(w int) bool { return w == 4 })
-	assert.LessOrEqual(t, s.peak.Load(), int32(4+1))
+	require.LessOrEqual(t, s.peak.Load(), int32(4+1))
 
 	wider := *first
 	wider.Concurrency = 10
@@ -228,5 +240,5 @@ func TestWindowCeilingFollowsConcurrency(t *testing.T) {
 	s.waitHits(t, int(s.total.Load())+30)
 	s.peak.Store(0)
 	s.waitHits(t, int(s.total.Load())+50)
-	assert.LessOrEqual(t, s.peak.Load(), int32(3+1), "the narrower ceiling holds (the retry lane adds 1)")
+	require.LessOrEqual(t, s.peak.Load(), int32(3+1), "the narrower ceiling holds (the retry lane adds 1)")
 }

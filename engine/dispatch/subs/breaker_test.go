@@ -8,31 +8,39 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestCircuitBreakerField(t *testing.T) {
-	for _, v := range []string{"", BreakerOn, BreakerOff} {
-		s := &Subscription{ID: 1, Topic: "t", URL: "http://x/", CircuitBreaker: v}
+var breakerField = onOffField{key: "circuit_breaker", val: func(s *Subscription) *string { return &s.CircuitBreaker }}
+
+func TestCircuitBreakerField(t *testing.T) { checkOnOffValidated(t, breakerField) }
+
+// checkOnOffValidated: "", "on" and "off" are valid, anything else is
+// refused naming the key; a change of it is a change.
+func checkOnOffValidated(t *testing.T, f onOffField) {
+	t.Helper()
+	for _, v := range []string{"", "on", "off"} {
+		s := &Subscription{ID: 1, Topic: "t", URL: "http://x/"}
+		*f.val(s) = v
 		if err := s.Validate(Limits{}); err != nil {
 			t.Errorf("%q: %v", v, err)
 		}
 	}
-	s := &Subscription{ID: 1, Topic: "t", URL: "http://x/", CircuitBreaker: "yes"}
+	s := &Subscription{ID: 1, Topic: "t", URL: "http://x/"}
+	*f.val(s) = "yes"
 	err := s.Validate(Limits{})
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "circuit_breaker") {
-		t.Fatalf("circuit_breaker = yes: %v", err)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), f.key) {
+		t.Fatalf("%s = yes: %v", f.key, err)
 	}
 	a, b := *s, *s
-	b.CircuitBreaker = BreakerOff
+	*f.val(&b) = "off"
 	if a.Equal(&b) {
-		t.Fatal("a change of circuit_breaker is no change")
+		t.Fatalf("a change of %s is no change", f.key)
 	}
 }
 
 // TestSourcesCircuitBreaker: circuit_breaker decodes from the file and
 // from the Redis JSON; a bad value keeps the last good version.
 func TestSourcesCircuitBreaker(t *testing.T) {
-	f := onOffField{key: "circuit_breaker", val: func(s *Subscription) *string { return &s.CircuitBreaker }}
-	t.Run("file", func(t *testing.T) { checkOnOffHeld(t, fileSourceOf(t), f) })
-	t.Run("redis", func(t *testing.T) { checkOnOffHeld(t, redisSourceOf(t, "{breaker}"), f) })
+	t.Run("file", func(t *testing.T) { checkOnOffHeld(t, fileSourceOf(t), breakerField) })
+	t.Run("redis", func(t *testing.T) { checkOnOffHeld(t, redisSourceOf(t, "{breaker}"), breakerField) })
 }
 
 // onOffField is a subscription's "on"/"off"/"" key and its field.

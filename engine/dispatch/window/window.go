@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// maxLimit bounds the window: it is kept in 16 bits of the state word.
+const maxLimit = 1<<16 - 1
+
 // The latency thresholds (see the package comment).
 const (
 	// NearSlack is what a success's latency may exceed twice the floor by
@@ -17,9 +20,6 @@ const (
 	// is the least of the current and the previous period.
 	FloorPeriod = 10 * time.Second
 )
-
-// maxLimit bounds the window: it is kept in 16 bits of the state word.
-const maxLimit = 1<<16 - 1
 
 // Signal is what a push's outcome tells the window.
 type Signal uint8

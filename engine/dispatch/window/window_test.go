@@ -80,11 +80,18 @@ func TestOneDecreasePerRound(t *testing.T) {
 	}
 }
 
-func TestAdditiveIncreaseAfterCongestion(t *testing.T) {
+// grown returns a window under a ceiling of 100 grown to 16 in slow start
+// (latency 5 ms).
+func grown() *Window {
 	w := New(100)
 	for w.Limit() < 16 {
 		round(w, Success, 5*time.Millisecond, 0)
 	}
+	return w
+}
+
+func TestAdditiveIncreaseAfterCongestion(t *testing.T) {
+	w := grown()
 	round(w, Timeout, 0, 0) // 8, slow start over
 	for i, want := range []int{9, 10, 11} {
 		round(w, Success, 5*time.Millisecond, 0)
@@ -100,10 +107,7 @@ func TestAdditiveIncreaseAfterCongestion(t *testing.T) {
 }
 
 func TestLatencyGradientDecreases(t *testing.T) {
-	w := New(100)
-	for w.Limit() < 16 {
-		round(w, Success, 5*time.Millisecond, 0)
-	}
+	w := grown()
 	chs := round(w, Success, 20*time.Millisecond+SlowSlack+time.Millisecond, 0)
 	if len(chs) != 1 || chs[0].Limit != 8 || chs[0].Reason != ByLatency {
 		t.Fatalf("a round of slow successes: %+v, want one decrease to 8 for latency", chs)

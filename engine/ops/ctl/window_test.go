@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/ops/adminapi"
@@ -15,23 +14,29 @@ import (
 // not tell); get shows the adaptive_window setting, its effective value
 // and the windows.
 func TestSubsShowWindow(t *testing.T) {
-	s := &adminapi.Subscription{ID: 5, Topic: "t", URL: "http://x/", AdaptiveWindow: "on"}
 	views := []*adminapi.SubView{
-		{Subscription: s, Window: &adminapi.PushWindow{Channel: 3, Retry: 1}, Effective: adminapi.Effective{AdaptiveWindow: "on"}},
-		{Subscription: &adminapi.Subscription{ID: 6, Topic: "t", URL: "http://y/"}, Window: &adminapi.PushWindow{Channel: 5, Retry: 2},
-			Effective: adminapi.Effective{AdaptiveWindow: "off"}},
-		{Subscription: &adminapi.Subscription{ID: 7, Topic: "t", URL: "http://z/"}},
+		windowView(5, "http://x/", "on", &adminapi.PushWindow{Channel: 3, Retry: 1}),
+		windowView(6, "http://y/", "off", &adminapi.PushWindow{Channel: 5, Retry: 2}),
+		windowView(7, "http://z/", "", nil),
 	}
+	views[0].AdaptiveWindow = "on"
 	var b bytes.Buffer
 	require.NoError(t, printSubList(&b, &adminapi.SubList{Subscriptions: views}))
 	out := b.String()
-	assert.Regexp(t, `(?m)^ID .* WINDOW +BREAKER +URL$`, out)
-	assert.Regexp(t, `(?m)^5 .* 3/1 +- +http://x/$`, out)
-	assert.Regexp(t, `(?m)^6 .* off +- +http://y/$`, out)
-	assert.Regexp(t, `(?m)^7 .* - +- +http://z/$`, out)
+	require.Regexp(t, `(?m)^ID .* WINDOW +BREAKER +URL$`, out)
+	require.Regexp(t, `(?m)^5 .* 3/1 +- +http://x/$`, out)
+	require.Regexp(t, `(?m)^6 .* off +- +http://y/$`, out)
+	require.Regexp(t, `(?m)^7 .* - +- +http://z/$`, out)
 
 	b.Reset()
 	require.NoError(t, printSubView(&b, views[0]))
-	assert.Regexp(t, `(?m)^adaptive_window +on +on\s*$`, b.String())
-	assert.Regexp(t, `(?m)^push window +3/1 +channel/retry\s*$`, b.String())
+	require.Regexp(t, `(?m)^adaptive_window +on +on\s*$`, b.String())
+	require.Regexp(t, `(?m)^push window +3/1 +channel/retry\s*$`, b.String())
+}
+
+// windowView is subscription id's view with its effective adaptive_window
+// and its windows (nil: a daemon that does not tell).
+func windowView(id int64, url, effective string, w *adminapi.PushWindow) *adminapi.SubView {
+	return &adminapi.SubView{Subscription: &adminapi.Subscription{ID: id, Topic: "t", URL: url}, Window: w,
+		Effective: adminapi.Effective{AdaptiveWindow: effective}}
 }

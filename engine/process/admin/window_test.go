@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/ops/adminapi"
@@ -19,20 +18,20 @@ import (
 func TestAdaptiveWindowInTheAPI(t *testing.T) {
 	r := start(t, `AdaptiveWindow = "on"`)
 	off := r.create(41, "aw_off", "/off", map[string]any{"adaptive_window": "off", "concurrency": 3})
-	assert.Equal(t, "off", off.Subscription.AdaptiveWindow)
-	assert.Equal(t, "off", off.Subscription.Effective.AdaptiveWindow)
+	require.Equal(t, "off", off.Subscription.AdaptiveWindow)
+	require.Equal(t, "off", off.Subscription.Effective.AdaptiveWindow)
 	require.NotNil(t, off.Subscription.Window)
-	assert.Equal(t, adminapi.PushWindow{Channel: 3, Retry: off.Subscription.Effective.RetryConcurrency}, *off.Subscription.Window,
+	require.Equal(t, adminapi.PushWindow{Channel: 3, Retry: off.Subscription.Effective.RetryConcurrency}, *off.Subscription.Window,
 		"off: the window is the concurrency")
 	on := r.create(42, "aw_on", "/on", map[string]any{"concurrency": 4})
-	assert.Empty(t, on.Subscription.AdaptiveWindow)
-	assert.Equal(t, "on", on.Subscription.Effective.AdaptiveWindow, "the daemon's AdaptiveWindow")
+	require.Empty(t, on.Subscription.AdaptiveWindow)
+	require.Equal(t, "on", on.Subscription.Effective.AdaptiveWindow, "the daemon's AdaptiveWindow")
 	require.NotNil(t, on.Subscription.Window)
-	assert.Equal(t, 1, on.Subscription.Window.Channel, "on: the window starts at 1")
+	require.Equal(t, 1, on.Subscription.Window.Channel, "on: the window starts at 1")
 	e := r.fail("POST", "/api/v1/subscriptions", token, map[string]any{"id": 43, "topic": "t", "url": r.sub.URL + "/x",
 		"adaptive_window": "auto"}, 422, admin.CodeInvalid)
 	require.Len(t, e.Error.Details, 1)
-	assert.Equal(t, "adaptive_window", e.Error.Details[0].Field)
+	require.Equal(t, "adaptive_window", e.Error.Details[0].Field)
 
 	r.produce("aw_on", 300)
 	require.Eventually(t, func() bool {
@@ -46,10 +45,10 @@ func TestAdaptiveWindowInTheAPI(t *testing.T) {
 	for _, s := range ov.Subscriptions {
 		got[s.ID] = [2]any{s.Window, s.AdaptiveWindow}
 	}
-	assert.Equal(t, [2]any{3, "off"}, got[41])
-	assert.Equal(t, "on", got[42][1])
+	require.Equal(t, [2]any{3, "off"}, got[41])
+	require.Equal(t, "on", got[42][1])
 	m := r.scrape(r.metrics + "/metrics")
-	assert.Contains(t, m, `medispatcher_push_window{sub="41",topic="aw_off",lane="channel"} 3`)
-	assert.Contains(t, m, `medispatcher_push_window{sub="42",topic="aw_on",lane="retry"}`)
-	assert.Contains(t, m, `medispatcher_push_window_decreases_total{sub="42",topic="aw_on",reason="503"}`)
+	require.Contains(t, m, `medispatcher_push_window{sub="41",topic="aw_off",lane="channel"} 3`)
+	require.Contains(t, m, `medispatcher_push_window{sub="42",topic="aw_on",lane="retry"}`)
+	require.Contains(t, m, `medispatcher_push_window_decreases_total{sub="42",topic="aw_on",reason="503"}`)
 }
