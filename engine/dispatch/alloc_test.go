@@ -50,7 +50,8 @@ const allocMessages = 2000
 // delayed before the count starts and kicked all at once, so the producer
 // is not counted either. The engine has the daemon's settings that touch
 // the path (SENT lines to a real DATA log, lazy retry watching, circuit
-// breakers on: every push asks its breaker and counts in its window), without an
+// breakers on: every push asks its breaker and counts in its window;
+// adaptive push windows on: every push enters and leaves its lane's), without an
 // Observer: statistics and alerts assert their own zero allocations.
 func TestMessageAllocs(t *testing.T) {
 	if testing.Short() {
@@ -92,7 +93,7 @@ func messageAllocs(t *testing.T, topics int, cutThrough bool) (allocs, bytes flo
 	src := newStaticSource()
 	src.sets <- benchSubs(t, topics, sub.url)
 	eng, err := New(Options{MainTube: mainTube, SentLog: true, LazyRetryWatch: true, CutThrough: cutThrough,
-		Breaker: BreakerOptions{On: true}}, Deps{
+		Breaker: BreakerOptions{On: true}, AdaptiveWindow: true}, Deps{
 		Pool: pool, Push: push.NewClient(push.Config{}), Source: src, Data: w,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

@@ -53,6 +53,9 @@
 //     (LazyRetryWatch) and channel tubes (CutThrough) only while they may
 //     hold jobs.
 //   - gate.go: gate, a queue's length → Watch/Ignore of its tube.
+//   - pushwindow.go: AdaptiveWindow: each lane's push window (package
+//     window), room in it taken before a job, the gate's watermarks and
+//     cut-through's free slots following it, its metrics.
 //   - metrics.go: the engine's and each subscription's metrics (the stage
 //     timings, package stage, are written by the live engine).
 package dispatch

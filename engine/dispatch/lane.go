@@ -3,6 +3,8 @@ package dispatch
 import (
 	"sync"
 	"sync/atomic"
+
+	"medispatcher/engine/dispatch/window"
 )
 
 // lane is one tube of a subscription: a queue of reserved jobs (and, on
@@ -17,6 +19,9 @@ type lane struct {
 	// busy counts the jobs in the lane, queued or being pushed; slots is
 	// its worker count. A direct copy is taken only into a free slot.
 	busy, slots atomic.Int32
+	// win is the lane's adaptive push window (pushwindow.go), its ceiling
+	// the worker count; it limits pushes only while the window is on.
+	win *window.Window
 
 	mu      sync.Mutex // guards workers; taken only on resize
 	workers []chan struct{}
@@ -38,6 +43,7 @@ func newLane(r *runner, retry bool, tube string, concurrency int) *lane {
 		r: r, retry: retry, tube: tube,
 		q:    make(chan *channelJob, high+laneSlack),
 		gate: newGate(r.e.chanC, tube, high, low),
+		win:  window.New(concurrency),
 	}
 }
 
@@ -60,11 +66,12 @@ func (l *lane) enqueue(c *channelJob) {
 }
 
 // acquire takes a free push slot for a direct copy: it reports false when
-// every worker has a job, queued or in hand.
+// every worker has a job, queued or in hand, or (its window on) the lane
+// holds as many jobs as its window.
 func (l *lane) acquire() bool {
 	for {
 		b := l.busy.Load()
-		if b >= l.slots.Load() {
+		if b >= l.limit() {
 			return false
 		}
 		if l.busy.CompareAndSwap(b, b+1) {
@@ -126,7 +133,7 @@ func (l *lane) resize(n int) {
 	}
 	l.slots.Store(int32(n))
 	if n > 0 {
-		high, low := watermarks(n)
-		l.gate.setLimits(high, low)
+		l.win.SetCeiling(n)
 	}
+	l.setGateLimits()
 }

@@ -29,6 +29,10 @@ type Options struct {
 
 	// Breaker are the circuit breakers' settings (see breaker.go).
 	Breaker BreakerOptions
+	// AdaptiveWindow moves each lane's pushes in flight between 1 and its
+	// concurrency with what the subscriber shows (pushwindow.go); a
+	// subscription's adaptive_window overrides it.
+	AdaptiveWindow bool
 
 	SentLog bool // EnableMsgSentLog
 	// LazyRetryWatch watches a retry tube only while it may hold jobs: from

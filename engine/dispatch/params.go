@@ -17,12 +17,16 @@ type params struct {
 	// breaker: the circuit breaker counts this subscription's pushes
 	// (its circuit_breaker, or the daemon's CircuitBreaker when empty).
 	breaker bool
+	// window: the lanes' adaptive push windows limit the pushes in flight
+	// (its adaptive_window, or the daemon's AdaptiveWindow when empty).
+	window bool
 }
 
 func (e *Engine) resolve(s *subs.Subscription) *params {
 	p := &params{sub: s, timeout: e.opts.DefaultTimeout, concurrency: s.Concurrency,
 		retryConc: s.RetryConcurrency, interval: e.opts.Interval,
-		breaker: s.CircuitBreaker == subs.BreakerOn || (s.CircuitBreaker == "" && e.opts.Breaker.On)}
+		breaker: s.CircuitBreaker == subs.BreakerOn || (s.CircuitBreaker == "" && e.opts.Breaker.On),
+		window:  s.AdaptiveWindow == subs.WindowOn || (s.AdaptiveWindow == "" && e.opts.AdaptiveWindow)}
 	if s.TimeoutMS > 0 {
 		p.timeout = time.Duration(s.TimeoutMS) * time.Millisecond
 	}

@@ -3,8 +3,11 @@ package dispatch
 import (
 	"sync/atomic"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"medispatcher/engine/dispatch/bucket"
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/engine/dispatch/window"
 )
 
 // runner owns one subscription: its channel lane, its retry lane and the
@@ -35,6 +38,8 @@ type runner struct {
 	notBefore atomic.Int64
 	// br is the subscription's circuit breaker (breaker.go).
 	br runnerBreaker
+	// winDecreases count the lanes' window decreases by reason.
+	winDecreases [window.Reasons]*metrics.Counter
 }
 
 func newRunner(e *Engine, s *subs.Subscription) *runner {
@@ -57,6 +62,7 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 	r.main = newLane(r, false, r.tube, p.concurrency)
 	r.retry = newLane(r, true, r.retryTube, p.retryConc)
 	r.watch.lane, r.chWatch.lane = r.retry, r.main
+	r.windowMetrics()
 	if e.opts.LazyRetryWatch {
 		r.watch.startIdle()
 	}
@@ -81,6 +87,9 @@ func (r *runner) update(s *subs.Subscription) bool {
 	}
 	p := r.e.resolve(s)
 	r.params.Store(p)
+	if p.window != old.window {
+		r.switchWindow(p.window)
+	}
 	r.bucket.Set(s.Rate, s.EffectiveBurst())
 	r.main.resize(p.concurrency)
 	r.retry.resize(p.retryConc)

@@ -10,6 +10,7 @@ import (
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/engine/dispatch/push"
 	"medispatcher/engine/dispatch/stage"
+	"medispatcher/engine/dispatch/window"
 )
 
 // worker is one push routine of a lane and its reusable state.
@@ -21,6 +22,11 @@ type worker struct {
 	buf     []byte
 	rnd     *rand.PCG
 	lastRun time.Time
+	// entered: the worker holds room in its lane's window (taken in
+	// epoch); sig is what the push in hand tells the window.
+	entered bool
+	epoch   uint32
+	sig     window.Signal
 }
 
 func newWorker(l *lane) *worker {
@@ -36,10 +42,15 @@ func (w *worker) run(quit chan struct{}) {
 	defer l.wg.Done()
 	defer e.runners.Done()
 	for {
+		if !w.enter(quit) {
+			return
+		}
 		select {
 		case <-quit:
+			w.leave()
 			return
 		case <-e.quit:
+			w.leave()
 			return
 		case c := <-l.q:
 			l.gate.observe(len(l.q))
@@ -47,17 +58,20 @@ func (w *worker) run(quit chan struct{}) {
 				// Its breaker refuses pushes: back to its tube, untouched.
 				c.Release(e.opts.Priority, 0)
 				l.left()
+				w.leave()
 				continue
 			}
 			if !w.pace(quit) {
 				l.busy.Add(-1)
 				c.Release(e.opts.Priority, 0)
+				w.leave()
 				return
 			}
 			w.process(c)
 			w.msg, w.push.Msg = nil, nil // c is recycled: nothing of it stays here
 			c.done()
 			l.left()
+			w.leave()
 		}
 	}
 }
@@ -129,6 +143,7 @@ func (w *worker) process(c *channelJob) {
 		MaxRetryAfter: e.opts.MaxRetryAfter}
 	e.deps.Push.Push(context.Background(), &w.push, &w.res)
 	e.stages.Observe(stage.Push, w.res.Elapsed)
+	w.sig = windowSignal(&w.res)
 	if w.res.OK && !l.retry {
 		e.stages.Since(stage.Total, w.msg.Time, w.lastRun.Add(w.res.Elapsed))
 	}

@@ -58,6 +58,9 @@ var params = []paramField{
 	// Not a 2.x parameter: "on" or "off"; absent = the daemon's
 	// CircuitBreaker.
 	{"CircuitBreaker", "circuit_breaker", func(s *subs.Subscription) any { return &s.CircuitBreaker }},
+	// Not a 2.x parameter: "on" or "off"; absent = the daemon's
+	// AdaptiveWindow.
+	{"AdaptiveWindow", "adaptive_window", func(s *subs.Subscription) any { return &s.AdaptiveWindow }},
 }
 
 // paramByName indexes params by param_name. Read only.

@@ -20,7 +20,7 @@ func everyParam() *subs.Subscription {
 		AlertIntervalS: 60, AlertFailureWindowS: 120, AlertRetryThreshold: 5, AlertFailureThreshold: 50,
 		AlertBacklogThreshold: 1000, DropThreshold: 20000, DropAction: subs.DropLog,
 		SigningSecrets: []string{testSecret, "whsec_" + base64.StdEncoding.EncodeToString([]byte("a second key, 24 bytes!!"))},
-		CircuitBreaker: subs.BreakerOn,
+		CircuitBreaker: subs.BreakerOn, AdaptiveWindow: subs.WindowOn,
 	}
 }
 
@@ -91,11 +91,22 @@ func TestSigningSecretsParam(t *testing.T) {
 // empty (the daemon's default); a value other than on or off names the
 // parameter.
 func TestCircuitBreakerParam(t *testing.T) {
-	s := &subs.Subscription{ID: 4, Topic: "t", URL: "http://x/", AlertEnabled: true, CircuitBreaker: subs.BreakerOff}
-	assert.Equal(t, []Param{{"CircuitBreaker", "off"}}, ParamsOf(s))
-	s.CircuitBreaker = ""
+	checkOnOffParam(t, "CircuitBreaker", func(s *subs.Subscription) *string { return &s.CircuitBreaker })
+}
+
+// TestAdaptiveWindowParam: adaptive_window likewise.
+func TestAdaptiveWindowParam(t *testing.T) {
+	checkOnOffParam(t, "AdaptiveWindow", func(s *subs.Subscription) *string { return &s.AdaptiveWindow })
+}
+
+func checkOnOffParam(t *testing.T, name string, field func(*subs.Subscription) *string) {
+	t.Helper()
+	s := &subs.Subscription{ID: 4, Topic: "t", URL: "http://x/", AlertEnabled: true}
+	*field(s) = "off"
+	assert.Equal(t, []Param{{name, "off"}}, ParamsOf(s))
+	*field(s) = ""
 	assert.Empty(t, ParamsOf(s))
-	_, _, err := build(row{id: 4, topic: "t", channel: "http://x/"}, []Param{{"CircuitBreaker", "maybe"}}, subs.Limits{})
+	_, _, err := build(row{id: 4, topic: "t", channel: "http://x/"}, []Param{{name, "maybe"}}, subs.Limits{})
 	require.ErrorIs(t, err, subs.ErrInvalid)
-	assert.Equal(t, []string{"CircuitBreaker"}, subs.InvalidFields(err))
+	assert.Equal(t, []string{name}, subs.InvalidFields(err))
 }

@@ -142,7 +142,7 @@ func TestSourceMapsEveryParamAndTheURLOverride(t *testing.T) {
 		AlertIntervalS: 60, AlertFailureWindowS: 120, AlertRetryThreshold: 5, AlertFailureThreshold: 50,
 		AlertBacklogThreshold: 1000, DropThreshold: 20000, DropAction: subs.DropDrop,
 		SigningSecrets: []string{"whsec_" + base64.StdEncoding.EncodeToString([]byte("a signing key in the database"))},
-		CircuitBreaker: subs.BreakerOff}
+		CircuitBreaker: subs.BreakerOff, AdaptiveWindow: subs.WindowOn}
 	stored := *want
 	stored.URL, stored.TimeoutMS = "http://column.example/hook", 700
 	tb.add(&stored, paneldb.Param{Name: paneldb.ParamReceptionURI, Value: want.URL},

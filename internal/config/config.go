@@ -82,6 +82,12 @@ type Config struct {
 	// long and the message's retry waits at least that long. 0 ignores
 	// the header (as 2.x).
 	MaxRetryAfterSeconds int
+	// AdaptiveWindow is "on" or "off" (as 2.x): on, the pushes a
+	// subscription has in flight move between 1 and its concurrency with
+	// what its subscriber shows (slow start, additive increase, halving on
+	// time-outs, 429, 503 or rising latency). A subscription's
+	// adaptive_window overrides it.
+	AdaptiveWindow string
 	// CircuitBreaker is "on" or "off" (as 2.x): a subscription whose
 	// pushes fail too often stops pushing for a cool-down, then probes
 	// with one push. A subscription's circuit_breaker overrides it.
@@ -420,6 +426,7 @@ func Default() *Config {
 		CoeOfIntervalForRetrySendingMsg: 1,
 		MaxRetryTimesOfSendingMessage:   10,
 		MaxRetryAfterSeconds:            300,
+		AdaptiveWindow:                  WindowOff,
 		CircuitBreaker:                  BreakerOff,
 		BreakerWindowSeconds:            30,
 		BreakerMinPushes:                20,

@@ -133,6 +133,7 @@ func (v *validator) sending() {
 	v.atLeast("CoeOfIntervalForRetrySendingMsg", c.CoeOfIntervalForRetrySendingMsg, 0)
 	v.atLeast("MaxRetryTimesOfSendingMessage", c.MaxRetryTimesOfSendingMessage, 1)
 	v.atLeast("MaxRetryAfterSeconds", c.MaxRetryAfterSeconds, 0)
+	v.oneOf("AdaptiveWindow", c.AdaptiveWindow, WindowOn, WindowOff)
 	v.breaker()
 }
 

@@ -8,36 +8,53 @@ import (
 	"github.com/stretchr/testify/assert"
 )
 
-func TestCircuitBreakerField(t *testing.T) {
-	for _, v := range []string{"", BreakerOn, BreakerOff} {
-		s := &Subscription{ID: 1, Topic: "t", URL: "http://x/", CircuitBreaker: v}
+var breakerField = onOffField{key: "circuit_breaker", val: func(s *Subscription) *string { return &s.CircuitBreaker }}
+
+func TestCircuitBreakerField(t *testing.T) { checkOnOffValidated(t, breakerField) }
+
+// checkOnOffValidated: "", "on" and "off" are valid, anything else is
+// refused naming the key; a change of it is a change.
+func checkOnOffValidated(t *testing.T, f onOffField) {
+	t.Helper()
+	for _, v := range []string{"", "on", "off"} {
+		s := &Subscription{ID: 1, Topic: "t", URL: "http://x/"}
+		*f.val(s) = v
 		if err := s.Validate(Limits{}); err != nil {
 			t.Errorf("%q: %v", v, err)
 		}
 	}
-	s := &Subscription{ID: 1, Topic: "t", URL: "http://x/", CircuitBreaker: "yes"}
+	s := &Subscription{ID: 1, Topic: "t", URL: "http://x/"}
+	*f.val(s) = "yes"
 	err := s.Validate(Limits{})
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "circuit_breaker") {
-		t.Fatalf("circuit_breaker = yes: %v", err)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), f.key) {
+		t.Fatalf("%s = yes: %v", f.key, err)
 	}
 	a, b := *s, *s
-	b.CircuitBreaker = BreakerOff
+	*f.val(&b) = "off"
 	if a.Equal(&b) {
-		t.Fatal("a change of circuit_breaker is no change")
+		t.Fatalf("a change of %s is no change", f.key)
 	}
 }
 
 // TestSourcesCircuitBreaker: circuit_breaker decodes from the file and
 // from the Redis JSON; a bad value keeps the last good version.
 func TestSourcesCircuitBreaker(t *testing.T) {
-	t.Run("file", func(t *testing.T) { checkBreakerHeld(t, fileSourceOf(t)) })
-	t.Run("redis", func(t *testing.T) { checkBreakerHeld(t, redisSourceOf(t, "{breaker}")) })
+	t.Run("file", func(t *testing.T) { checkOnOffHeld(t, fileSourceOf(t), breakerField) })
+	t.Run("redis", func(t *testing.T) { checkOnOffHeld(t, redisSourceOf(t, "{breaker}"), breakerField) })
 }
 
-func checkBreakerHeld(t *testing.T, ts testSource) {
+// onOffField is a subscription's "on"/"off"/"" key and its field.
+type onOffField struct {
+	key string
+	val func(*Subscription) *string
+}
+
+// checkOnOffHeld: the field decodes from ts; a bad value keeps the
+// subscription's last good version.
+func checkOnOffHeld(t *testing.T, ts testSource, f onOffField) {
 	t.Helper()
 	good := sub(1, "order_paid")
-	good.CircuitBreaker = BreakerOff
+	*f.val(good) = "off"
 	ts.write(good)
 	log, _ := testLogger()
 	src := ts.newSrc(log)
@@ -45,13 +62,13 @@ func checkBreakerHeld(t *testing.T, ts testSource) {
 	src.SetOptions(opts)
 	sets := runSource(t, src)
 	s := waitSet(t, sets, "the subscription", hasIDs(1))
-	assert.Equal(t, BreakerOff, s.ByID(1).CircuitBreaker)
+	assert.Equal(t, "off", *f.val(s.ByID(1)))
 
 	bad := *good
-	bad.CircuitBreaker = "sometimes"
+	*f.val(&bad) = "sometimes"
 	ts.write(&bad, sub(2, "b"))
 	call := nextCall(t, calls)
-	assert.Equal(t, []string{"circuit_breaker"}, call.fields)
+	assert.Equal(t, []string{f.key}, call.fields)
 	s = waitSet(t, sets, "2 added", hasIDs(1, 2))
 	assert.True(t, s.ByID(1).Equal(good), "1 keeps its last good version")
 }

@@ -87,6 +87,10 @@ type Subscription struct {
 	// (BreakerOn) or off (BreakerOff); empty means the daemon's
 	// CircuitBreaker.
 	CircuitBreaker string `toml:"circuit_breaker,omitempty" json:"circuit_breaker,omitempty"`
+	// AdaptiveWindow moves the number of pushes in flight with what the
+	// subscriber shows, up to its concurrency (WindowOn), or keeps it at
+	// its concurrency (WindowOff); empty means the daemon's AdaptiveWindow.
+	AdaptiveWindow string `toml:"adaptive_window,omitempty" json:"adaptive_window,omitempty"`
 
 	// urls is the parsed URL, set by NewSet on its own copy.
 	urls *URLSet
@@ -219,6 +223,9 @@ func (s *Subscription) Validate(lim Limits) error {
 	s.validateSecrets(bad)
 	if s.CircuitBreaker != "" && s.CircuitBreaker != BreakerOn && s.CircuitBreaker != BreakerOff {
 		bad("circuit_breaker", strconv.Quote(s.CircuitBreaker), `must be "on", "off" or "" (the daemon's CircuitBreaker)`)
+	}
+	if s.AdaptiveWindow != "" && s.AdaptiveWindow != WindowOn && s.AdaptiveWindow != WindowOff {
+		bad("adaptive_window", strconv.Quote(s.AdaptiveWindow), `must be "on", "off" or "" (the daemon's AdaptiveWindow)`)
 	}
 	return errors.Join(errs...)
 }

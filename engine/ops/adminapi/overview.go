@@ -82,6 +82,12 @@ type SubOverview struct {
 	// "half_open", "disabled" (a 410 Gone in standard mode), or "off"
 	// (closed, and its pushes not counted).
 	Breaker string `json:"breaker"`
+	// Window and RetryWindow are its channel and retry lanes' push windows
+	// on this daemon (their concurrency when the window is off; 0 when it
+	// does not run here); AdaptiveWindow is "on" or "off".
+	Window         int    `json:"push_window"`
+	RetryWindow    int    `json:"retry_push_window"`
+	AdaptiveWindow string `json:"adaptive_window"`
 }
 
 // Counts are the jobs of a tube (or of one tube name over every server)

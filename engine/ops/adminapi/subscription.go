@@ -53,6 +53,9 @@ type Subscription struct {
 	// CircuitBreaker is "on" or "off"; empty (absent) = the daemon's
 	// CircuitBreaker.
 	CircuitBreaker string `json:"circuit_breaker,omitempty" toml:"circuit_breaker,omitempty"`
+	// AdaptiveWindow is "on" or "off"; empty (absent) = the daemon's
+	// AdaptiveWindow.
+	AdaptiveWindow string `json:"adaptive_window,omitempty" toml:"adaptive_window,omitempty"`
 }
 
 // SubView is a subscription as the API shows it: its settings (each URL
@@ -68,6 +71,16 @@ type SubView struct {
 	// "half_open" or "disabled" (a 410 Gone in standard mode); absent
 	// when the subscription is not running here.
 	Breaker string `json:"breaker_state,omitempty"`
+	// Window is its push window on this daemon: the pushes each lane may
+	// have in flight now (its concurrency when the window is off); absent
+	// when the subscription is not running here.
+	Window *PushWindow `json:"push_window,omitempty"`
+}
+
+// PushWindow is a subscription's push window per lane.
+type PushWindow struct {
+	Channel int `json:"channel"`
+	Retry   int `json:"retry"`
 }
 
 // Tubes names a subscription's tubes.
@@ -93,6 +106,8 @@ type Effective struct {
 	AlertBacklogThreshold int     `json:"alert_backlog_threshold"`
 	// CircuitBreaker is "on" or "off": its own, or the daemon's.
 	CircuitBreaker string `json:"circuit_breaker"`
+	// AdaptiveWindow is "on" or "off": its own, or the daemon's.
+	AdaptiveWindow string `json:"adaptive_window"`
 }
 
 // SubList is the answer of GET /subscriptions.

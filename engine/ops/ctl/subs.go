@@ -50,7 +50,7 @@ func printSubList(w io.Writer, l *adminapi.SubList) error {
 		fmt.Fprintln(w, "(no subscriptions)")
 		return nil
 	}
-	t := newTable(w, "ID", "TOPIC", "SUBSCRIBER", "CONC", "TIMEOUT", "RATE", "ALERT", "READY", "R_READY", "BREAKER", "URL")
+	t := newTable(w, "ID", "TOPIC", "SUBSCRIBER", "CONC", "TIMEOUT", "RATE", "ALERT", "READY", "R_READY", "WINDOW", "BREAKER", "URL")
 	for _, v := range l.Subscriptions {
 		if v.Subscription == nil {
 			continue
@@ -61,7 +61,7 @@ func printSubList(w io.Writer, l *adminapi.SubList) error {
 			rate = num(e.Rate) + "/s"
 		}
 		t.row(itoa(v.ID), v.Topic, itoa(v.SubscriberID), fmt.Sprintf("%d/%d", e.Concurrency, e.RetryConcurrency),
-			itoa(int64(e.TimeoutMS))+"ms", rate, yesNo(v.AlertEnabled), ready(v.Channel), ready(v.Retry), breakerState(v), firstLine(redact.URL(v.URL)))
+			itoa(int64(e.TimeoutMS))+"ms", rate, yesNo(v.AlertEnabled), ready(v.Channel), ready(v.Retry), pushWindow(v), breakerState(v), firstLine(redact.URL(v.URL)))
 	}
 	return t.flush()
 }
@@ -77,6 +77,19 @@ func breakerState(v *adminapi.SubView) string {
 		return "off"
 	}
 	return v.Breaker
+}
+
+// pushWindow is the subscription's push window as the list shows it: its
+// channel and retry lanes' windows on the daemon, "off" when they are its
+// fixed concurrency, "-" from a daemon that does not tell.
+func pushWindow(v *adminapi.SubView) string {
+	switch {
+	case v.Window == nil:
+		return "-"
+	case v.Effective.AdaptiveWindow == "off":
+		return "off"
+	}
+	return fmt.Sprintf("%d/%d", v.Window.Channel, v.Window.Retry)
 }
 
 func ready(c *adminapi.Counts) string {
@@ -106,8 +119,8 @@ func subGetCommand() *command {
 }
 
 // printSubView prints every setting with its effective value where the
-// daemon's default applies, then the tubes and their backlog, and the
-// circuit breaker's state.
+// daemon's default applies, then the tubes and their backlog, the push
+// window and the circuit breaker's state.
 func printSubView(w io.Writer, v *adminapi.SubView) error {
 	if v.Subscription == nil {
 		return fmt.Errorf("the answer holds no subscription")
@@ -140,6 +153,9 @@ func printSubView(w io.Writer, v *adminapi.SubView) error {
 	})
 	t.row("channel tube", v.Tubes.Channel, counts(v.Channel))
 	t.row("retry tube", v.Tubes.Retry, counts(v.Retry))
+	if v.Window != nil {
+		t.row("push window", fmt.Sprintf("%d/%d", v.Window.Channel, v.Window.Retry), "channel/retry")
+	}
 	if v.Breaker != "" {
 		t.row("breaker state", v.Breaker, "")
 	}

@@ -94,6 +94,10 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 		if so.Breaker == "closed" && v.Effective.CircuitBreaker == "off" {
 			so.Breaker = "off"
 		}
+		if v.Window != nil {
+			so.Window, so.RetryWindow = v.Window.Channel, v.Window.Retry
+		}
+		so.AdaptiveWindow = v.Effective.AdaptiveWindow
 		o.Subscriptions = append(o.Subscriptions, so)
 	}
 	return o, nil

@@ -76,6 +76,9 @@ func TestStatusPageShowsTheDaemonsNumbers(t *testing.T) {
 	assert.Regexp(t, `^\d+\.\d$`, text(`tr[data-sub="22"] .direct`))
 	// Circuit breakers are off by default.
 	assert.Equal(t, "off", text(`tr[data-sub="22"] .breaker`))
+	// Adaptive push windows are off by default: the window is the
+	// concurrency, shown as off, with the numbers in its tooltip.
+	assert.Equal(t, "off", text(`tr[data-sub="22"] .window`))
 	// Latency by stage: a row per stage with numbers; the stages every
 	// message or push passes counted them all.
 	number := `^\d+(\.\d+)?$`

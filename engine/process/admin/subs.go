@@ -39,9 +39,13 @@ func effective(c *config.Config, s *subs.Subscription) adminapi.Effective {
 		AlertRetryThreshold:   or(s.AlertRetryThreshold, c.MessageFailureAlertThreshold),
 		AlertBacklogThreshold: or(s.AlertBacklogThreshold, c.MessageBlockedAlertThreshold),
 		CircuitBreaker:        s.CircuitBreaker,
+		AdaptiveWindow:        s.AdaptiveWindow,
 	}
 	if e.CircuitBreaker == "" {
 		e.CircuitBreaker = c.CircuitBreaker
+	}
+	if e.AdaptiveWindow == "" {
+		e.AdaptiveWindow = c.AdaptiveWindow
 	}
 	if s.Rate > 0 {
 		e.Burst = s.EffectiveBurst()
@@ -98,7 +102,7 @@ func unmaskSecrets(s, cur *subs.Subscription) error {
 
 // view is s as the API shows it: its URL's userinfo and its signing
 // secrets masked (see redact.URL, redact.Secrets), with its effective
-// settings, tubes, backlog and circuit breaker state.
+// settings, tubes, backlog, circuit breaker state and push window.
 func (a *API) view(s *subs.Subscription) *adminapi.SubView {
 	prefix := a.d.Config.PrefixOfChannelQueue
 	w := wireSub(s)
@@ -107,6 +111,9 @@ func (a *API) view(s *subs.Subscription) *adminapi.SubView {
 	v := &adminapi.SubView{Subscription: w, Effective: effective(a.d.Config, s),
 		Tubes:   adminapi.Tubes{Channel: s.ChannelTube(prefix), Retry: s.RetryTube(prefix)},
 		Breaker: a.d.Engine.BreakerState(s.ID)}
+	if ch, retry, ok := a.d.Engine.PushWindow(s.ID); ok {
+		v.Window = &adminapi.PushWindow{Channel: ch, Retry: retry}
+	}
 	if a.d.Backlog != nil {
 		v.Channel = a.backlogOf(v.Tubes.Channel)
 		v.Retry = a.backlogOf(v.Tubes.Retry)

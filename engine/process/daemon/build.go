@@ -27,6 +27,7 @@ func engineOptions(cfg *config.Config) dispatch.Options {
 		MaxRetries:              cfg.MaxRetryTimesOfSendingMessage,
 		MaxRetryAfter:           time.Duration(cfg.MaxRetryAfterSeconds) * time.Second,
 		Breaker:                 breakerOptions(cfg),
+		AdaptiveWindow:          cfg.AdaptiveWindow == config.WindowOn,
 		SentLog:                 cfg.EnableMsgSentLog,
 		ReceptionEnv:            cfg.ReceptionEnv,
 		RunAtBench:              cfg.RunAtBench,

@@ -3,8 +3,8 @@
 // fonts, scripts or CDN, so it works offline and behind any firewall) that
 // polls GET /api/v1/overview on its own origin and shows totals, the
 // delivery rate, backlogs, subscriptions (with the share of their copies
-// handed over directly, whether cut-through is on, and their circuit
-// breakers' states), the latency by
+// handed over directly, whether cut-through is on, their push windows and
+// their circuit breakers' states), the latency by
 // stage (p50 and p99 of each stage as bars on a log scale, with its
 // count) over the last minute or, at a click, since start, alerts and
 // small charts.

@@ -1,0 +1,144 @@
+package dispatch
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"medispatcher/engine/dispatch/push"
+	"medispatcher/engine/dispatch/window"
+)
+
+// Adaptive push window (Options.AdaptiveWindow, a subscription's
+// adaptive_window): each lane has a window (package window) of pushes that
+// may be in flight, between 1 and the lane's concurrency, which stays the
+// ceiling. A worker takes room in the window before it takes a job from
+// the lane's queue and gives it back once the job is settled, telling the
+// window what the push showed: its latency, a time-out, a 429 or a 503.
+// Workers beyond the window wait without a job, and the gate's watermarks
+// follow the window (not the concurrency), so a small window keeps only a
+// few jobs reserved; a direct copy (cut-through) is taken only while the
+// lane holds fewer jobs than the window. A 429 or 503 with Retry-After
+// still pauses the subscription (backoff.go) and the circuit breaker still
+// counts every outcome: the window narrows, the pause waits, the breaker
+// stops a subscriber that fails too often.
+//
+// Off, nothing of this runs: the lane pushes at its concurrency, as 2.x.
+
+// windowOn reports whether l's pushes are limited by its window now.
+func (l *lane) windowOn() bool { return l.r.params.Load().window }
+
+// limit is how many jobs the lane holds at most in flight: its workers, or
+// its window when that is on and smaller.
+func (l *lane) limit() int32 {
+	n := l.slots.Load()
+	if l.windowOn() {
+		if w := int32(l.win.Limit()); w < n {
+			return w
+		}
+	}
+	return n
+}
+
+// setGateLimits makes the gate's watermarks follow the lane's limit.
+func (l *lane) setGateLimits() {
+	if n := l.limit(); n > 0 {
+		l.gate.setLimits(watermarks(int(n)))
+	}
+}
+
+// enter waits for room in the lane's window when it is on; it reports
+// false when the worker must stop instead.
+func (w *worker) enter(quit chan struct{}) bool {
+	l := w.l
+	if !l.windowOn() {
+		return true
+	}
+	ep, ok := l.win.Enter(quit, l.r.e.quit)
+	w.epoch, w.entered = ep, ok
+	return ok
+}
+
+// leave gives back the room enter took, with what the push in hand
+// showed (w.sig, Neutral when nothing was pushed).
+func (w *worker) leave() {
+	if !w.entered {
+		return
+	}
+	l := w.l
+	ch := l.win.Leave(w.epoch, w.sig, w.res.Elapsed, w.lastRun.UnixNano()+int64(w.res.Elapsed))
+	w.entered, w.sig = false, window.Neutral
+	if !ch.Changed {
+		return
+	}
+	if ch.Reason != window.NoReason {
+		l.r.winDecreases[ch.Reason].Inc()
+	}
+	l.setGateLimits()
+}
+
+// windowSignal is what a push's result tells the window.
+func windowSignal(res *push.Result) window.Signal {
+	switch {
+	case res.OK:
+		return window.Success
+	case res.Kind == push.Timeout:
+		return window.Timeout
+	case res.Kind == push.HTTPStatus && res.Status == http.StatusTooManyRequests:
+		return window.Throttled
+	case res.Kind == push.HTTPStatus && res.Status == http.StatusServiceUnavailable:
+		return window.Unavailable
+	}
+	return window.Neutral
+}
+
+// switchWindow restarts both lanes' windows when the subscription's
+// adaptive_window turned on (at 1, in slow start) or off (open to the
+// concurrency, waking any worker still waiting in it).
+func (r *runner) switchWindow(on bool) {
+	for _, l := range [2]*lane{r.main, r.retry} {
+		if on {
+			l.win.Reset(1)
+		} else {
+			l.win.Reset(l.win.Ceiling())
+		}
+	}
+}
+
+// windowMetrics registers the subscription's window series
+// (medispatcher_push_window per lane: the pushes it may have in flight,
+// its concurrency when the window is off;
+// medispatcher_push_window_decreases_total per reason) with its other
+// series, so they go when it is cancelled.
+func (r *runner) windowMetrics() {
+	l := fmt.Sprintf(`{sub="%d",topic=%s`, r.id, strconv.Quote(r.topic))
+	for _, ln := range [2]*lane{r.main, r.retry} {
+		name := "channel"
+		if ln.retry {
+			name = "retry"
+		}
+		gauge := "medispatcher_push_window" + l + `,lane="` + name + `"}`
+		// A gauge left by an engine that stopped without releasing it (only
+		// tests build several) would read that engine's lane.
+		metrics.UnregisterMetric(gauge)
+		metrics.GetOrCreateGauge(gauge, func() float64 { return float64(ln.limit()) })
+		r.m.names = append(r.m.names, gauge)
+	}
+	for why := window.NoReason + 1; why < window.Reasons; why++ {
+		name := "medispatcher_push_window_decreases_total" + l + `,reason="` + why.String() + `"}`
+		r.winDecreases[why] = metrics.GetOrCreateCounter(name)
+		r.m.names = append(r.m.names, name)
+	}
+}
+
+// PushWindow is subscription id's current push window on its channel and
+// retry lanes (each lane's concurrency when its window is off); ok is
+// false when it is not loaded.
+func (e *Engine) PushWindow(id int64) (channel, retry int, ok bool) {
+	if r := e.state.Load().runners[id]; r != nil {
+		return int(r.main.limit()), int(r.retry.limit()), true
+	}
+	return 0, 0, false
+}

@@ -1,0 +1,7 @@
+package config
+
+// The values of AdaptiveWindow.
+const (
+	WindowOn  = "on"
+	WindowOff = "off"
+)
