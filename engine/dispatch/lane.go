@@ -19,8 +19,9 @@ type lane struct {
 	// busy counts the jobs in the lane, queued or being pushed; slots is
 	// its worker count. A direct copy is taken only into a free slot.
 	busy, slots atomic.Int32
-	// win is the lane's adaptive push window (pushwindow.go), its ceiling
-	// the worker count; it limits pushes only while the window is on.
+	// win is the subscription's adaptive push window (pushwindow.go),
+	// shared with its other lane, its ceiling both lanes' workers; it
+	// limits pushes only while the window is on.
 	win *window.Window
 
 	mu      sync.Mutex // guards workers; taken only on resize
@@ -37,13 +38,13 @@ func watermarks(concurrency int) (high, low int) {
 	return high, high / 2
 }
 
-func newLane(r *runner, retry bool, tube string, concurrency int) *lane {
+func newLane(r *runner, retry bool, tube string, concurrency int, win *window.Window) *lane {
 	high, low := watermarks(concurrency)
 	return &lane{
 		r: r, retry: retry, tube: tube,
 		q:    make(chan *channelJob, high+laneSlack),
 		gate: newGate(r.e.chanC, tube, high, low),
-		win:  window.New(concurrency),
+		win:  win,
 	}
 }
 
@@ -132,8 +133,5 @@ func (l *lane) resize(n int) {
 		l.workers = l.workers[:last]
 	}
 	l.slots.Store(int32(n))
-	if n > 0 {
-		l.win.SetCeiling(n)
-	}
-	l.setGateLimits()
+	l.r.windowCeiling()
 }

@@ -12,12 +12,15 @@ import (
 )
 
 // Adaptive push window (Options.AdaptiveWindow, a subscription's
-// adaptive_window): each lane has a window (package window) of pushes that
-// may be in flight, between 1 and the lane's concurrency, which stays the
-// ceiling. A worker takes room in the window before it takes a job from
-// the lane's queue and gives it back once the job is settled, telling the
-// window what the push showed: its latency, a time-out, a 429 or a 503.
-// Workers beyond the window wait without a job, and the gate's watermarks
+// adaptive_window): a subscription has one window (package window) of
+// pushes that may be in flight, shared by its channel and retry lanes
+// (the subscriber's capacity is one: two windows would each fill it),
+// between 1 and the sum of their concurrencies; each lane also stays
+// within its own concurrency (its workers), which remains the ceiling. A
+// worker takes room in the window with a job in hand, right before the
+// push (an idle worker holding room would starve the other lane), and
+// gives it back once the job is settled, telling the window what the push
+// showed: its latency, a time-out, a 429 or a 503. The gate's watermarks
 // follow the window (not the concurrency), so a small window keeps only a
 // few jobs reserved; a direct copy (cut-through) is taken only while the
 // lane holds fewer jobs than the window. A 429 or 503 with Retry-After
@@ -76,7 +79,21 @@ func (w *worker) leave() {
 	if ch.Reason != window.NoReason {
 		l.r.winDecreases[ch.Reason].Inc()
 	}
-	l.setGateLimits()
+	l.r.main.setGateLimits()
+	l.r.retry.setGateLimits()
+}
+
+// windowCeiling sets the shared window's ceiling to the lanes' workers
+// together (a resize) and the gates' watermarks to what follows.
+func (r *runner) windowCeiling() {
+	if r.main == nil || r.retry == nil {
+		return
+	}
+	if n := r.main.slots.Load() + r.retry.slots.Load(); n > 0 {
+		r.main.win.SetCeiling(int(n))
+	}
+	r.main.setGateLimits()
+	r.retry.setGateLimits()
 }
 
 // windowSignal is what a push's result tells the window.
@@ -94,16 +111,15 @@ func windowSignal(res *push.Result) window.Signal {
 	return window.Neutral
 }
 
-// switchWindow restarts both lanes' windows when the subscription's
+// switchWindow restarts the subscription's window when its
 // adaptive_window turned on (at 1, in slow start) or off (open to the
 // concurrency, waking any worker still waiting in it).
 func (r *runner) switchWindow(on bool) {
-	for _, l := range [2]*lane{r.main, r.retry} {
-		if on {
-			l.win.Reset(1)
-		} else {
-			l.win.Reset(l.win.Ceiling())
-		}
+	w := r.main.win
+	if on {
+		w.Reset(1)
+	} else {
+		w.Reset(w.Ceiling())
 	}
 }
 

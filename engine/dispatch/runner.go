@@ -59,8 +59,9 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 	}
 	p := e.resolve(s)
 	r.params.Store(p)
-	r.main = newLane(r, false, r.tube, p.concurrency)
-	r.retry = newLane(r, true, r.retryTube, p.retryConc)
+	win := window.New(p.concurrency + p.retryConc)
+	r.main = newLane(r, false, r.tube, p.concurrency, win)
+	r.retry = newLane(r, true, r.retryTube, p.retryConc, win)
 	r.watch.lane, r.chWatch.lane = r.retry, r.main
 	r.windowMetrics()
 	if e.opts.LazyRetryWatch {

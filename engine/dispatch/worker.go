@@ -42,15 +42,10 @@ func (w *worker) run(quit chan struct{}) {
 	defer l.wg.Done()
 	defer e.runners.Done()
 	for {
-		if !w.enter(quit) {
-			return
-		}
 		select {
 		case <-quit:
-			w.leave()
 			return
 		case <-e.quit:
-			w.leave()
 			return
 		case c := <-l.q:
 			l.gate.observe(len(l.q))
@@ -58,13 +53,14 @@ func (w *worker) run(quit chan struct{}) {
 				// Its breaker refuses pushes: back to its tube, untouched.
 				c.Release(e.opts.Priority, 0)
 				l.left()
-				w.leave()
 				continue
 			}
-			if !w.pace(quit) {
+			// Room in the window is taken with a job in hand, right before
+			// the push: the window is shared by both lanes, and an idle
+			// worker holding room would starve the other lane.
+			if !w.pace(quit) || !w.enter(quit) {
 				l.busy.Add(-1)
 				c.Release(e.opts.Priority, 0)
-				w.leave()
 				return
 			}
 			w.process(c)
