@@ -111,13 +111,20 @@ func windowSignal(res *push.Result) window.Signal {
 	return window.Neutral
 }
 
+// windowStart is where a subscription's window starts (below a smaller
+// ceiling): in slow start, it grows only while it is used, so a lightly
+// used subscription would otherwise stay at 1 or 2 and push the copies
+// that arrive together one after the other; until the subscriber first
+// signals congestion it may have this many in flight.
+const windowStart = 4
+
 // switchWindow restarts the subscription's window when its
-// adaptive_window turned on (at 1, in slow start) or off (open to the
+// adaptive_window turned on (at windowStart, in slow start) or off (open to the
 // concurrency, waking any worker still waiting in it).
 func (r *runner) switchWindow(on bool) {
 	w := r.main.win
 	if on {
-		w.Reset(1)
+		w.Reset(windowStart)
 	} else {
 		w.Reset(w.Ceiling())
 	}

@@ -60,6 +60,7 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 	p := e.resolve(s)
 	r.params.Store(p)
 	win := window.New(p.concurrency + p.retryConc)
+	win.Reset(windowStart)
 	r.main = newLane(r, false, r.tube, p.concurrency, win)
 	r.retry = newLane(r, true, r.retryTube, p.retryConc, win)
 	r.watch.lane, r.chWatch.lane = r.retry, r.main
