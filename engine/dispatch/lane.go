@@ -3,8 +3,6 @@ package dispatch
 import (
 	"sync"
 	"sync/atomic"
-
-	"medispatcher/engine/dispatch/window"
 )
 
 // lane is one tube of a subscription: a queue of reserved jobs (and, on
@@ -19,10 +17,6 @@ type lane struct {
 	// busy counts the jobs in the lane, queued or being pushed; slots is
 	// its worker count. A direct copy is taken only into a free slot.
 	busy, slots atomic.Int32
-	// win is the subscription's adaptive push window (pushwindow.go),
-	// shared with its other lane, its ceiling both lanes' workers; it
-	// limits pushes only while the window is on.
-	win *window.Window
 
 	mu      sync.Mutex // guards workers; taken only on resize
 	workers []chan struct{}
@@ -38,13 +32,12 @@ func watermarks(concurrency int) (high, low int) {
 	return high, high / 2
 }
 
-func newLane(r *runner, retry bool, tube string, concurrency int, win *window.Window) *lane {
+func newLane(r *runner, retry bool, tube string, concurrency int) *lane {
 	high, low := watermarks(concurrency)
 	return &lane{
 		r: r, retry: retry, tube: tube,
 		q:    make(chan *channelJob, high+laneSlack),
 		gate: newGate(r.e.chanC, tube, high, low),
-		win:  win,
 	}
 }
 

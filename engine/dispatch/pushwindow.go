@@ -38,7 +38,7 @@ func (l *lane) windowOn() bool { return l.r.params.Load().window }
 func (l *lane) limit() int32 {
 	n := l.slots.Load()
 	if l.windowOn() {
-		if w := int32(l.win.Limit()); w < n {
+		if w := int32(l.r.win.Limit()); w < n {
 			return w
 		}
 	}
@@ -59,7 +59,7 @@ func (w *worker) enter(quit chan struct{}) bool {
 	if !l.windowOn() {
 		return true
 	}
-	ep, ok := l.win.Enter(quit, l.r.e.quit)
+	ep, ok := l.r.win.Enter(quit, l.r.e.quit)
 	w.epoch, w.entered = ep, ok
 	return ok
 }
@@ -71,7 +71,7 @@ func (w *worker) leave() {
 		return
 	}
 	l := w.l
-	ch := l.win.Leave(w.epoch, w.sig, w.res.Elapsed, w.lastRun.UnixNano()+int64(w.res.Elapsed))
+	ch := l.r.win.Leave(w.epoch, w.sig, w.res.Elapsed, w.lastRun.UnixNano()+int64(w.res.Elapsed))
 	w.entered, w.sig = false, window.Neutral
 	if !ch.Changed {
 		return
@@ -90,7 +90,7 @@ func (r *runner) windowCeiling() {
 		return
 	}
 	if n := r.main.slots.Load() + r.retry.slots.Load(); n > 0 {
-		r.main.win.SetCeiling(int(n))
+		r.win.SetCeiling(int(n))
 	}
 	r.main.setGateLimits()
 	r.retry.setGateLimits()
@@ -122,7 +122,7 @@ const windowStart = 4
 // adaptive_window turned on (at windowStart, in slow start) or off (open to the
 // concurrency, waking any worker still waiting in it).
 func (r *runner) switchWindow(on bool) {
-	w := r.main.win
+	w := r.win
 	if on {
 		w.Reset(windowStart)
 	} else {

@@ -24,8 +24,12 @@ type runner struct {
 	bucket *bucket.Bucket
 	main   *lane
 	retry  *lane
-	m      *subMetrics
-	obs    SubObserver // nil without an Observer
+	// win is the subscription's adaptive push window (pushwindow.go),
+	// shared by both lanes, its ceiling their workers together; it limits
+	// pushes only while the window is on.
+	win *window.Window
+	m   *subMetrics
+	obs SubObserver // nil without an Observer
 	// channelBacklog is the channel tube's last sampled backlog (ready +
 	// reserved over every server), for the drop-threshold guard: the
 	// daemon's budgeted backlog sampler reports it (ChannelSampled).
@@ -59,10 +63,10 @@ func newRunner(e *Engine, s *subs.Subscription) *runner {
 	}
 	p := e.resolve(s)
 	r.params.Store(p)
-	win := window.New(p.concurrency + p.retryConc)
-	win.Reset(windowStart)
-	r.main = newLane(r, false, r.tube, p.concurrency, win)
-	r.retry = newLane(r, true, r.retryTube, p.retryConc, win)
+	r.win = window.New(p.concurrency + p.retryConc)
+	r.win.Reset(windowStart)
+	r.main = newLane(r, false, r.tube, p.concurrency)
+	r.retry = newLane(r, true, r.retryTube, p.retryConc)
 	r.watch.lane, r.chWatch.lane = r.retry, r.main
 	r.windowMetrics()
 	if e.opts.LazyRetryWatch {
