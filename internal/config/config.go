@@ -184,6 +184,19 @@ type Config struct {
 	// (both or neither). Relative: against this file's directory.
 	AdminTLSCertFile string
 	AdminTLSKeyFile  string
+	// PublishTokens are bearer tokens (at least 16 characters each) that
+	// may publish messages through the HTTP publish API on ListenAddr and
+	// do nothing else; the AdminToken may publish too. Empty: the
+	// environment variable MEDISPATCHER_PUBLISH_TOKENS (comma-separated)
+	// is used.
+	PublishTokens []string
+	// PublishMaxBatch bounds the messages of one batch publish request.
+	PublishMaxBatch int
+	// PublishMaxBodyBytes bounds the body of one publish request.
+	PublishMaxBodyBytes int
+	// PublishIdempotencySeconds is how long an Idempotency-Key of a publish
+	// request is remembered (in Redis) and answers with the first answer.
+	PublishIdempotencySeconds int
 	// DebugAddr serves pprof (and /metrics).
 	DebugAddr string
 	// StatisticApiAddr serves push statistics as JSON.
@@ -207,6 +220,16 @@ type Config struct {
 	// they cost (the backlog sampler still runs: the engine's retry
 	// watching needs it).
 	Observability bool
+	// OtelEndpoint is the OTLP/HTTP collector (e.g. "http://127.0.0.1:4318")
+	// traces of pushes and publish requests are exported to; "" = no
+	// tracing (the default), which costs nothing on the message path.
+	OtelEndpoint string
+	// OtelSampleRatio is the share (0..1) of traces started here that are
+	// sampled; a message whose context carries a traceparent follows its
+	// parent's sampling decision.
+	OtelSampleRatio float64
+	// OtelServiceName is the service.name of the exported spans.
+	OtelServiceName string
 	// BacklogSampleRate bounds the stats-tube requests per second the
 	// backlog sampler sends over all servers.
 	BacklogSampleRate int
@@ -462,6 +485,12 @@ func Default() *Config {
 		BacklogSampleRate:     1000,
 		CutThrough:            true,
 		FailureAnswerMaxBytes: 512,
+
+		PublishMaxBatch:           500,
+		PublishMaxBodyBytes:       8 << 20,
+		PublishIdempotencySeconds: 86400,
+		OtelSampleRatio:           0.1,
+		OtelServiceName:           "medispatcher",
 
 		IntervalOfErrorMonitorAlert:            180,
 		SubscriptionTotalFailureAlertThreshold: 120,

@@ -216,6 +216,13 @@ func TestValidationErrors(t *testing.T) {
 		{"redis db", "[Redis]\nDbIndex = -1", []string{"Redis.DbIndex = -1", ">= 0"}},
 		{"listen address", `ListenAddr = "5601"`, []string{`ListenAddr = "5601"`, `host:port, :port or "" (off)`}},
 		{"debug port", `DebugAddr = "127.0.0.1:70000"`, []string{"DebugAddr", "0-65535"}},
+		{"short publish token", `PublishTokens = ["short"]`, []string{"PublishTokens[0]", "at least 16 characters", "it has 5"}},
+		{"zero publish batch", `PublishMaxBatch = 0`, []string{"PublishMaxBatch = 0", ">= 1"}},
+		{"tiny publish body", `PublishMaxBodyBytes = 10`, []string{"PublishMaxBodyBytes = 10", ">= 1024"}},
+		{"zero idempotency", `PublishIdempotencySeconds = 0`, []string{"PublishIdempotencySeconds = 0", ">= 1"}},
+		{"otel endpoint", `OtelEndpoint = "127.0.0.1:4318"`, []string{"OtelEndpoint", "http(s)://host:port"}},
+		{"otel ratio", `OtelSampleRatio = 1.5`, []string{"OtelSampleRatio = 1.5", "from 0 to 1"}},
+		{"otel name", `OtelServiceName = " "`, []string{"OtelServiceName", "a service name"}},
 		{"zero listeners", `ListenersOfMainQueue = 0`, []string{"ListenersOfMainQueue = 0", "an integer >= 1"}},
 		{"negative senders", `SendersPerChannel = -1`, []string{"SendersPerChannel = -1", ">= 1"}},
 		{"zero max senders", `MaxSendersPerChannel = 0`, []string{"MaxSendersPerChannel = 0", ">= 1"}},
@@ -367,6 +374,22 @@ func TestAdminToken(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "fedcba9876543210", c.AdminToken)
 	assert.Empty(t, c.AdminAPIRefused())
+}
+
+func TestPublishTokens(t *testing.T) {
+	_, _, err := Load(writeConfig(t, `PublishTokens = ["0123456789abcdef", "secret"]`))
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), "PublishTokens[1]")
+	assert.NotContains(t, err.Error(), "secret", "a token is never printed")
+
+	t.Setenv("MEDISPATCHER_PUBLISH_TOKENS", " aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb ,")
+	c, _, err := Load(writeConfig(t, ""))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb"}, c.PublishTokens)
+
+	c, _, err = Load(writeConfig(t, `PublishTokens = ["cccccccccccccccc"]`))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"cccccccccccccccc"}, c.PublishTokens, "the file's tokens win over the environment")
 }
 
 func TestExposedAddresses(t *testing.T) {

@@ -94,6 +94,9 @@ func (c *Config) normalizeEndpoints(r *paths) {
 	if c.AdminToken == "" {
 		c.AdminToken = os.Getenv("MEDISPATCHER_ADMIN_TOKEN")
 	}
+	if len(c.PublishTokens) == 0 {
+		c.PublishTokens = publishTokensFromEnv()
+	}
 	c.ListenAddrExposed = false
 	c.ExposedObservability = nil
 	for _, l := range c.listeners() {

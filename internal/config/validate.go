@@ -37,6 +37,8 @@ func (c *Config) validate(p *paths) (warns []Warning, errs []error) {
 	v.logs()
 	v.listeners()
 	v.adminAPI()
+	v.publish()
+	v.tracing()
 	v.limits()
 	v.alerts()
 	v.alerters()
