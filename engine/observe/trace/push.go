@@ -1,0 +1,73 @@
+package trace
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	oteltrace "go.opentelemetry.io/otel/trace"
+)
+
+// PushSpan is the client span of one push; the zero PushSpan (tracing
+// off) does nothing.
+type PushSpan struct {
+	span oteltrace.Span
+}
+
+// Push describes the push a span is started for.
+type Push struct {
+	// Context is the message's context (X-Jumei-Context): the span's
+	// parent is the traceparent it holds, if any (ParentFromContext).
+	Context []byte
+	Topic   string
+	Sub     int64
+	JobID   string // the jobid the subscriber receives
+	Retry   int    // the retry_times sent
+}
+
+// StartPush starts the client span "push <topic>" of p, right before the
+// push. On a nil Tracer it returns the zero PushSpan.
+func (t *Tracer) StartPush(p *Push) PushSpan {
+	if t == nil {
+		return PushSpan{}
+	}
+	ctx := context.Background()
+	if sc, ok := ParentFromContext(p.Context); ok {
+		ctx = oteltrace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	_, span := t.tracer.Start(ctx, "push "+p.Topic, oteltrace.WithSpanKind(oteltrace.SpanKindClient),
+		oteltrace.WithAttributes(
+			attribute.String("medispatcher.topic", p.Topic),
+			attribute.Int64("medispatcher.subscription", p.Sub),
+			attribute.String("medispatcher.jobid", p.JobID),
+			attribute.Int("medispatcher.retry", p.Retry)))
+	return PushSpan{span: span}
+}
+
+// AppendTraceparent appends the span's traceparent, for the push's
+// traceparent header (nothing for the zero PushSpan).
+func (s PushSpan) AppendTraceparent(dst []byte) []byte {
+	if s.span == nil {
+		return dst
+	}
+	return AppendTraceparent(dst, s.span.SpanContext())
+}
+
+// End finishes the span with the push's outcome: the answer's status
+// (0: no answer) and, for a failed push, why (failure).
+func (s PushSpan) End(status int, failure error) {
+	if s.span == nil {
+		return
+	}
+	if !s.span.IsRecording() { // not sampled: nothing to describe
+		s.span.End()
+		return
+	}
+	if status != 0 {
+		s.span.SetAttributes(attribute.Int("http.response.status_code", status))
+	}
+	if failure != nil {
+		s.span.SetStatus(codes.Error, failure.Error())
+	}
+	s.span.End()
+}
