@@ -8,6 +8,7 @@ import (
 	"medispatcher/engine/dispatch/failures"
 	"medispatcher/engine/dispatch/push"
 	"medispatcher/engine/dispatch/subs"
+	"medispatcher/engine/observe/trace"
 )
 
 // Deps are the engine's collaborators, built by the daemon.
@@ -20,6 +21,9 @@ type Deps struct {
 	Data     DataLog
 	Log      *slog.Logger
 	Observer Observer // optional
+	// Tracer, when set, makes every push a client span and sends its
+	// traceparent header (trace.go); nil: no tracing, at no cost.
+	Tracer *trace.Tracer
 	// Alert, when set, raises an operator alert of a kind (rate-limited by
 	// the receiver); it must not block.
 	Alert func(kind, what string)

@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"context"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -27,6 +26,10 @@ type worker struct {
 	entered bool
 	epoch   uint32
 	sig     window.Signal
+	// jobid and traceparent are the traced push's buffers, spanName its
+	// span's name (trace.go).
+	jobid, traceparent []byte
+	spanName           string
 }
 
 func newWorker(l *lane) *worker {
@@ -137,7 +140,7 @@ func (w *worker) process(c *channelJob) {
 	done := w.retriesDone()
 	w.push = push.Push{URL: url, Msg: w.msg, SubID: r.id, RetryTimes: done, Timeout: p.timeout, Keys: p.sub.SigningKeys(),
 		MaxRetryAfter: e.opts.MaxRetryAfter}
-	e.deps.Push.Push(context.Background(), &w.push, &w.res)
+	w.send()
 	e.stages.Observe(stage.Push, w.res.Elapsed)
 	w.sig = windowSignal(&w.res)
 	if w.res.OK && !l.retry {

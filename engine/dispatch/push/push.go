@@ -1,7 +1,8 @@
 // Package push delivers one message to one subscriber over HTTP, exactly as
 // subscribers have always received it: a form POST carrying
 // jobid, message (the body as JSON) and retry_times, the same two fields on
-// the query string, the tracing headers, and the success rule "HTTP 200 and
+// the query string, the tracing headers (and, when the push is traced, the
+// W3C traceparent of its span), and the success rule "HTTP 200 and
 // a JSON answer whose status is 1". A push given signing keys (a
 // subscription's signing_secrets) also carries the Standard Webhooks
 // headers webhook-id, webhook-timestamp and webhook-signature; without keys
@@ -208,6 +209,10 @@ type Push struct {
 	// MaxRetryAfterSeconds); <= 0: the Retry-After header is not looked
 	// at, as in 2.x.
 	MaxRetryAfter time.Duration
+	// Traceparent, when not empty, is sent as the W3C traceparent header
+	// (the push's own span, so that the subscriber's span joins its
+	// trace); empty: no header, exactly the 2.x request.
+	Traceparent []byte
 }
 
 // FailureKind says why a push failed.
@@ -312,6 +317,7 @@ var (
 	strGzip           = []byte("gzip")
 	strContext        = []byte("X-Jumei-Context")
 	strOwlContext     = []byte("X-Jumei-Owl-Context")
+	strTraceparent    = []byte("traceparent")
 )
 
 // Push makes one delivery attempt and reports it in r (reset first). It
@@ -377,6 +383,9 @@ func (c *Client) Push(ctx context.Context, p *Push, r *Result) {
 	}
 	if len(p.Msg.OwlContext) > 0 {
 		req.Header.SetCanonical(strOwlContext, p.Msg.OwlContext)
+	}
+	if len(p.Traceparent) > 0 {
+		req.Header.SetCanonical(strTraceparent, p.Traceparent)
 	}
 	req.SetBodyRaw(s.body)
 	if len(p.Keys) > 0 {

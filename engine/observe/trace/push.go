@@ -16,17 +16,24 @@ type PushSpan struct {
 
 // Push describes the push a span is started for.
 type Push struct {
+	// Name is the span's name, PushSpanName(Topic): the caller keeps it,
+	// so that an unsampled span costs no string.
+	Name string
 	// Context is the message's context (X-Jumei-Context): the span's
 	// parent is the traceparent it holds, if any (ParentFromContext).
 	Context []byte
 	Topic   string
 	Sub     int64
-	JobID   string // the jobid the subscriber receives
+	JobID   []byte // the jobid the subscriber receives
 	Retry   int    // the retry_times sent
 }
 
-// StartPush starts the client span "push <topic>" of p, right before the
-// push. On a nil Tracer it returns the zero PushSpan.
+// PushSpanName is the name of a push span: "push <topic>".
+func PushSpanName(topic string) string { return "push " + topic }
+
+// StartPush starts the client span of p, right before the push. Its
+// attributes are made only when the span is sampled. On a nil Tracer it
+// returns the zero PushSpan.
 func (t *Tracer) StartPush(p *Push) PushSpan {
 	if t == nil {
 		return PushSpan{}
@@ -35,12 +42,14 @@ func (t *Tracer) StartPush(p *Push) PushSpan {
 	if sc, ok := ParentFromContext(p.Context); ok {
 		ctx = oteltrace.ContextWithRemoteSpanContext(ctx, sc)
 	}
-	_, span := t.tracer.Start(ctx, "push "+p.Topic, oteltrace.WithSpanKind(oteltrace.SpanKindClient),
-		oteltrace.WithAttributes(
+	_, span := t.tracer.Start(ctx, p.Name, oteltrace.WithSpanKind(oteltrace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetAttributes(
 			attribute.String("medispatcher.topic", p.Topic),
 			attribute.Int64("medispatcher.subscription", p.Sub),
-			attribute.String("medispatcher.jobid", p.JobID),
-			attribute.Int("medispatcher.retry", p.Retry)))
+			attribute.String("medispatcher.jobid", string(p.JobID)),
+			attribute.Int("medispatcher.retry", p.Retry))
+	}
 	return PushSpan{span: span}
 }
 

@@ -85,7 +85,8 @@ func TestPublishSpan(t *testing.T) {
 // and carries the push's description and outcome.
 func TestPushSpan(t *testing.T) {
 	tr, rcv := newTracer(t, 1)
-	s := tr.StartPush(&Push{Context: []byte(`{"traceparent":"` + exampleTP + `"}`), Topic: "orders", Sub: 42, JobID: "1-2-42", Retry: 2})
+	s := tr.StartPush(&Push{Name: PushSpanName("orders"), Context: []byte(`{"traceparent":"` + exampleTP + `"}`), Topic: "orders", Sub: 42,
+		JobID: []byte("1-2-42"), Retry: 2})
 	tp := string(s.AppendTraceparent(nil))
 	s.End(500, errors.New("answer status is not 200"))
 	require.NoError(t, tr.Shutdown(context.Background()))
@@ -107,11 +108,11 @@ func TestPushSpan(t *testing.T) {
 // decision is followed either way.
 func TestSampling(t *testing.T) {
 	tr, rcv := newTracer(t, 0)
-	root := tr.StartPush(&Push{Topic: "a"})
+	root := tr.StartPush(&Push{Name: "push a", Topic: "a"})
 	tp := string(root.AppendTraceparent(nil))
 	assert.True(t, strings.HasSuffix(tp, "-00"), "ratio 0: a new trace is not sampled (%s)", tp)
 	root.End(200, nil)
-	child := tr.StartPush(&Push{Context: []byte(exampleTP), Topic: "b"})
+	child := tr.StartPush(&Push{Name: "push b", Context: []byte(exampleTP), Topic: "b"})
 	child.End(200, nil)
 	require.NoError(t, tr.Shutdown(context.Background()))
 	got := rcv.WaitFor(t, "push b", 1, 5*time.Second)
@@ -130,7 +131,7 @@ func TestUnreachableCollector(t *testing.T) {
 	require.NoError(t, err)
 	start := time.Now()
 	for range 20000 {
-		tr.StartPush(&Push{Topic: "t"}).End(200, nil)
+		tr.StartPush(&Push{Name: "push t", Topic: "t"}).End(200, nil)
 	}
 	assert.Less(t, time.Since(start), 5*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
