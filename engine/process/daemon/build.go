@@ -70,6 +70,7 @@ func (d *Daemon) newEngine() (*dispatch.Engine, error) {
 		Data:     dataLogs{Writer: d.data, drops: d.drops},
 		Log:      d.log,
 		Observer: obs,
+		Tracer:   d.tracer,
 		Alert:    d.alerts.Problem,
 		SubAlert: d.alerts.Breaker,
 	})

@@ -17,6 +17,8 @@
 //     of broadcast_failure_log the database does not take too;
 //   - the subscription source: a file, Redis once connected, or the 2.x
 //     MySQL tables;
+//   - with OtelEndpoint, the tracer (package trace), whose exporting
+//     goroutine its provider owns;
 //   - the engine (package dispatch), run in Run's caller's goroutine: the
 //     daemon lives as long as its engine does;
 //   - the background parts, each a goroutine of one group (group.go): the
@@ -51,11 +53,13 @@
 //  6. the HTTP servers (2 s at most: an idle browser connection must not
 //     hold the exit), so that the admin API and /metrics answer during
 //     the drain;
-//  7. the background parts: their context ends (it already has if Run's
+//  7. the tracer exports the spans still queued (3 s at most), those of
+//     the drain and of the last HTTP requests included;
+//  8. the background parts: their context ends (it already has if Run's
 //     context ended) and Close waits for every one;
-//  8. the Redis client, which steps 3 and 7 used;
-//  9. the beanstalkd pool;
-//  10. the drop log, then the DATA log (5 s each at most), last because
+//  9. the Redis client, which steps 3 and 8 used;
+//  10. the beanstalkd pool;
+//  11. the drop log, then the DATA log (5 s each at most), last because
 //     every step before may still write to them.
 package daemon
 
@@ -76,6 +80,7 @@ import (
 	"medispatcher/engine/observe/alert"
 	"medispatcher/engine/observe/backlog"
 	"medispatcher/engine/observe/stats"
+	"medispatcher/engine/observe/trace"
 	"medispatcher/internal/buildinfo"
 	"medispatcher/internal/config"
 	"medispatcher/internal/datalog"
@@ -98,6 +103,7 @@ type Daemon struct {
 	reload      func() // re-reads a file source (SIGHUP); nil for Redis
 	stats       *stats.Stats
 	engine      *dispatch.Engine
+	tracer      *trace.Tracer // nil without OtelEndpoint
 	sampler     *backlog.Sampler
 	http        *listeners
 	parts       *group         // set by Run
@@ -195,6 +201,9 @@ func (d *Daemon) build(ctx context.Context) error {
 	}
 	d.source, d.reload = subscriptionSource(cfg, d.redis, d.db, d.alerts, log)
 	d.stats = stats.New(stats.WithHandoffs(d.handoffs), stats.WithStages(d.stageTimings))
+	if err := d.newTracer(ctx); err != nil {
+		return err
+	}
 	if d.engine, err = d.newEngine(); err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ func (d *Daemon) shutdown() []step {
 		{"database pool", d.db != nil, func() { closeDatabase(d.db, d.log) }},
 		{"SIGHUP handler", d.hup != nil, func() { signal.Stop(d.hup) }},
 		{"HTTP servers", d.http != nil, d.http.shutdown},
+		{"tracer", d.tracer != nil, d.flushTracer},
 		{"background parts", d.parts != nil, func() { d.parts.stop() }},
 		{"Redis client", d.redis != nil, func() { d.redis.close() }},
 		{"beanstalkd pool", d.pool != nil, func() { _ = d.pool.Close() }},
