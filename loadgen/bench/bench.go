@@ -73,8 +73,11 @@ type RunResult struct {
 	// away beyond a number in flight: the daemon's pushes to them and
 	// their failures in the steady phase, its push window meanwhile.
 	Overloads []OverloadFigures `json:"overloads,omitempty"`
-	Sustained bool              `json:"sustained"`
-	Why       string            `json:"why,omitempty"`
+	// Sink is what the run's trace collector received (a scenario with
+	// OtelEndpoint = "sink" only).
+	Sink      *OTLPSinkStats `json:"otlp_sink,omitempty"`
+	Sustained bool           `json:"sustained"`
+	Why       string         `json:"why,omitempty"`
 }
 
 // Result is a scenario's outcome.
@@ -98,6 +101,9 @@ type Result struct {
 	// Window sets an overloaded-endpoint scenario run with the adaptive
 	// push window on against its twin with it off (see compareWindows).
 	Window *WindowComparison `json:"adaptive_window,omitempty"`
+	// Tracing sets a traced throughput scenario's max rate against its
+	// untraced twin's (see compareTracing).
+	Tracing *TraceComparison `json:"tracing,omitempty"`
 }
 
 // Summary is everything a bench run produced.
@@ -231,6 +237,7 @@ func Bench(ctx context.Context, o Options) (*Summary, error) {
 	noteFleets(sum.Results)
 	compareBreakers(sum.Results)
 	compareWindows(sum.Results)
+	compareTracing(sum.Results)
 	sum.Elapsed = time.Since(sum.Started).Seconds()
 
 	if f, err := os.Create(filepath.Join(runDir, "summary.json")); err == nil {
@@ -357,6 +364,7 @@ func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, 
 			_ = SaveURL(context.Background(), "http://"+d.PromAddr+"/metrics", filepath.Join(rdir, d.file("metrics", ".txt")))
 		}
 		env.Stop()
+		rr.Sink = env.SinkStats
 	}()
 	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, capture)
 	if rr.Err == "" {

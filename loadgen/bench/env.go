@@ -29,6 +29,10 @@ type Env struct {
 	Daemons    []*Daemon              // the first is the one profiled and shown
 	SubsFile   string
 	MainTube   string
+	// Sink collects the daemons' traces when the scenario's OtelEndpoint
+	// is "sink" (tracecmp.go); SinkStats are its counts once stopped.
+	Sink      *OTLPSink
+	SinkStats *OTLPSinkStats
 }
 
 // StartEnv starts l's beanstalkd servers, one redis-server, a MariaDB
@@ -55,6 +59,9 @@ func StartEnv(ctx context.Context, dir, daemonBin string, l Layout, extra map[st
 		if err := e.startMariaDB(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if extra, e.Sink, err = withSink(extra); err != nil {
+		return nil, err
 	}
 	// The daemons start with no subscriptions; each run writes its own.
 	if err := subs.WriteFile(e.SubsFile, nil); err != nil {
@@ -167,6 +174,7 @@ func (e *Env) Stop() {
 		wg.Go(d.Proc.Stop)
 	}
 	wg.Wait()
+	e.stopSink()
 	for _, p := range e.Beanstalkd {
 		p.Stop()
 	}

@@ -384,6 +384,9 @@ func goals(sum *Summary) []string {
 		if r.Window != nil {
 			out = append(out, r.Window.Text(r.Name)+" — "+met(r.Window.Met()))
 		}
+		if r.Tracing != nil {
+			out = append(out, r.Tracing.Text(r.Name)+" — "+met(r.Tracing.Met()))
+		}
 	}
 	return out
 }

@@ -36,6 +36,9 @@ type Receiver struct {
 	// Endpoint is the value for OtelEndpoint ("http://127.0.0.1:port").
 	Endpoint string
 
+	srv  *fasthttp.Server
+	done chan struct{} // closed when srv's Serve returns
+
 	mu       sync.Mutex
 	spans    []Span
 	requests int
@@ -48,18 +51,22 @@ func Start(tb testing.TB) *Receiver {
 	if err != nil {
 		tb.Fatalf("otlp receiver: %v", err)
 	}
-	r := &Receiver{Endpoint: "http://" + ln.Addr().String()}
-	srv := &fasthttp.Server{Handler: r.handle}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	tb.Cleanup(func() {
-		_ = srv.Shutdown()
-		<-done
-	})
+	r := &Receiver{Endpoint: "http://" + ln.Addr().String(), done: make(chan struct{})}
+	r.srv = &fasthttp.Server{Handler: r.handle}
+	go r.serve(ln)
+	tb.Cleanup(r.stop)
 	return r
+}
+
+func (r *Receiver) serve(ln net.Listener) {
+	defer close(r.done)
+	_ = r.srv.Serve(ln)
+}
+
+// stop shuts the server down and waits for its goroutine.
+func (r *Receiver) stop() {
+	_ = r.srv.Shutdown()
+	<-r.done
 }
 
 func (r *Receiver) handle(ctx *fasthttp.RequestCtx) {
