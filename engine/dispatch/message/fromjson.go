@@ -176,33 +176,17 @@ func (c *fromJSON) array() error {
 	if err != nil {
 		return err
 	}
-	c.space()
-	if c.pos < len(c.js) && c.js[c.pos] == ']' {
-		c.pos++
-		c.depth--
-		return nil
-	}
-	for {
+	for more := c.first(']'); more; {
 		c.space()
 		if err := c.value(); err != nil {
 			return err
 		}
 		c.element(idx)
-		c.space()
-		if c.pos >= len(c.js) {
-			return c.errorf("unexpected end of input in an array")
-		}
-		switch c.js[c.pos] {
-		case ',':
-			c.pos++
-		case ']':
-			c.pos++
-			c.depth--
-			return nil
-		default:
-			return c.errorf("expected , or ] in an array")
+		if more, err = c.after(']', "array"); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 func (c *fromJSON) object() error {
@@ -210,13 +194,7 @@ func (c *fromJSON) object() error {
 	if err != nil {
 		return err
 	}
-	c.space()
-	if c.pos < len(c.js) && c.js[c.pos] == '}' {
-		c.pos++
-		c.depth--
-		return nil
-	}
-	for {
+	for more := c.first('}'); more; {
 		c.space()
 		if c.pos >= len(c.js) || c.js[c.pos] != '"' {
 			return c.errorf("expected a string key in an object")
@@ -237,21 +215,42 @@ func (c *fromJSON) object() error {
 			return err
 		}
 		c.element(idx)
-		c.space()
-		if c.pos >= len(c.js) {
-			return c.errorf("unexpected end of input in an object")
-		}
-		switch c.js[c.pos] {
-		case ',':
-			c.pos++
-		case '}':
-			c.pos++
-			c.depth--
-			return nil
-		default:
-			return c.errorf("expected , or } in an object")
+		if more, err = c.after('}', "object"); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// first reports whether a container just opened has an element: false
+// when it closes at once (the close is consumed).
+func (c *fromJSON) first(closer byte) bool {
+	c.space()
+	if c.pos < len(c.js) && c.js[c.pos] == closer {
+		c.pos++
+		c.depth--
+		return false
+	}
+	return true
+}
+
+// after reads what follows an element: a comma (more is true) or the
+// container's closer.
+func (c *fromJSON) after(closer byte, what string) (more bool, err error) {
+	c.space()
+	if c.pos >= len(c.js) {
+		return false, c.errorf("unexpected end of input in an %s", what)
+	}
+	switch c.js[c.pos] {
+	case ',':
+		c.pos++
+		return true, nil
+	case closer:
+		c.pos++
+		c.depth--
+		return false, nil
+	}
+	return false, c.errorf("expected , or %c in an %s", closer, what)
 }
 
 // string decodes the string at pos into c.str (both passes: the first
