@@ -70,6 +70,7 @@ type Deps struct {
 // API serves the publish routes.
 type API struct {
 	d            Deps
+	servers      []string // the pool's addresses, by index
 	recoverList  string
 	idemPrefix   string
 	fallbackWarn warnEvery
@@ -85,6 +86,7 @@ func New(d Deps) *API {
 	}
 	return &API{
 		d:           d,
+		servers:     d.Pool.Servers(),
 		recoverList: d.Config.MsgQueueFaultToleranceListNamePrefix + "publish",
 		idemPrefix:  idempotencyPrefix(d.Config.Redis.KeyPrefix),
 	}

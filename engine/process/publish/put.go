@@ -58,7 +58,7 @@ func (a *API) put(m *adminapi.PublishMessage, child string) (adminapi.PublishRes
 	res, err := a.d.Pool.Put(ctx, -1, a.d.Config.NameOfMainQueue, job, pri, delay, wire.TTR)
 	switch {
 	case err == nil:
-		return adminapi.PublishResult{JobID: res.ID, Server: a.d.Pool.Servers()[res.Server]}, nil
+		return adminapi.PublishResult{JobID: res.ID, Server: a.servers[res.Server]}, nil
 	case errors.Is(err, connpool.ErrJobTooBig):
 		// Never to the recover list: the replayer's put would fail alike.
 		return adminapi.PublishResult{}, problemf(statusTooLarge, codeTooLarge,
