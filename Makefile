@@ -82,7 +82,7 @@ lint:
 # Every fuzz target of each package (go test -list), one run each: go test
 # fuzzes one target at a time. Minimizing a new input is bounded so that a
 # large seed does not eat the run.
-FUZZ_PKGS := ./engine/dispatch/message/ ./engine/dispatch/push/ ./internal/datalog/ ./connpool/ ./loadgen/farm/ \
+FUZZ_PKGS := ./engine/dispatch/message/ ./engine/process/publish/ ./engine/dispatch/push/ ./internal/datalog/ ./connpool/ ./loadgen/farm/ \
 	./engine/dispatch/subs/ ./internal/config/ ./engine/process/admin/ ./engine/process/recoverlist/ ./engine/paneldb/
 FUZZTIME ?= 30s
 fuzz:

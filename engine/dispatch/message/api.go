@@ -12,7 +12,8 @@
 // calls beyond a pool of scratch space.
 //
 // Files: decode.go (Decode), encode.go (AppendMainJob, AppendChannelJob),
-// json.go (AppendJSON), jobid.go (AppendJobID), read.go (the msgpack header
+// json.go (AppendJSON), fromjson.go (AppendMsgpackJSON: a JSON body in
+// msgpack, for the HTTP publish API), jobid.go (AppendJobID), read.go (the msgpack header
 // reader they share).
 package message
 

@@ -7,8 +7,7 @@ import (
 	"github.com/tinylib/msgp/msgp"
 )
 
-// FuzzDecode is the package's one fuzz target (so that `go test -fuzz=.`
-// works): Decode never panics, fails only with ErrMalformed, and what it
+// FuzzDecode is the fuzz target of the decoder and AppendJSON: Decode never panics, fails only with ErrMalformed, and what it
 // accepts survives a channel-job and a main-job round trip; and for any
 // single msgpack value, AppendJSON writes exactly what encoding/json makes
 // of the decoded value, or both fail.

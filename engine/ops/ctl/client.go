@@ -110,6 +110,11 @@ const maxErrBody = 200
 // decoded into out when out is not nil; any other is returned as an
 // *APIError (or *HTTPError when it is not the API's).
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any) ([]byte, error) {
+	return c.DoHeader(ctx, method, path, query, nil, body, out)
+}
+
+// DoHeader is Do with extra request headers (name → value).
+func (c *Client) DoHeader(ctx context.Context, method, path string, query url.Values, header map[string]string, body, out any) ([]byte, error) {
 	var payload []byte
 	switch b := body.(type) {
 	case nil:
@@ -125,7 +130,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if len(query) > 0 {
 		uri += "?" + query.Encode()
 	}
-	status, raw, err := c.roundTrip(ctx, method, uri, payload)
+	status, raw, err := c.roundTrip(ctx, method, uri, header, payload)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, uri, err)
 	}
@@ -144,7 +149,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 // timeout passed or ctx ended (Ctrl-C): fasthttp takes no context, so the
 // request runs in its own goroutine, which owns and releases the request
 // and response.
-func (c *Client) roundTrip(ctx context.Context, method, uri string, payload []byte) (int, []byte, error) {
+func (c *Client) roundTrip(ctx context.Context, method, uri string, header map[string]string, payload []byte) (int, []byte, error) {
 	type result struct {
 		status int
 		body   []byte
@@ -162,6 +167,9 @@ func (c *Client) roundTrip(ctx context.Context, method, uri string, payload []by
 		req.Header.SetMethod(method)
 		req.SetRequestURI(uri)
 		req.Header.Set("Accept", "application/json")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
 		if c.token != "" {
 			req.Header.Set("Authorization", "Bearer "+c.token)
 		}

@@ -44,6 +44,7 @@ func commands() []*command {
 		alertsCommand(),
 		alertSettingsCommand(),
 		alertSetCommand(),
+		publishCommand(),
 	}
 }
 

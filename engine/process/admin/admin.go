@@ -8,7 +8,10 @@
 //
 // Every /api/ route needs "Authorization: Bearer <AdminToken>" when a
 // token is configured (compared in constant time); the daemon does not
-// serve this API beyond loopback without one. No web page can drive it
+// serve this API beyond loopback without one. The HTTP publish API
+// (package publish) is mounted here too, on /api/v1/messages and
+// /api/v1/messages/batch: those also take one of PublishTokens, which
+// opens nothing else (publish.go). No web page can drive it
 // from a browser (guard.go): the Host header must name the API, requests
 // from other sites are refused and writes must be JSON. Errors are JSON
 // objects {"error": {"code": "...", "message": "..."}} with stable codes. The
@@ -22,7 +25,6 @@ package admin
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,14 +70,18 @@ type Deps struct {
 	// SubscriptionSource is "mysql", on the daemon's one database pool;
 	// nil: writes answer 503.
 	Panel PanelWriter
+	// Publish serves POST /api/v1/messages and /api/v1/messages/batch;
+	// nil: they answer 503.
+	Publish Publisher
 }
 
 // API serves the routes.
 type API struct {
-	d     Deps
-	token []byte
-	hosts hosts
-	page  fasthttp.RequestHandler
+	d      Deps
+	token  []byte // the AdminToken
+	tokens tokens
+	hosts  hosts
+	page   fasthttp.RequestHandler
 }
 
 // New returns the API; the daemon mounts Handler on ListenAddr.
@@ -86,7 +92,7 @@ func New(d Deps) *API {
 	if d.Redis == nil {
 		d.Redis = func(context.Context) rueidis.Client { return nil }
 	}
-	return &API{d: d, token: []byte(d.Config.AdminToken), hosts: allowedHosts(d.Config), page: statuspage.Handler()}
+	return &API{d: d, token: []byte(d.Config.AdminToken), tokens: newTokens(d.Config), hosts: allowedHosts(d.Config), page: statuspage.Handler()}
 }
 
 // Server returns a fasthttp server for the API with its request limits.
@@ -95,16 +101,20 @@ func (a *API) Server() *fasthttp.Server {
 		Handler:            a.Handler,
 		Name:               "medispatcher",
 		MaxRequestBodySize: adminapi.MaxBody,
-		ReadTimeout:        30 * time.Second,
-		WriteTimeout:       60 * time.Second,
-		IdleTimeout:        2 * time.Minute,
+		// The publish routes take larger bodies (PublishMaxBodyBytes).
+		HeaderReceived: func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+			return fasthttp.RequestConfig{MaxRequestBodySize: a.bodyLimit(h.RequestURI())}
+		},
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  2 * time.Minute,
 		// Browsers keep connections to the status page open: a stop must
 		// not wait for them.
 		CloseOnShutdown: true,
 		// Requests fasthttp refuses before a handler runs get JSON errors too.
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
 			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-				a.fail(ctx, errf(fasthttp.StatusRequestEntityTooLarge, CodeTooLarge, "request body above %d bytes", adminapi.MaxBody))
+				a.fail(ctx, errf(fasthttp.StatusRequestEntityTooLarge, CodeTooLarge, "request body above %d bytes", a.bodyLimit(ctx.Request.Header.RequestURI())))
 				return
 			}
 			a.fail(ctx, errf(fasthttp.StatusBadRequest, CodeBadRequest, "%v", err))
@@ -157,12 +167,17 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 		a.fail(ctx, errf(fasthttp.StatusNotFound, CodeNotFound, "no route %s; the API is under /api/v1/", path))
 		return
 	}
-	if !a.authorized(ctx) {
-		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="medispatcher"`)
-		a.fail(ctx, errf(fasthttp.StatusUnauthorized, CodeUnauthorized, "missing or wrong bearer token"))
+	pub, publishing := publishRoute(path)
+	tok, ok := a.authorize(ctx, publishing)
+	if !ok || !a.jsonWrite(ctx) {
 		return
 	}
-	if !a.jsonWrite(ctx) {
+	if publishing {
+		a.servePublish(ctx, pub, tok)
+		return
+	}
+	if len(ctx.PostBody()) > adminapi.MaxBody {
+		a.fail(ctx, errf(fasthttp.StatusRequestEntityTooLarge, CodeTooLarge, "request body above %d bytes", adminapi.MaxBody))
 		return
 	}
 	parts := strings.Split(strings.Trim(strings.TrimPrefix(path, "/api/v1/"), "/"), "/")
@@ -188,18 +203,6 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 
 // created marks a result answered with 201.
 type created struct{ v any }
-
-func (a *API) authorized(ctx *fasthttp.RequestCtx) bool {
-	if len(a.token) == 0 {
-		return true
-	}
-	h := ctx.Request.Header.Peek("Authorization")
-	const bearer = "Bearer "
-	if len(h) <= len(bearer) || !strings.EqualFold(string(h[:len(bearer)]), bearer) {
-		return false
-	}
-	return subtle.ConstantTimeCompare(h[len(bearer):], a.token) == 1
-}
 
 type route struct {
 	method string
