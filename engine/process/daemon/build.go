@@ -114,7 +114,7 @@ func (d *Daemon) serveAdmin() error {
 		Backlog: d.sampler, Redis: d.redis.client, Drop: d.drops.Drop,
 		KickFail: func(server, tube string, id uint64, reason string) { _ = data.KickFail(server, tube, id, reason) },
 		Log:      d.log,
-		Publish:  publish.New(publish.Deps{Config: d.cfg, Pool: d.pool, Redis: d.redis.client, Log: d.log}),
+		Publish:  publish.New(publish.Deps{Config: d.cfg, Pool: d.pool, Redis: d.redis.client, Tracer: d.publishTracer(), Log: d.log}),
 	})
 	return d.http.admin(d.cfg, api)
 }

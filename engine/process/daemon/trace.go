@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"medispatcher/engine/observe/trace"
+	"medispatcher/engine/process/publish"
 )
 
 // tracerFlushTimeout bounds the export of the spans still queued at
@@ -31,4 +32,14 @@ func (d *Daemon) flushTracer() {
 	if err := d.tracer.Shutdown(ctx); err != nil {
 		d.log.Warn("spans still queued at shutdown were dropped", "err", err)
 	}
+}
+
+// publishTracer is the publish API's tracer: the daemon's, or a nil
+// interface without one (a nil *trace.Tracer in the interface would not
+// compare equal to nil).
+func (d *Daemon) publishTracer() publish.Tracer {
+	if d.tracer == nil {
+		return nil
+	}
+	return d.tracer
 }

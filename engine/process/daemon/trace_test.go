@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -153,5 +154,55 @@ func TestTraceOff(t *testing.T) {
 	require.Eventually(t, func() bool { return len(sub.seen()) >= 3 }, 20*time.Second, 20*time.Millisecond, "%s", w.logs)
 	for _, p := range sub.seen() {
 		assert.Empty(t, p.traceparent, "push %+v", p)
+	}
+}
+
+// TestTracePublishSpanTree: a producer's request to the publish API, with
+// its own traceparent, is the root of one trace: the publish span is the
+// producer span's child, the push span the publish span's child, and the
+// subscriber receives the push span's traceparent — the tree
+// producer → publish → push → subscriber with the right parent ids.
+func TestTracePublishSpanTree(t *testing.T) {
+	rcv := tracetest.Start(t)
+	api := freeAddr(t)
+	w, sub, cfg := tracedWorld(t, map[string]string{
+		"OtelEndpoint": strconv.Quote(rcv.Endpoint), "OtelSampleRatio": "1", "ListenAddr": strconv.Quote(api)})
+	d := w.startWith(cfg, w.logs)
+	waitHTTP(t, "http://"+api+"/healthz", w.logs)
+
+	req, err := http.NewRequest(http.MethodPost, "http://"+api+"/api/v1/messages",
+		strings.NewReader(`{"topic":"traced","body":{"n":1}}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+producerTrace+"-"+producerSpan+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+
+	require.Eventually(t, func() bool { return len(sub.seen()) >= 3 }, 20*time.Second, 20*time.Millisecond,
+		"three pushes (ok, fail, its retry):\n%s", w.logs)
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("daemon did not stop:\n%s", w.logs)
+	}
+	pub := rcv.WaitFor(t, "publish messages", 1, 10*time.Second)
+	require.Len(t, pub, 1)
+	assert.Equal(t, producerTrace, pub[0].TraceID, "the publish request continues the producer's trace")
+	assert.Equal(t, producerSpan, pub[0].ParentSpanID, "the publish span is the producer span's child")
+
+	pushes := rcv.WaitFor(t, "push traced", 3, 10*time.Second)
+	byID := map[string]bool{}
+	for _, s := range pushes {
+		byID[s.SpanID] = true
+		assert.Equal(t, producerTrace, s.TraceID)
+		assert.Equal(t, pub[0].SpanID, s.ParentSpanID, "every push is the publish span's child")
+	}
+	for _, p := range sub.seen() {
+		require.Len(t, p.traceparent, 55, "push %+v carries a traceparent", p)
+		assert.Equal(t, producerTrace, p.traceparent[3:35])
+		assert.True(t, byID[p.traceparent[36:52]], "the subscriber's parent is a push span: %+v", p)
 	}
 }
