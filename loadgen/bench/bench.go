@@ -98,6 +98,8 @@ type Result struct {
 	// Window sets an overloaded-endpoint scenario run with the adaptive
 	// push window on against its twin with it off (see compareWindows).
 	Window *WindowComparison `json:"adaptive_window,omitempty"`
+	// Publish are a publish scenario's figures (see publish.go).
+	Publish *PublishFigures `json:"publish,omitempty"`
 }
 
 // Summary is everything a bench run produced.
@@ -295,6 +297,8 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 			return res
 		}
 		profileKeys = sr.compare(rate, done[s.Of].Main.Rate)
+	case KindPublish:
+		sr.publish()
 	}
 	// The CPU profile is taken in a run of its own at the quoted run's
 	// rate: profiling disturbs the latencies it would otherwise spoil.
@@ -329,6 +333,9 @@ type scenarioRun struct {
 	dir string
 	res *Result
 	n   int // runs so far: numbers their directories
+	// client is the next runs' producer side (publish scenarios); nil:
+	// the runner's ordinary producer.
+	client *runClient
 }
 
 // run is one loadgen run at rate with classes, against servers and a
@@ -358,7 +365,7 @@ func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, 
 		}
 		env.Stop()
 	}()
-	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, capture)
+	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, capture, sr.client)
 	if rr.Err == "" {
 		switch capture {
 		case captureCPU:
@@ -520,7 +527,7 @@ func classP99(r *loadgen.Report, names []string) float64 {
 	return p
 }
 
-func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label string, rate float64, classes []loadgen.Class, capture string) *RunResult {
+func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label string, rate float64, classes []loadgen.Class, capture string, cl *runClient) *RunResult {
 	rr := &RunResult{Label: label, Rate: rate}
 	logf(o, "bench: %s %s: %.0f msg/s", s.Name, label, rate)
 	cfg := loadgen.Config{
@@ -548,12 +555,13 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 			}
 		}
 	}
+	cl.configure(&cfg)
 	watch, err := startRunWatch(ctx, env, &cfg)
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
 	}
-	put, err := newPutter(ctx, o, cfg.Servers)
+	put, err := cl.putter(ctx, o, env)
 	if err != nil {
 		watch.finish(rr)
 		rr.Err = err.Error()

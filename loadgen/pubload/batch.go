@@ -30,6 +30,7 @@ type Batch struct {
 
 	mu     sync.RWMutex
 	closed bool
+	free   sync.Pool // *pending
 }
 
 // pending is one Put waiting for its batch's answer.
@@ -53,21 +54,28 @@ func NewBatch(c *Client, size, senders int, linger time.Duration) *Batch {
 
 // Put implements loadgen.Putter.
 func (p *Batch) Put(ctx context.Context, _ int, _ string, job []byte) error {
-	msg, _, err := AppendMessage(nil, job)
-	if err != nil {
+	w, _ := p.free.Get().(*pending)
+	if w == nil {
+		w = &pending{result: make(chan error, 1)}
+	}
+	var err error
+	if w.msg, _, err = AppendMessage(w.msg[:0], job); err != nil {
 		p.note(nil, err)
+		p.free.Put(w)
 		return err
 	}
-	w := &pending{msg: msg, result: make(chan error, 1)}
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
+		p.free.Put(w)
 		return ErrClosed
 	}
 	p.in <- w
 	p.mu.RUnlock()
 	select {
 	case err := <-w.result:
+		// The sender is done with w once it sent the result.
+		p.free.Put(w)
 		return err
 	case <-ctx.Done():
 		// The request may still land: the ledger tolerates a delivery

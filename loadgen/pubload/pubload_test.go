@@ -195,6 +195,11 @@ func TestRecorderWindow(t *testing.T) {
 	l := r.Latency()
 	assert.EqualValues(t, 1, l.Count)
 	assert.InDelta(t, 3.0, l.P99, 0.01)
+
+	r = NewRecorder()
+	r.Hold()
+	r.Record(now.UnixNano(), now)
+	assert.Zero(t, r.Latency().Count, "held: nothing counts")
 }
 
 var _ loadgen.Putter = (*Single)(nil)

@@ -62,6 +62,13 @@ func NewRecorder() *Recorder {
 	return r
 }
 
+// Hold counts nothing until SetWindow: for a run whose window is known
+// only once it starts.
+func (r *Recorder) Hold() {
+	r.from.Store(1<<63 - 1)
+	r.to.Store(1<<63 - 1)
+}
+
 // SetWindow counts only messages scheduled in [from, to).
 func (r *Recorder) SetWindow(from, to time.Time) {
 	r.from.Store(from.UnixNano())
