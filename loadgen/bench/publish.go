@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"medispatcher/loadgen"
@@ -40,6 +42,11 @@ const (
 	// flatOut is the producer lateness bound of the flat-out runs: they
 	// fall behind their schedule on purpose.
 	flatOut = time.Hour
+	// flatOutGrace bounds a flat-out run past its probe, warm-up and
+	// steady phase: a client so slow that sending the rest of its
+	// schedule would take longer stops sending (those messages count as
+	// not sent), so that one broken API cannot hold up the whole bench.
+	flatOutGrace = 2 * time.Minute
 	// boundShare: a flat-out client that kept up with this share of the
 	// offered rate was held back by the schedule, not by the server.
 	boundShare = 0.9
@@ -54,6 +61,9 @@ type PublishMeasure struct {
 	Requests  float64 `json:"requests_per_s"`
 	Fallbacks int64   `json:"recover_list_answers"`
 	Errors    int64   `json:"errors"`
+	// GaveUp is the messages a flat-out run did not send because it ran
+	// past flatOutGrace.
+	GaveUp int64 `json:"not_sent_past_time"`
 	// Bounded: the client kept up with the offered rate, so Rate is a
 	// lower bound (raise the scenario's rate).
 	Bounded bool `json:"schedule_bound"`
@@ -91,6 +101,8 @@ type runClient struct {
 	open       func(ctx context.Context, env *Env) (loadgen.Putter, error)
 	stats      *pubload.Stats    // the publish putter's answers, once open
 	rec        *pubload.Recorder // request latencies; nil: none
+	limit      time.Duration     // flat out: how long the client may send after it opened
+	gaveUp     atomic.Int64      // flat out: puts refused past limit
 }
 
 // configure sets the run's concurrency and lateness bound, and narrows
@@ -102,6 +114,9 @@ func (cl *runClient) configure(cfg *loadgen.Config) {
 	cfg.Workers = cl.workers
 	if cl.maxLag > 0 {
 		cfg.MaxLag = cl.maxLag
+	}
+	if cl.maxLag == flatOut {
+		cl.limit = max(cfg.ProbeTimeout, loadgen.Defaults().ProbeTimeout) + cfg.Warmup + cfg.Duration + flatOutGrace
 	}
 	if cl.rec != nil {
 		prev, steady, rec := cfg.OnSteady, cfg.Duration, cl.rec
@@ -121,7 +136,29 @@ func (cl *runClient) putter(ctx context.Context, o Options, env *Env) (loadgen.P
 	if cl == nil {
 		return newPutter(ctx, o, env.Servers())
 	}
-	return cl.open(ctx, env)
+	p, err := cl.open(ctx, env)
+	if err != nil || cl.limit <= 0 {
+		return p, err
+	}
+	return &limitedPutter{Putter: p, until: time.Now().Add(cl.limit), gaveUp: &cl.gaveUp}, nil
+}
+
+// errPastTime: a flat-out run's put refused past its time limit.
+var errPastTime = errors.New("flat-out run past its time: not sent")
+
+// limitedPutter refuses puts after until, at once.
+type limitedPutter struct {
+	loadgen.Putter
+	until  time.Time
+	gaveUp *atomic.Int64
+}
+
+func (p *limitedPutter) Put(ctx context.Context, server int, tube string, body []byte) error {
+	if time.Now().After(p.until) {
+		p.gaveUp.Add(1)
+		return errPastTime
+	}
+	return p.Putter.Put(ctx, server, tube, body)
 }
 
 // publish runs a publish scenario: raw, single and batch flat out, then
@@ -180,6 +217,9 @@ func (sr *scenarioRun) flatOut(cl *runClient) PublishMeasure {
 	if m.Errors > 0 {
 		sr.res.Failures = append(sr.res.Failures, fmt.Sprintf("%s: %d messages refused", cl.label, m.Errors))
 	}
+	if m.GaveUp > 0 {
+		sr.res.Failures = append(sr.res.Failures, fmt.Sprintf("%s: %d messages not sent: the client ran %v past its steady phase", cl.label, m.GaveUp, flatOutGrace))
+	}
 	return m
 }
 
@@ -187,8 +227,9 @@ func (sr *scenarioRun) flatOut(cl *runClient) PublishMeasure {
 // when the run is valid, and its client's answers.
 func measure(cl *runClient, rr *RunResult) PublishMeasure {
 	m := PublishMeasure{Label: cl.label}
+	m.GaveUp = cl.gaveUp.Load()
 	if rr != nil && rr.Report != nil {
-		m.Errors = rr.Report.PutErrors
+		m.Errors = rr.Report.PutErrors - m.GaveUp
 	}
 	if cl.stats != nil {
 		_, m.Fallbacks, _, _ = cl.stats.Counts()

@@ -79,6 +79,39 @@ func TestRunClient(t *testing.T) {
 	assert.ErrorIs(t, err, assert.AnError)
 }
 
+// countPutter counts its puts.
+type countPutter struct{ n int }
+
+func (p *countPutter) Put(context.Context, int, string, []byte) error { p.n++; return nil }
+func (p *countPutter) Close() error                                   { return nil }
+
+// TestFlatOutLimit: a flat-out client stops sending once it ran
+// flatOutGrace past its probe, warm-up and steady phase, and what it did
+// not send is counted apart from the API's refusals.
+func TestFlatOutLimit(t *testing.T) {
+	inner := &countPutter{}
+	cl := &runClient{label: "single publish", maxLag: flatOut,
+		open: func(context.Context, *Env) (loadgen.Putter, error) { return inner, nil }}
+	cfg := loadgen.Config{Warmup: time.Second, Duration: 3 * time.Second}
+	cl.configure(&cfg)
+	assert.Equal(t, loadgen.Defaults().ProbeTimeout+4*time.Second+flatOutGrace, cl.limit)
+	p, err := cl.putter(context.Background(), Options{}, &Env{})
+	require.NoError(t, err)
+	require.NoError(t, p.Put(context.Background(), 0, "", nil))
+	p.(*limitedPutter).until = time.Now().Add(-time.Millisecond)
+	assert.ErrorIs(t, p.Put(context.Background(), 0, "", nil), errPastTime)
+	assert.Equal(t, 1, inner.n)
+	m := measure(cl, &RunResult{Report: &loadgen.Report{SentRate: 10, PutErrors: 3}})
+	assert.EqualValues(t, 1, m.GaveUp)
+	assert.EqualValues(t, 2, m.Errors, "refusals apart")
+
+	paced := &runClient{open: cl.open}
+	paced.configure(&cfg)
+	p, err = paced.putter(context.Background(), Options{}, &Env{})
+	require.NoError(t, err)
+	assert.Same(t, inner, p, "a paced run is not limited")
+}
+
 func publishResult(raw, single, batch float64, lat *loadgen.Latency) *Result {
 	pf := &PublishFigures{Concurrency: 16, Batch: 100, Goal: publishGoal,
 		Raw:       PublishMeasure{Label: "raw put", Rate: raw},
