@@ -180,8 +180,10 @@ func (sr *scenarioRun) publish() {
 	}
 	pf.PacedRate = math.Round(pf.Batched.Rate / 2)
 	if pf.Single.Rate > 0 && pf.PacedRate > pf.Single.Rate/2 {
-		res.Notes = append(res.Notes, fmt.Sprintf("half the batch rate (%.0f/s) is beyond half of what single publishes reach (%.0f/s): paced at %.0f/s",
-			pf.PacedRate, pf.Single.Rate, math.Round(pf.Single.Rate/2)))
+		n := fmt.Sprintf("half the batch rate (%.0f/s) is beyond half of what single publishes reach (%.0f/s): paced at %.0f/s",
+			pf.PacedRate, pf.Single.Rate, math.Round(pf.Single.Rate/2))
+		res.Notes = append(res.Notes, n)
+		logf(sr.o, "bench: %s: note: %s", s.Name, n)
 		pf.PacedRate = math.Round(pf.Single.Rate / 2)
 	}
 	rec := pubload.NewRecorder()

@@ -60,7 +60,7 @@ func writePublishTable(b *strings.Builder, sum *Summary) {
 	b.WriteString("\n### Publish API\n\n")
 	b.WriteString("Flat out: messages accepted per second of the steady phase, each client with the same number of puts or requests in flight, every run against servers and a daemon of its own; raw puts are the same main-tube jobs put into the main tube through connpool. " +
 		"Every accepted message must reach its subscriber (the ledger) or the run is void and its rate not shown. " +
-		"The request latency is of single publishes on an open-loop schedule at half the batch rate, from each request's scheduled time to its answer.\n\n")
+		"The request latency is of single publishes on an open-loop schedule at half the batch rate (or half the single rate, when lower), from each request's scheduled time to its answer.\n\n")
 	b.WriteString("| scenario | in flight | raw put /s | single /s | single ÷ raw | batch size | batch /s | batch requests /s | batch ÷ raw | paced /s | p50 ms | p99 ms | p99.9 ms |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
