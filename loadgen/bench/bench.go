@@ -104,6 +104,8 @@ type Result struct {
 	// Tracing sets a traced throughput scenario's max rate against its
 	// untraced twin's (see compareTracing).
 	Tracing *TraceComparison `json:"tracing,omitempty"`
+	// Publish are a publish scenario's figures (see publish.go).
+	Publish *PublishFigures `json:"publish,omitempty"`
 }
 
 // Summary is everything a bench run produced.
@@ -302,6 +304,8 @@ func runScenario(ctx context.Context, o Options, s *Scenario, dir string, done m
 			return res
 		}
 		profileKeys = sr.compare(rate, done[s.Of].Main.Rate)
+	case KindPublish:
+		sr.publish()
 	}
 	// The CPU profile is taken in a run of its own at the quoted run's
 	// rate: profiling disturbs the latencies it would otherwise spoil.
@@ -336,6 +340,9 @@ type scenarioRun struct {
 	dir string
 	res *Result
 	n   int // runs so far: numbers their directories
+	// client is the next runs' producer side (publish scenarios); nil:
+	// the runner's ordinary producer.
+	client *runClient
 }
 
 // run is one loadgen run at rate with classes, against servers and a
@@ -366,7 +373,7 @@ func (sr *scenarioRun) run(label string, rate float64, classes []loadgen.Class, 
 		env.Stop()
 		rr.Sink = env.SinkStats
 	}()
-	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, capture)
+	*rr = *oneRun(sr.ctx, sr.o, sr.s, env, rdir, label, rate, classes, capture, sr.client)
 	if rr.Err == "" {
 		switch capture {
 		case captureCPU:
@@ -528,7 +535,7 @@ func classP99(r *loadgen.Report, names []string) float64 {
 	return p
 }
 
-func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label string, rate float64, classes []loadgen.Class, capture string) *RunResult {
+func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label string, rate float64, classes []loadgen.Class, capture string, cl *runClient) *RunResult {
 	rr := &RunResult{Label: label, Rate: rate}
 	logf(o, "bench: %s %s: %.0f msg/s", s.Name, label, rate)
 	cfg := loadgen.Config{
@@ -556,12 +563,13 @@ func oneRun(ctx context.Context, o Options, s *Scenario, env *Env, dir, label st
 			}
 		}
 	}
+	cl.configure(&cfg)
 	watch, err := startRunWatch(ctx, env, &cfg)
 	if err != nil {
 		rr.Err = err.Error()
 		return rr
 	}
-	put, err := newPutter(ctx, o, cfg.Servers)
+	put, err := cl.putter(ctx, o, env)
 	if err != nil {
 		watch.finish(rr)
 		rr.Err = err.Error()

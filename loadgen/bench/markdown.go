@@ -106,6 +106,7 @@ func RenderMarkdown(sum *Summary, o Options) string {
 	writeScenarioTable(&b, sum)
 	writeScenarioNotes(&b, sum)
 	writeStageTable(&b, sum)
+	writePublishTable(&b, sum)
 	b.WriteString("\n### Goals (issues 5 and 7), as measured\n\n")
 	for _, g := range goals(sum) {
 		fmt.Fprintf(&b, "- %s\n", g)
@@ -386,6 +387,9 @@ func goals(sum *Summary) []string {
 		}
 		if r.Tracing != nil {
 			out = append(out, r.Tracing.Text(r.Name)+" — "+met(r.Tracing.Met()))
+		}
+		if r.Publish != nil {
+			out = append(out, publishGoalLine(r, met))
 		}
 	}
 	return out

@@ -29,6 +29,7 @@ const (
 	KindLatency    = "latency"    // one run at Fraction of another scenario's max
 	KindIsolation  = "isolation"  // a baseline run of the Baseline classes, then all classes
 	KindCompare    = "compare"    // Repeat pairs of runs, daemon keys On vs Off, at Fraction of another scenario's max
+	KindPublish    = "publish"    // raw puts vs the HTTP publish API, single and batched, flat out at Rate; then paced (see publish.go)
 )
 
 // Defaults of the fields that depend on the kind.
@@ -66,6 +67,8 @@ type Scenario struct {
 	Trace       bool            `toml:"trace"`      // save an execution trace of the daemon (a run of its own at the quoted rate)
 	Daemon      map[string]any  `toml:"daemon"`     // extra daemon configuration keys
 	Class       []loadgen.Class `toml:"class"`
+	Concurrency int             `toml:"concurrency"` // publish: puts or requests in flight; default 16
+	Batch       int             `toml:"batch"`       // publish: messages per batch request; default 100
 
 	File string `toml:"-"`
 	Text string `toml:"-"`
@@ -200,7 +203,7 @@ func LoadScenario(path string) (*Scenario, error) {
 		return nil, fmt.Errorf("scenario %s: no [[class]]", path)
 	}
 	switch s.Kind {
-	case KindFixed, KindThroughput, KindIsolation:
+	case KindFixed, KindThroughput, KindIsolation, KindPublish:
 		if s.Rate <= 0 {
 			return nil, fmt.Errorf("scenario %s: rate must be > 0", path)
 		}
@@ -212,7 +215,7 @@ func LoadScenario(path string) (*Scenario, error) {
 			return nil, fmt.Errorf("scenario %s: fraction must be > 0", path)
 		}
 	default:
-		return nil, fmt.Errorf("scenario %s: kind %q (fixed, throughput, latency, isolation, compare)", path, s.Kind)
+		return nil, fmt.Errorf("scenario %s: kind %q (fixed, throughput, latency, isolation, compare, publish)", path, s.Kind)
 	}
 	if s.Fraction <= 0 {
 		s.Fraction = defaultLatencyFraction
@@ -235,6 +238,9 @@ func LoadScenario(path string) (*Scenario, error) {
 		// Silently ignored daemon keys would make a scenario measure
 		// something other than it says.
 		return nil, fmt.Errorf("scenario %s: repeat, goal, [on] and [off] are for kind compare only", path)
+	}
+	if err := s.checkPublishKeys(); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
 	}
 	if s.Kind == KindIsolation && len(s.Baseline) == 0 {
 		return nil, fmt.Errorf("scenario %s: isolation needs baseline = [\"<class>\", ...]", path)
