@@ -8,12 +8,13 @@
 //
 // The package is on the hot path of every message: it must never panic on
 // any input, never use reflection, and never allocate per message beyond
-// growing the caller's buffers. It does no I/O and keeps no state between
-// calls beyond a pool of scratch space.
+// growing the caller's buffers (DecodeValue excepted: it builds the Go
+// values a content filter looks into, for those messages only). It does
+// no I/O and keeps no state between calls beyond a pool of scratch space.
 //
 // Files: decode.go (Decode), encode.go (AppendMainJob, AppendChannelJob),
-// json.go (AppendJSON), jobid.go (AppendJobID), read.go (the msgpack header
-// reader they share).
+// json.go (AppendJSON), value.go (DecodeValue), jobid.go (AppendJobID),
+// read.go (the msgpack header reader they share).
 package message
 
 import "errors"

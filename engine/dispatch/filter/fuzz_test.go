@@ -1,0 +1,48 @@
+package filter
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tinylib/msgp/msgp"
+
+	"medispatcher/engine/dispatch/message"
+)
+
+// FuzzDecodeValue holds the body decoder filters see to its contract:
+// it never panics, fails only with ErrMalformed, accepts every body the
+// JSON encoder accepts, and what it returns is plain JSON-shaped values a
+// filter can run on.
+func FuzzDecodeValue(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(msgp.AppendString(nil, "plain"))
+	f.Add(msgp.AppendBytes(nil, []byte("bin")))
+	m := msgp.AppendMapHeader(nil, 3)
+	m = msgp.AppendString(m, "amount")
+	m = msgp.AppendInt64(m, 150)
+	m = msgp.AppendInt(m, 7)
+	m = msgp.AppendArrayHeader(m, 2)
+	m = msgp.AppendFloat32(m, 1.1)
+	m = msgp.AppendNil(m)
+	m = msgp.AppendString(m, "status")
+	m = msgp.AppendString(m, "paid")
+	f.Add(m)
+	flt, err := Compile(`(body?.amount ?? 0) > 100 || body?.status == "paid"`)
+	require.NoError(f, err)
+	env := NewEnv()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		v, err := message.DecodeValue(body)
+		_, jerr := message.AppendJSON(nil, body)
+		if err != nil {
+			require.ErrorIs(t, err, message.ErrMalformed)
+			require.Error(t, jerr, "a body the JSON encoder takes must decode")
+			return
+		}
+		if _, merr := json.Marshal(v); merr != nil {
+			require.Error(t, jerr, "only a body without JSON form (NaN, infinities) may fail to marshal: %v", merr)
+		}
+		env.Set("t", "s", v)
+		_, _ = flt.Match(env) // any outcome, never a panic
+	})
+}
