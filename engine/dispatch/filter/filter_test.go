@@ -14,29 +14,20 @@ import (
 // orderBody is a representative body, as a producer encodes it: integer
 // keys and a nested list of maps included.
 func orderBody(t testing.TB) any {
-	b := msgp.AppendMapHeader(nil, 8)
-	b = msgp.AppendString(b, "order_id")
-	b = msgp.AppendInt64(b, 900123456789)
-	b = msgp.AppendString(b, "amount")
-	b = msgp.AppendInt64(b, 150)
-	b = msgp.AppendString(b, "price")
-	b = msgp.AppendFloat64(b, 99.5)
-	b = msgp.AppendString(b, "status")
-	b = msgp.AppendString(b, "paid")
-	b = msgp.AppendString(b, "sku")
-	b = msgp.AppendBytes(b, []byte("AB-77")) // bin: a string to the filter
-	b = msgp.AppendString(b, "kind")
-	b = msgp.AppendString(b, "b")
-	b = msgp.AppendInt(b, 7)
-	b = msgp.AppendString(b, "seven")
-	b = msgp.AppendString(b, "items")
-	b = msgp.AppendArrayHeader(b, 2)
+	items := []any{}
 	for _, sku := range []string{"AB-77", "CD-1"} {
-		b = msgp.AppendMapHeader(b, 2)
-		b = msgp.AppendString(b, "sku")
-		b = msgp.AppendString(b, sku)
-		b = msgp.AppendString(b, "qty")
-		b = msgp.AppendUint64(b, 2)
+		items = append(items, map[string]any{"sku": sku, "qty": uint64(2)})
+	}
+	pairs := []any{
+		"order_id", int64(900123456789), "amount", int64(150), "price", 99.5, "status", "paid",
+		"sku", []byte("AB-77"), // bin: a string to the filter
+		"kind", "b", int64(7), "seven", "items", items,
+	}
+	b := msgp.AppendMapHeader(nil, uint32(len(pairs)/2))
+	for _, p := range pairs {
+		var err error
+		b, err = msgp.AppendIntf(b, p)
+		require.NoError(t, err)
 	}
 	v, err := message.DecodeValue(b)
 	require.NoError(t, err)

@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"medispatcher/engine/ops/adminapi"
@@ -21,11 +20,11 @@ func TestContentFilterInTheAPI(t *testing.T) {
 	e := r.fail("POST", "/api/v1/subscriptions", token, map[string]any{"id": 51, "topic": "flt", "url": r.sub.URL + "/x",
 		"filter": "body.i >= "}, 422, admin.CodeInvalid)
 	require.Len(t, e.Error.Details, 1)
-	assert.Equal(t, "filter", e.Error.Details[0].Field)
-	assert.Contains(t, e.Error.Details[0].Allowed, "column 10: unexpected token EOF")
+	require.Equal(t, "filter", e.Error.Details[0].Field)
+	require.Contains(t, e.Error.Details[0].Allowed, "column 10: unexpected token EOF")
 
 	ch := r.create(51, "flt", "/half", map[string]any{"filter": "body.i >= 5"})
-	assert.Equal(t, "body.i >= 5", ch.Subscription.Filter)
+	require.Equal(t, "body.i >= 5", ch.Subscription.Filter)
 	r.create(52, "flt", "/failing", map[string]any{"filter": "body.nope > 1"})
 	r.create(53, "flt", "/all", nil)
 
@@ -36,17 +35,17 @@ func TestContentFilterInTheAPI(t *testing.T) {
 		r.call("GET", "/api/v1/subscriptions/51", token, nil, &v)
 		return v.Filtered == 5
 	}, 10*time.Second, 10*time.Millisecond)
-	assert.Zero(t, v.FilterErrors)
+	require.Zero(t, v.FilterErrors)
 	var ov adminapi.Overview
 	require.Equal(t, 200, r.call("GET", "/api/v1/overview", token, nil, &ov))
 	got := map[int64][2]uint64{}
 	for _, s := range ov.Subscriptions {
 		got[s.ID] = [2]uint64{s.Filtered, s.FilterErrors}
 	}
-	assert.Equal(t, map[int64][2]uint64{51: {5, 0}, 52: {0, 10}, 53: {0, 0}}, got)
+	require.Equal(t, map[int64][2]uint64{51: {5, 0}, 52: {0, 10}, 53: {0, 0}}, got)
 	paths := map[string]int{}
 	for _, h := range r.sub.Hits() {
 		paths[h.Path]++
 	}
-	assert.Equal(t, map[string]int{"/half": 5, "/failing": 10, "/all": 10}, paths)
+	require.Equal(t, map[string]int{"/half": 5, "/failing": 10, "/all": 10}, paths)
 }
