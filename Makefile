@@ -83,7 +83,7 @@ lint:
 # fuzzes one target at a time. Minimizing a new input is bounded so that a
 # large seed does not eat the run.
 FUZZ_PKGS := ./engine/dispatch/message/ ./engine/process/publish/ ./engine/dispatch/push/ ./internal/datalog/ ./connpool/ ./loadgen/farm/ \
-	./engine/dispatch/subs/ ./internal/config/ ./engine/process/admin/ ./engine/process/recoverlist/ ./engine/paneldb/
+	./engine/dispatch/subs/ ./engine/dispatch/filter/ ./internal/config/ ./engine/process/admin/ ./engine/process/recoverlist/ ./engine/paneldb/
 FUZZTIME ?= 30s
 fuzz:
 	@for p in $(FUZZ_PKGS); do \

@@ -108,8 +108,11 @@ type subMetrics struct {
 	// direct counts copies handed from the main tube straight to the
 	// push workers (CutThrough), spilled those put into the channel tube.
 	direct, spilled *metrics.Counter
-	latency         *metrics.Histogram
-	names           []string // every series above, for release
+	// filtered counts messages its content filter left out, filterErrs
+	// those its filter failed on (delivered).
+	filtered, filterErrs *metrics.Counter
+	latency              *metrics.Histogram
+	names                []string // every series above, for release
 }
 
 func newSubMetrics(id int64, topic string) *subMetrics {
@@ -136,6 +139,8 @@ func newSubMetrics(id int64, topic string) *subMetrics {
 		backoff:      c("medispatcher_push_backoff_total", ""),
 		direct:       c("medispatcher_handoffs_total", `,path="direct"`),
 		spilled:      c("medispatcher_handoffs_total", `,path="spilled"`),
+		filtered:     c("medispatcher_filtered_messages_total", ""),
+		filterErrs:   c("medispatcher_filter_errors_total", ""),
 		latency:      metrics.GetOrCreateHistogram(latency),
 		failKind:     map[push.FailureKind]*metrics.Counter{},
 	}

@@ -29,7 +29,7 @@ func TestSubMetricsRelease(t *testing.T) {
 	out := scrape()
 	assert.Contains(t, out, `medispatcher_pushes_total{sub="990001",topic="release_test",lane="channel",result="fail"} 1`)
 	assert.Contains(t, out, `medispatcher_push_duration_seconds_bucket{sub="990001"`)
-	assert.Len(t, gone.names, 1+4+9+int(push.Canceled-push.HTTPStatus+1), "every series is named for release")
+	assert.Len(t, gone.names, 1+4+11+int(push.Canceled-push.HTTPStatus+1), "every series is named for release")
 
 	gone.release()
 	gone.pushFail.Inc() // a worker's last push after the stop: harmless

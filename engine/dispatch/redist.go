@@ -40,6 +40,7 @@ func (e *Engine) redistWorker() {
 	var (
 		m   message.Message
 		buf []byte
+		fs  filterScratch
 	)
 	for {
 		var mj mainJob
@@ -52,16 +53,18 @@ func (e *Engine) redistWorker() {
 			continue
 		}
 		e.mainGate.observe(len(e.redistQ))
-		buf = e.redistribute(mj, &m, buf)
+		buf = e.redistribute(mj, &m, buf, &fs)
 	}
 }
 
-// redistribute gives every subscription of the main job's topic its copy:
-// handed to its lane directly (CutThrough, see takeDirect) or put into its
-// channel tube; then it settles the main job, at once or, with direct
-// copies, once the last of them is settled (see fan). m and buf are the
-// worker's reused message and encoding buffer (returned, maybe grown).
-func (e *Engine) redistribute(mj mainJob, m *message.Message, buf []byte) []byte {
+// redistribute gives every subscription of the main job's topic its copy,
+// unless its content filter leaves it out (filteredOut): handed to its
+// lane directly (CutThrough, see takeDirect) or put into its channel tube;
+// then it settles the main job, at once or, with direct copies, once the
+// last of them is settled (see fan). A message every filter left out is
+// settled as delivered. m, buf and fs are the worker's reused message,
+// encoding buffer (returned, maybe grown) and filter scratch.
+func (e *Engine) redistribute(mj mainJob, m *message.Message, buf []byte, fs *filterScratch) []byte {
 	j := mj.j
 	if err := message.Decode(j.Body, m); err != nil {
 		e.mainDecodeFailed(j, err)
@@ -71,6 +74,7 @@ func (e *Engine) redistribute(mj mainJob, m *message.Message, buf []byte) []byte
 	e.stages.Since(stage.MainWait, m.Time, time.Unix(0, mj.at))
 	e.stages.Observe(stage.RedistQueue, time.Duration(now.UnixNano()-mj.at))
 	st := e.state.Load()
+	fs.reset(m)
 	var f *fan
 	matched, out := false, fanDone
 	for _, s := range st.set.ByTopic(m.Topic) {
@@ -82,6 +86,9 @@ func (e *Engine) redistribute(mj mainJob, m *message.Message, buf []byte) []byte
 			continue
 		}
 		matched = true
+		if e.filteredOut(fs, s, r, j.ID) {
+			continue
+		}
 		if e.opts.CutThrough && !r.guardMayDrop(s) && r.takeDirect() {
 			if f == nil {
 				f = e.newFan(j)

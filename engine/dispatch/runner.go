@@ -42,6 +42,9 @@ type runner struct {
 	notBefore atomic.Int64
 	// br is the subscription's circuit breaker (breaker.go).
 	br runnerBreaker
+	// filterWarned is when its content filter's last failure was logged
+	// (unix ns), for the rate limit of those warnings.
+	filterWarned atomic.Int64
 	// winDecreases count the lanes' window decreases by reason.
 	winDecreases [window.Reasons]*metrics.Counter
 }

@@ -8,13 +8,15 @@
 //
 // The package is on the hot path of every message: it must never panic on
 // any input, never use reflection, and never allocate per message beyond
-// growing the caller's buffers. It does no I/O and keeps no state between
-// calls beyond a pool of scratch space.
+// growing the caller's buffers (DecodeValue excepted: it builds the Go
+// values a content filter looks into, for those messages only). It does
+// no I/O and keeps no state between calls beyond a pool of scratch space.
 //
 // Files: decode.go (Decode), encode.go (AppendMainJob, AppendChannelJob),
 // json.go (AppendJSON), fromjson.go (AppendMsgpackJSON: a JSON body in
-// msgpack, for the HTTP publish API), jobid.go (AppendJobID), read.go (the msgpack header
-// reader they share).
+// msgpack, for the HTTP publish API), value.go (DecodeValue: a body as Go
+// values, for content filters), jobid.go (AppendJobID), read.go (the
+// msgpack header reader they share).
 package message
 
 import "errors"

@@ -152,6 +152,8 @@ func FuzzRedisEntry(f *testing.F) {
 	f.Add("3", `[]`)
 	f.Add("3", `null`)
 	f.Add("4", `{"id":4,"topic":"t","url":"[T_ENV:prod] http://p/\nhttp://u/","rate":1e308}`)
+	f.Add("5", `{"id":5,"topic":"t","url":"http://h/","filter":"body.amount > 100 && sender == \"shop\""}`)
+	f.Add("5", `{"id":5,"topic":"t","url":"http://h/","filter":"body.kind in [1, (2"}`)
 	r := NewRedisSource(nil, "", fuzzLimits, discardLog)
 	f.Fuzz(func(t *testing.T, field, value string) {
 		s, id, err := r.decode(field, value)

@@ -12,11 +12,12 @@ type Set struct {
 }
 
 // NewSet builds a snapshot of subs. It keeps its own copies (with their
-// URLs and signing secrets parsed, see Subscription.URLs and
-// SigningKeys), so subs are left untouched. Nil entries are skipped; of
-// several entries with one ID the first is kept. NewSet does not
-// validate: sources pass only subscriptions that passed Validate, and a
-// URL field that does not parse yields an empty URLSet.
+// URLs and signing secrets parsed and their filter compiled, see
+// Subscription.URLs, SigningKeys and ContentFilter), so subs are left
+// untouched. Nil entries are skipped; of several entries with one ID the
+// first is kept. NewSet does not validate: sources pass only
+// subscriptions that passed Validate, a URL field that does not parse
+// yields an empty URLSet, and a filter that does not compile none.
 func NewSet(subs []*Subscription) *Set {
 	s := &Set{
 		all:     make([]*Subscription, 0, len(subs)),
@@ -34,6 +35,7 @@ func NewSet(subs []*Subscription) *Set {
 		urls, _ := ParseURLs(c.URL)
 		c.urls = &urls
 		c.keys = signingKeys(c.SigningSecrets)
+		c.filter, _ = compileFilter(c.Filter)
 		s.all = append(s.all, &c)
 		s.byID[c.ID] = &c
 	}

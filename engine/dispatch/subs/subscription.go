@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 
+	"medispatcher/engine/dispatch/filter"
 	"medispatcher/internal/redact"
 	"medispatcher/internal/wire"
 )
@@ -91,9 +92,16 @@ type Subscription struct {
 	// subscriber shows, up to its concurrency (WindowOn), or keeps it at
 	// its concurrency (WindowOff); empty means the daemon's AdaptiveWindow.
 	AdaptiveWindow string `toml:"adaptive_window,omitempty" json:"adaptive_window,omitempty"`
+	// Filter is a content filter: an expression (package filter) on the
+	// message's topic, sender and decoded body; only messages for which it
+	// is true are pushed. Empty means every message.
+	Filter string `toml:"filter,omitempty" json:"filter,omitempty"`
 
 	// urls is the parsed URL, set by NewSet on its own copy.
 	urls *URLSet
+	// filter is the compiled Filter (nil without one), set by NewSet on
+	// its own copy.
+	filter *filter.Filter
 	// keys are the parsed SigningSecrets, set by NewSet on its own copy.
 	keys [][]byte
 }
@@ -105,6 +113,10 @@ func newDecoded() *Subscription { return &Subscription{AlertEnabled: true} }
 // URLs returns the parsed URL lines of a subscription taken from a Set; nil
 // for one that is not in a Set. Picking from a nil URLSet finds nothing.
 func (s *Subscription) URLs() *URLSet { return s.urls }
+
+// ContentFilter returns the compiled Filter of a subscription taken from a
+// Set; nil when it has none (or is not in a Set): every message is pushed.
+func (s *Subscription) ContentFilter() *filter.Filter { return s.filter }
 
 // EffectiveBurst is the token bucket's size: Burst, or when that is 0,
 // 50 ms worth of Rate, at least 1 (a whole second's worth would let a
@@ -134,6 +146,7 @@ func (s *Subscription) Equal(o *Subscription) bool {
 	a, b := *s, *o
 	a.urls, b.urls = nil, nil
 	a.keys, b.keys = nil, nil
+	a.filter, b.filter = nil, nil
 	// An empty list and none are the same setting: pushes unsigned.
 	if len(a.SigningSecrets) == 0 && len(b.SigningSecrets) == 0 {
 		a.SigningSecrets, b.SigningSecrets = nil, nil
@@ -226,6 +239,11 @@ func (s *Subscription) Validate(lim Limits) error {
 	}
 	if s.AdaptiveWindow != "" && s.AdaptiveWindow != WindowOn && s.AdaptiveWindow != WindowOff {
 		bad("adaptive_window", strconv.Quote(s.AdaptiveWindow), `must be "on", "off" or "" (the daemon's AdaptiveWindow)`)
+	}
+	if s.Filter != "" {
+		if _, err := compileFilter(s.Filter); err != nil {
+			bad("filter", strconv.Quote(s.Filter), err.Error())
+		}
 	}
 	return errors.Join(errs...)
 }

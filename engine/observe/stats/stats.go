@@ -5,9 +5,10 @@
 // Given the engine's counts (WithHandoffs), each subscription also shows
 // how many of its copies reached its push workers straight from the main
 // tube (direct) or through its channel tube (spilled), and the direct
-// share. Given the engine's stage timings (WithStages), the snapshot also
-// shows the latency by stage since the engine started, and over the last
-// minute or so: the stage package's recent window, from snapshots of its
+// share; given its content filter counts (WithFilters), the messages each
+// subscription's filter left out or failed on. Given the engine's stage
+// timings (WithStages), the snapshot also shows the latency by stage since
+// the engine started, and over the last minute or so: the stage package's recent window, from snapshots of its
 // cumulative histograms at least 10 s apart, spans a minute plus up to
 // the gap between two snapshots once the engine has run that long.
 //
@@ -71,6 +72,7 @@ type Stats struct {
 	now      func() time.Time
 	started  time.Time
 	handoffs HandoffsFunc // nil: snapshots carry no Handoffs
+	filters  FiltersFunc  // nil: snapshots count no filtered messages
 	stages   StagesFunc   // nil: snapshots carry no Stages
 
 	mu   sync.RWMutex
@@ -273,6 +275,12 @@ type SubStats struct {
 	// Handoffs are how its copies reached its push workers (see
 	// WithHandoffs); nil when the Stats has no HandoffsFunc.
 	Handoffs *Handoffs `json:"handoffs,omitempty"`
+	// Filtered counts the messages its content filter left out since it
+	// started, FilterErrors those its filter failed on (delivered); see
+	// WithFilters. Both nil (left out of the JSON) when the Stats has no
+	// FiltersFunc.
+	Filtered     *uint64 `json:"filtered,omitempty"`
+	FilterErrors *uint64 `json:"filter_errors,omitempty"`
 }
 
 // TopicStats sums the subscriptions of one topic.
@@ -330,6 +338,7 @@ func (s *Stats) snapshot(keep func(*Counter) bool) *Snapshot {
 		st.ID, st.Topic = c.id, c.topic
 		c.read(now, &st.Windows, &st.Total)
 		st.Handoffs = s.handoffsOf(c.id)
+		s.filtersOf(st)
 		snap.Totals.add(&st.Windows)
 		snap.Total.add(&st.Total)
 

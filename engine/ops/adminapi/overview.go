@@ -70,9 +70,11 @@ type SubOverview struct {
 	FailureRatio1m   float64 `json:"failure_ratio_1m"`
 	PushesTotal      uint64  `json:"pushes_total"`
 	FailuresTotal    uint64  `json:"failures_total"`
-	Direct           uint64  `json:"direct"`       // copies handed straight from the main tube
-	Spilled          uint64  `json:"spilled"`      // copies put into the channel tube
-	DirectShare      float64 `json:"direct_share"` // Direct/(Direct+Spilled), 0 before any copy
+	Direct           uint64  `json:"direct"`        // copies handed straight from the main tube
+	Spilled          uint64  `json:"spilled"`       // copies put into the channel tube
+	DirectShare      float64 `json:"direct_share"`  // Direct/(Direct+Spilled), 0 before any copy
+	Filtered         uint64  `json:"filtered"`      // messages its content filter left out
+	FilterErrors     uint64  `json:"filter_errors"` // messages its filter failed on (delivered)
 	Ready            int64   `json:"ready"`
 	Delayed          int64   `json:"delayed"`
 	Reserved         int64   `json:"reserved"`

@@ -56,6 +56,10 @@ type Subscription struct {
 	// AdaptiveWindow is "on" or "off"; empty (absent) = the daemon's
 	// AdaptiveWindow.
 	AdaptiveWindow string `json:"adaptive_window,omitempty" toml:"adaptive_window,omitempty"`
+	// Filter is a content filter: an expression on the message's topic,
+	// sender and body; only messages for which it is true are pushed.
+	// Empty (absent) = every message.
+	Filter string `json:"filter,omitempty" toml:"filter,omitempty"`
 }
 
 // SubView is a subscription as the API shows it: its settings (each URL
@@ -75,6 +79,11 @@ type SubView struct {
 	// have in flight now (its concurrency when the window is off); absent
 	// when the subscription is not running here.
 	Window *PushWindow `json:"push_window,omitempty"`
+	// Filtered counts the messages its filter left out on this daemon
+	// since it started; FilterErrors those its filter failed on
+	// (delivered all the same).
+	Filtered     uint64 `json:"filtered"`
+	FilterErrors uint64 `json:"filter_errors"`
 }
 
 // PushWindow is a subscription's push window per lane.

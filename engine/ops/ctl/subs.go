@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"medispatcher/engine/ops/adminapi"
@@ -120,7 +121,7 @@ func subGetCommand() *command {
 
 // printSubView prints every setting with its effective value where the
 // daemon's default applies, then the tubes and their backlog, the push
-// window and the circuit breaker's state.
+// window, the circuit breaker's state and the content filter's counts.
 func printSubView(w io.Writer, v *adminapi.SubView) error {
 	if v.Subscription == nil {
 		return fmt.Errorf("the answer holds no subscription")
@@ -158,6 +159,9 @@ func printSubView(w io.Writer, v *adminapi.SubView) error {
 	}
 	if v.Breaker != "" {
 		t.row("breaker state", v.Breaker, "")
+	}
+	if v.Filter != "" || v.Filtered+v.FilterErrors > 0 {
+		t.row("filtered", strconv.FormatUint(v.Filtered, 10), fmt.Sprintf("%d filter errors (delivered)", v.FilterErrors))
 	}
 	return t.flush()
 }

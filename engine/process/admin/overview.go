@@ -98,6 +98,7 @@ func (a *API) overview(_ *fasthttp.RequestCtx, _ int64) (any, error) {
 			so.Window, so.RetryWindow = v.Window.Channel, v.Window.Retry
 		}
 		so.AdaptiveWindow = v.Effective.AdaptiveWindow
+		so.Filtered, so.FilterErrors = v.Filtered, v.FilterErrors
 		o.Subscriptions = append(o.Subscriptions, so)
 	}
 	return o, nil

@@ -79,6 +79,8 @@ func TestStatusPageShowsTheDaemonsNumbers(t *testing.T) {
 	// Adaptive push windows are off by default: the window is the
 	// concurrency, shown as off, with the numbers in its tooltip.
 	assert.Equal(t, "off", text(`tr[data-sub="22"] .window`))
+	// No content filter: nothing filtered out.
+	assert.Equal(t, "0", text(`tr[data-sub="22"] .filtered`))
 	// Latency by stage: a row per stage with numbers; the stages every
 	// message or push passes counted them all.
 	number := `^\d+(\.\d+)?$`

@@ -102,7 +102,8 @@ func unmaskSecrets(s, cur *subs.Subscription) error {
 
 // view is s as the API shows it: its URL's userinfo and its signing
 // secrets masked (see redact.URL, redact.Secrets), with its effective
-// settings, tubes, backlog, circuit breaker state and push window.
+// settings, tubes, backlog, circuit breaker state, push window and
+// content filter counts.
 func (a *API) view(s *subs.Subscription) *adminapi.SubView {
 	prefix := a.d.Config.PrefixOfChannelQueue
 	w := wireSub(s)
@@ -113,6 +114,9 @@ func (a *API) view(s *subs.Subscription) *adminapi.SubView {
 		Breaker: a.d.Engine.BreakerState(s.ID)}
 	if ch, retry, ok := a.d.Engine.PushWindow(s.ID); ok {
 		v.Window = &adminapi.PushWindow{Channel: ch, Retry: retry}
+	}
+	if f, ok := a.d.Engine.Filters(s.ID); ok {
+		v.Filtered, v.FilterErrors = f.Filtered, f.Errors
 	}
 	if a.d.Backlog != nil {
 		v.Channel = a.backlogOf(v.Tubes.Channel)

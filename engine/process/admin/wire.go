@@ -25,7 +25,7 @@ func wireSub(s *subs.Subscription) *adminapi.Subscription {
 		AlertIntervalS: s.AlertIntervalS, AlertFailureWindowS: s.AlertFailureWindowS,
 		AlertFailureThreshold: s.AlertFailureThreshold, AlertRetryThreshold: s.AlertRetryThreshold,
 		AlertBacklogThreshold: s.AlertBacklogThreshold, SigningSecrets: s.SigningSecrets,
-		CircuitBreaker: s.CircuitBreaker, AdaptiveWindow: s.AdaptiveWindow,
+		CircuitBreaker: s.CircuitBreaker, AdaptiveWindow: s.AdaptiveWindow, Filter: s.Filter,
 	}
 }
 
