@@ -61,6 +61,8 @@ var params = []paramField{
 	// Not a 2.x parameter: "on" or "off"; absent = the daemon's
 	// AdaptiveWindow.
 	{"AdaptiveWindow", "adaptive_window", func(s *subs.Subscription) any { return &s.AdaptiveWindow }},
+	// Not a 2.x parameter: the content filter expression; absent = none.
+	{"Filter", "filter", func(s *subs.Subscription) any { return &s.Filter }},
 }
 
 // paramByName indexes params by param_name. Read only.

@@ -20,7 +20,7 @@ func everyParam() *subs.Subscription {
 		AlertIntervalS: 60, AlertFailureWindowS: 120, AlertRetryThreshold: 5, AlertFailureThreshold: 50,
 		AlertBacklogThreshold: 1000, DropThreshold: 20000, DropAction: subs.DropLog,
 		SigningSecrets: []string{testSecret, "whsec_" + base64.StdEncoding.EncodeToString([]byte("a second key, 24 bytes!!"))},
-		CircuitBreaker: subs.BreakerOn, AdaptiveWindow: subs.WindowOn,
+		CircuitBreaker: subs.BreakerOn, AdaptiveWindow: subs.WindowOn, Filter: `body.status == "paid"`,
 	}
 }
 
@@ -97,6 +97,20 @@ func TestCircuitBreakerParam(t *testing.T) {
 // TestAdaptiveWindowParam: adaptive_window likewise.
 func TestAdaptiveWindowParam(t *testing.T) {
 	checkOnOffParam(t, "AdaptiveWindow", func(s *subs.Subscription) *string { return &s.AdaptiveWindow })
+}
+
+// TestFilterParam: a content filter is stored as the parameter Filter,
+// and a bad expression read back makes the subscription invalid (its
+// last good version stays).
+func TestFilterParam(t *testing.T) {
+	s := &subs.Subscription{ID: 4, Topic: "t", URL: "http://x/", AlertEnabled: true, Filter: `body.amount > 100`}
+	assert.Equal(t, []Param{{"Filter", `body.amount > 100`}}, ParamsOf(s))
+	got, _, err := build(row{id: 4, topic: "t", channel: "http://x/"}, []Param{{"Filter", `sender == "shop"`}}, subs.Limits{})
+	require.NoError(t, err)
+	assert.Equal(t, `sender == "shop"`, got.Filter)
+	_, _, err = build(row{id: 4, topic: "t", channel: "http://x/"}, []Param{{"Filter", `body.amount >`}}, subs.Limits{})
+	require.ErrorIs(t, err, subs.ErrInvalid)
+	assert.Equal(t, []string{"Filter"}, subs.InvalidFields(err), "the error names the parameter")
 }
 
 func checkOnOffParam(t *testing.T, name string, field func(*subs.Subscription) *string) {

@@ -200,7 +200,7 @@ func (d *Daemon) build(ctx context.Context) error {
 		return fmt.Errorf("alerts: %w", err)
 	}
 	d.source, d.reload = subscriptionSource(cfg, d.redis, d.db, d.alerts, log)
-	d.stats = stats.New(stats.WithHandoffs(d.handoffs), stats.WithStages(d.stageTimings))
+	d.stats = stats.New(stats.WithHandoffs(d.handoffs), stats.WithFilters(d.filterCounts), stats.WithStages(d.stageTimings))
 	if err := d.newTracer(ctx); err != nil {
 		return err
 	}

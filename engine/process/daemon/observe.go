@@ -73,6 +73,16 @@ func (d *Daemon) handoffs(id int64) (direct, spilled uint64, ok bool) {
 	return h.Direct, h.Spilled, ok
 }
 
+// filterCounts is the statistics' per-subscription content filter counts
+// (see stats.WithFilters).
+func (d *Daemon) filterCounts(id int64) (filtered, errs uint64, ok bool) {
+	if d.engine == nil {
+		return 0, 0, false
+	}
+	c, ok := d.engine.Filters(id)
+	return c.Filtered, c.Errors, ok
+}
+
 // stageTimings is the statistics' stats.StagesFunc: the engine's stage
 // timings, nil until the engine is made.
 func (d *Daemon) stageTimings() *stage.Timings {
