@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,6 +81,38 @@ func TestTraceOffAllocs(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(200, w.send)
 	assert.Zero(t, allocs, "allocations per push with tracing off")
+}
+
+// TestTraceUnsampledAllocs: a push whose trace is not sampled (its parent
+// says so, or a new trace the ratio leaves out) records no span and costs
+// no allocation, yet carries a traceparent: the parent's trace id (or a
+// new one), a span id of its own, flags 00.
+func TestTraceUnsampledAllocs(t *testing.T) {
+	tr, rcv := traceTracer(t, 0)
+	for _, c := range []struct{ name, context string }{
+		{"unsampled parent", traceParentCtx[:53] + "00"},
+		{"new trace, ratio 0", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w, seen := tracedWorker(t, tr)
+			w.msg.Context = []byte(c.context)
+			w.send()
+			require.True(t, w.res.OK, "%v %v", w.res.Kind, w.res.Err)
+			tp := (*seen)()
+			require.Len(t, tp, 55, "a traceparent is sent: %q", tp)
+			assert.True(t, strings.HasSuffix(tp, "-00"), "not sampled: %s", tp)
+			if c.context != "" {
+				assert.Equal(t, traceParentCtx[:36], tp[:36], "the parent's trace")
+				assert.NotEqual(t, traceParentCtx[36:52], tp[36:52], "a span id of its own")
+			}
+			if raceEnabled {
+				return
+			}
+			assert.Zero(t, testing.AllocsPerRun(200, w.send), "allocations per unsampled push")
+		})
+	}
+	require.NoError(t, tr.Shutdown(context.Background()))
+	assert.Zero(t, rcv.Requests(), "no span was recorded")
 }
 
 // TestTracePushSpan: with tracing on, the push is a span whose parent is

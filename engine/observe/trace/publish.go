@@ -24,7 +24,13 @@ func (t *Tracer) StartPublish(traceparent, route string, messages int) (child st
 		return "", func(int, error) {}
 	}
 	ctx := context.Background()
-	if sc, ok := parseTraceparent(traceparent); ok {
+	if sc, ok := parseTraceparent(traceparent); !ok {
+		if !t.sampleRoot() {
+			return bareTraceparent(bareRoot())
+		}
+	} else if !sc.IsSampled() {
+		return bareTraceparent(bareChild(sc))
+	} else {
 		ctx = oteltrace.ContextWithRemoteSpanContext(ctx, sc)
 	}
 	_, span := t.tracer.Start(ctx, "publish "+route, oteltrace.WithSpanKind(oteltrace.SpanKindServer),
@@ -44,4 +50,10 @@ func (t *Tracer) StartPublish(traceparent, route string, messages int) (child st
 		}
 		span.End()
 	}
+}
+
+// bareTraceparent is StartPublish's answer for a span that is not
+// recorded: its traceparent, and an end with nothing to finish.
+func bareTraceparent(sc oteltrace.SpanContext) (string, func(int, error)) {
+	return string(AppendTraceparent(make([]byte, 0, traceparentLen), sc)), func(int, error) {}
 }

@@ -8,10 +8,12 @@ import (
 	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
-// PushSpan is the client span of one push; the zero PushSpan (tracing
-// off) does nothing.
+// PushSpan is the client span of one push: a span of the SDK when it is
+// recorded, only its span context when it is not (see sampling.go). The
+// zero PushSpan (tracing off) does nothing.
 type PushSpan struct {
 	span oteltrace.Span
+	bare oteltrace.SpanContext // valid when the span is not recorded
 }
 
 // Push describes the push a span is started for.
@@ -39,7 +41,13 @@ func (t *Tracer) StartPush(p *Push) PushSpan {
 		return PushSpan{}
 	}
 	ctx := context.Background()
-	if sc, ok := ParentFromContext(p.Context); ok {
+	if sc, ok := ParentFromContext(p.Context); !ok {
+		if !t.sampleRoot() {
+			return PushSpan{bare: bareRoot()}
+		}
+	} else if !sc.IsSampled() {
+		return PushSpan{bare: bareChild(sc)}
+	} else {
 		ctx = oteltrace.ContextWithRemoteSpanContext(ctx, sc)
 	}
 	_, span := t.tracer.Start(ctx, p.Name, oteltrace.WithSpanKind(oteltrace.SpanKindClient))
@@ -57,6 +65,9 @@ func (t *Tracer) StartPush(p *Push) PushSpan {
 // traceparent header (nothing for the zero PushSpan).
 func (s PushSpan) AppendTraceparent(dst []byte) []byte {
 	if s.span == nil {
+		if s.bare.IsValid() {
+			return AppendTraceparent(dst, s.bare)
+		}
 		return dst
 	}
 	return AppendTraceparent(dst, s.span.SpanContext())

@@ -42,6 +42,7 @@ const (
 type Tracer struct {
 	provider *sdktrace.TracerProvider
 	tracer   oteltrace.Tracer
+	ratio    float64 // OtelSampleRatio (see sampling.go)
 }
 
 // New builds the tracer of cfg: nil (tracing off) when OtelEndpoint is
@@ -72,12 +73,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Tracer, er
 		attribute.String("service.version", buildinfo.Version))
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithResource(res),
-		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(cfg.OtelSampleRatio))),
+		// The ratio is applied before a root span is asked for (see
+		// sampling.go): every root the SDK is given is recorded.
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
 		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(batchDelay), sdktrace.WithMaxQueueSize(queueSize),
 			sdktrace.WithMaxExportBatchSize(batchSize)))
 	otel.SetErrorHandler(&errorLog{log: log, endpoint: endpoint})
 	log.Info("traces exported", "endpoint", endpoint, "sample_ratio", cfg.OtelSampleRatio, "service", cfg.OtelServiceName)
-	return &Tracer{provider: tp, tracer: tp.Tracer("medispatcher")}, nil
+	return &Tracer{provider: tp, tracer: tp.Tracer("medispatcher"), ratio: cfg.OtelSampleRatio}, nil
 }
 
 // Shutdown exports the spans still queued, within ctx, and stops the

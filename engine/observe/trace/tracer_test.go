@@ -81,6 +81,24 @@ func TestPublishSpan(t *testing.T) {
 	assert.Equal(t, int64(503), root.Attrs["http.response.status_code"])
 }
 
+// TestPublishUnsampled: a publish request whose trace is not sampled
+// (ratio 0 and no traceparent, or a parent with flags 00) records no span
+// but still hands its messages a traceparent, flags 00.
+func TestPublishUnsampled(t *testing.T) {
+	tr, rcv := newTracer(t, 0)
+	root, end := tr.StartPublish("", "messages", 1)
+	end(202, nil)
+	require.Len(t, root, traceparentLen)
+	assert.True(t, strings.HasSuffix(root, "-00"), root)
+	child, end := tr.StartPublish(exampleTP[:53]+"00", "messages", 1)
+	end(202, nil)
+	assert.True(t, strings.HasPrefix(child, "00-"+exampleTrace+"-"), child)
+	assert.True(t, strings.HasSuffix(child, "-00"), child)
+	assert.NotEqual(t, exampleSpan, child[36:52], "a span id of its own")
+	require.NoError(t, tr.Shutdown(context.Background()))
+	assert.Zero(t, rcv.Requests(), "nothing was recorded")
+}
+
 // TestPushSpan: a push span continues the trace of its message's context
 // and carries the push's description and outcome.
 func TestPushSpan(t *testing.T) {
