@@ -17,7 +17,7 @@ import (
 )
 
 func TestShippedScenariosLoad(t *testing.T) {
-	for _, dir := range []string{"../../bench/scenarios", "../../bench/scenarios/quick", "../../bench/scenarios/tail-matrix"} {
+	for _, dir := range []string{"../../bench/scenarios", "../../bench/scenarios/quick", "../../bench/scenarios/tail-matrix", "../../bench/scenarios/fastpath"} {
 		scs, err := LoadScenarios(dir)
 		require.NoError(t, err, dir)
 		require.NotEmpty(t, scs)
