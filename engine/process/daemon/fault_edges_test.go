@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -176,11 +175,5 @@ func (w *world) start2(cfg string) *daemon {
 // stop sends SIGTERM and requires a clean exit.
 func (w *world) stop(d *daemon) {
 	w.t.Helper()
-	require.NoError(w.t, d.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-d.exited:
-		require.NoError(w.t, d.err, "exit status after SIGTERM:\n%s", w.logs)
-	case <-time.After(20 * time.Second):
-		w.t.Fatalf("no exit within 20 s of SIGTERM:\n%s", w.logs)
-	}
+	w.stopWithin(d, 20*time.Second)
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,12 +105,7 @@ func TestTracePushSpans(t *testing.T) {
 	require.Eventually(t, func() bool { return len(sub.seen()) >= 3 }, 20*time.Second, 20*time.Millisecond,
 		"three pushes (ok, fail, its retry):\n%s", w.logs)
 	// A graceful stop exports the spans still queued.
-	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-d.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon did not stop:\n%s", w.logs)
-	}
+	w.stop(d)
 	spans := rcv.WaitFor(t, "push traced", 3, 10*time.Second)
 	byID := map[string]tracetest.Span{}
 	for _, s := range spans {
@@ -182,12 +176,7 @@ func TestTracePublishSpanTree(t *testing.T) {
 
 	require.Eventually(t, func() bool { return len(sub.seen()) >= 3 }, 20*time.Second, 20*time.Millisecond,
 		"three pushes (ok, fail, its retry):\n%s", w.logs)
-	require.NoError(t, d.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-d.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("daemon did not stop:\n%s", w.logs)
-	}
+	w.stop(d)
 	pub := rcv.WaitFor(t, "publish messages", 1, 10*time.Second)
 	require.Len(t, pub, 1)
 	assert.Equal(t, producerTrace, pub[0].TraceID, "the publish request continues the producer's trace")
