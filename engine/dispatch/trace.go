@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"medispatcher/engine/dispatch/message"
+	"medispatcher/engine/dispatch/push"
 	"medispatcher/engine/observe/trace"
 )
 
@@ -47,5 +48,19 @@ func pushFailure(w *worker) error {
 	case w.res.Err != nil:
 		return w.res.Err
 	}
+	if k := int(w.res.Kind); k < len(kindErrs) {
+		return kindErrs[k]
+	}
 	return errors.New(w.res.Kind.String())
 }
+
+// kindErrs are the failure kinds as errors, made once: a failed push
+// without an error of its own (a status, a bad answer) costs its span no
+// allocation, sampled or not.
+var kindErrs = func() []error {
+	errs := make([]error, push.Canceled+1)
+	for k := range errs {
+		errs[k] = errors.New(push.FailureKind(k).String())
+	}
+	return errs
+}()
