@@ -40,6 +40,10 @@ type FailureLogConfig struct {
 	Batch     int           // statements per transaction; DefaultFailureBatch
 	Timeout   time.Duration // one transaction; DefaultFailureTimeout
 	FirstWait time.Duration // the first-failure INSERT; FirstFailureWait
+	// ReserveIDs is how many log_ids are reserved at a time, so that a
+	// first failure need not wait for its INSERT (see reserve);
+	// DefaultReserveIDs, a negative value reserves none.
+	ReserveIDs int
 	// Linger is how long the writer keeps a transaction open for more
 	// statements before it commits it; DefaultFailureLinger. Nobody
 	// waits for the commit (a first failure's push worker waits only for
@@ -57,10 +61,13 @@ type FailureLogConfig struct {
 // FailureLog keeps failure records in broadcast_failure_log the way 2.x
 // meant to (failures.Rows):
 //
-//   - a message's first failed push INSERTs its row (First), waited for by
-//     the push worker within FirstWait so that the retry job carries the
-//     row's log_id as LogId. The worker waits for the INSERT statement
-//     only, not for its commit: the writer runs it in its open
+//   - a message's first failed push INSERTs its row (First) under a
+//     log_id reserved ahead (failurelog_ids.go), which the retry job
+//     carries as LogId; the push worker does not wait, the INSERT is
+//     queued. Without a spare id (the first failures after a quiet time,
+//     or the database refusing reservations) the INSERT is waited for by
+//     the push worker within FirstWait, for the same reason, but only for
+//     the statement, not for its commit: the writer runs it in its open
 //     transaction, answers with the id, and commits Linger later with
 //     whatever else ran by then (group commit). Should that commit fail,
 //     the row is written again under the same log_id (InnoDB never hands
@@ -106,20 +113,32 @@ type FailureLog struct {
 	closing atomic.Bool  // Close ran out of time: the rest goes to Fallback
 	pause   atomic.Int64 // unix ns until which First does not wait
 	m       failureLogMetrics
+	// ids are the spare reserved log_ids, want asks the reserver for
+	// more (both nil when ReserveIDs < 0); idStep is the reserver's
+	// (0 until it read the server's settings).
+	ids          chan uint64
+	want         chan struct{}
+	reserverDone chan struct{}
+	idStep       uint64
 }
 
 // failureLogMetrics count the rows written, the transactions that wrote
 // them and the writes that failed, and time the push workers' waits for
 // a first failure's log_id.
 type failureLogMetrics struct {
-	inserted, updated, commits, errors *metrics.Counter
-	firstWait                          *metrics.Histogram
+	inserted, updated, commits, errors, reserved *metrics.Counter
+	firstWait                                    *metrics.Histogram
 }
 
 // NewFailureLog starts the writer on db.
 func NewFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 	f := newFailureLog(db, cfg)
 	go f.loop()
+	if f.ids != nil {
+		go f.reserver()
+	} else {
+		close(f.reserverDone)
+	}
 	return f
 }
 
@@ -137,6 +156,9 @@ func newFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 	if cfg.FirstWait <= 0 {
 		cfg.FirstWait = FirstFailureWait
 	}
+	if cfg.ReserveIDs == 0 {
+		cfg.ReserveIDs = DefaultReserveIDs
+	}
 	if cfg.Linger <= 0 {
 		cfg.Linger = DefaultFailureLinger
 	}
@@ -153,28 +175,39 @@ func newFailureLog(db *sql.DB, cfg FailureLogConfig) *FailureLog {
 	}
 	f := &FailureLog{db: db, cfg: cfg, prefix: "medispatcher addr: " + cfg.Addr + " ",
 		queue: make(chan *FailureRow, cfg.Queue), firsts: make(chan *firstReq), done: make(chan struct{}),
+		reserverDone: make(chan struct{}),
 		m: failureLogMetrics{
 			inserted:  metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="insert"}`),
 			updated:   metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_rows_total{op="update"}`),
 			commits:   metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_commits_total`),
 			errors:    metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_errors_total`),
+			reserved:  metrics.GetOrCreateCounter(`medispatcher_paneldb_reserved_log_ids_total`),
 			firstWait: metrics.GetOrCreateHistogram(`medispatcher_paneldb_first_failure_wait_seconds`),
 		}}
+	if cfg.ReserveIDs > 0 && db != nil {
+		f.ids, f.want = make(chan uint64, cfg.ReserveIDs), make(chan struct{}, 1)
+	}
 	return f
 }
 
-// First INSERTs the row of a message's first failed push and returns its
-// log_id, or 0 when the database did not answer within FirstWait or
-// failed (the row is then queued under r.LogID). The id comes as soon as
-// the INSERT ran in the writer's open transaction; the commit follows
-// with the batch.
+// First writes the row of a message's first failed push and returns its
+// log_id: a reserved one at once (the row's INSERT is queued), else the
+// one the INSERT got in the writer's open transaction, or 0 when the
+// database did not answer within FirstWait or failed (the row is then
+// queued under r.LogID). The commit follows with the batch.
 func (f *FailureLog) First(r *failures.Record) uint64 {
+	start := time.Now()
 	row := f.row(r, OpInsert)
-	if time.Now().UnixNano() < f.pause.Load() {
+	if id, ok := f.takeID(); ok {
+		row.LogID, row.Reserved = id, true
+		f.enqueue(row)
+		f.m.firstWait.UpdateDuration(start)
+		return id
+	}
+	if start.UnixNano() < f.pause.Load() {
 		f.enqueue(row)
 		return 0
 	}
-	start := time.Now()
 	defer f.m.firstWait.UpdateDuration(start)
 	req := &firstReq{row: row, deadline: start.Add(f.cfg.FirstWait), reply: make(chan firstReply, 1)}
 	timer := time.NewTimer(f.cfg.FirstWait)
@@ -244,6 +277,12 @@ func (f *FailureLog) Close(ctx context.Context) {
 		case <-ctx.Done():
 			f.closing.Store(true) // the writer hands the rest to the fallback
 			<-f.done
+		}
+		// The reserver stops with the writer; one still reserving when ctx
+		// ends finishes on its own (its statement has a timeout).
+		select {
+		case <-f.reserverDone:
+		case <-ctx.Done():
 		}
 	})
 }

@@ -31,7 +31,7 @@ func TestLateRowIsFoundByItsJob(t *testing.T) {
 	dupID := early.First(dup)
 	require.NotZero(t, dupID)
 
-	f, lost := newFailureLog(t, m, paneldb.FailureLogConfig{FirstWait: time.Nanosecond})
+	f, lost := newFailureLog(t, m, paneldb.FailureLogConfig{FirstWait: time.Nanosecond, ReserveIDs: -1})
 	a := record(ids, 1, t0)
 	own := a.LogID
 	assert.Zero(t, f.First(a), "no answer within the bound")
@@ -64,7 +64,7 @@ func TestDatabaseDownRowsGoToTheDataLog(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { dbc.Close() })
 	seen := make(chan struct{}, 100)
-	f := paneldb.NewFailureLog(dbc, paneldb.FailureLogConfig{Addr: testAddr, Timeout: 2 * time.Second,
+	f := paneldb.NewFailureLog(dbc, paneldb.FailureLogConfig{Addr: testAddr, Timeout: 2 * time.Second, ReserveIDs: -1,
 		Fallback: func(r *paneldb.FailureRow, err error) {
 			require.NoError(t, paneldb.WriteFailRow(data, r, err))
 			seen <- struct{}{}
@@ -159,7 +159,7 @@ func failRowLines(t *testing.T, dir string) []datalog.Entry {
 // goes to the fallback at once; all the rest is written once it answers.
 func TestSlowDatabaseBoundsTheWaitAndTheQueue(t *testing.T) {
 	m, db := failureDB(t)
-	f, lost := newFailureLog(t, m, paneldb.FailureLogConfig{Queue: 2, Batch: 1, Timeout: 60 * time.Second})
+	f, lost := newFailureLog(t, m, paneldb.FailureLogConfig{Queue: 2, Batch: 1, Timeout: 60 * time.Second, ReserveIDs: -1})
 	ids := failures.NewIDs()
 	t0 := time.Unix(1800000000, 0)
 

@@ -23,7 +23,10 @@ type FailureRow struct {
 	// INSERT ran; it is written under it again if that transaction
 	// failed), or a daemon-made id (failures.DaemonMade), whose row is
 	// found by (SubID, JobID).
-	LogID        uint64
+	LogID uint64
+	// Reserved: LogID is a reserved id (an insert is written under it,
+	// see reserve).
+	Reserved     bool
 	JobID        string // job_id: the push's jobid
 	Topic        string // its class_key gives message_class_id
 	SubID        int64

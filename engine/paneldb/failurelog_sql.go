@@ -94,6 +94,8 @@ func writeRow(ctx context.Context, db execer, r *FailureRow) error {
 	var q string
 	var args []any
 	switch {
+	case r.Op == OpInsert && r.Reserved:
+		q, args = sqlInsertAt, append([]any{r.LogID}, insertArgs(r)...)
 	case r.Op == OpInsert && r.LogID != 0 && !failures.DaemonMade(r.LogID):
 		q, args = sqlInsertUnder, append(append([]any{r.LogID}, insertArgs(r)...), r.SubID, r.JobID)
 	case r.Op == OpInsert:

@@ -3,6 +3,7 @@ package paneldb
 import (
 	"database/sql"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func TestFirstFailuresGetTheirIdBeforeTheCommit(t *testing.T) {
 	require.NoError(t, err)
 
 	// Six statements fill a batch; the linger never ends it.
-	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", Batch: 6, Linger: time.Hour,
+	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", ReserveIDs: -1, Batch: 6, Linger: time.Hour,
 		Fallback: func(r *FailureRow, err error) { t.Errorf("row %s not written: %v", r.JobID, err) }})
 	commits := metrics.GetOrCreateCounter(`medispatcher_paneldb_failure_commits_total`)
 	before := commits.Get()
@@ -84,7 +85,7 @@ func TestRolledBackInsertsKeepTheirIds(t *testing.T) {
 	m.Exec(t, Schema...)
 	db := m.Open(t)
 	var lost []string
-	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", Batch: 3, Linger: time.Hour,
+	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", ReserveIDs: -1, Batch: 3, Linger: time.Hour,
 		Fallback: func(r *FailureRow, err error) { lost = append(lost, r.JobID+": "+err.Error()) }})
 	ids := failures.NewIDs()
 	a, b := firstRecord(ids, 1), firstRecord(ids, 2)
@@ -122,7 +123,7 @@ func TestConcurrentFirstFailuresGetTheirOwnRows(t *testing.T) {
 	m := testsrv.StartMySQL(t)
 	m.Exec(t, Schema...)
 	db := m.Open(t)
-	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", FirstWait: 10 * time.Second})
+	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", ReserveIDs: -1, FirstWait: 10 * time.Second})
 	ids := failures.NewIDs()
 	const n = 32
 	got := make([]uint64, n)
@@ -145,7 +146,7 @@ func TestConcurrentFirstFailuresGetTheirOwnRows(t *testing.T) {
 func TestRecordsAfterCloseGoToTheFallback(t *testing.T) {
 	var mu sync.Mutex
 	var lost []string
-	f := NewFailureLog(nil, FailureLogConfig{Addr: "10.1.2.3", FirstWait: time.Millisecond,
+	f := NewFailureLog(nil, FailureLogConfig{Addr: "10.1.2.3", ReserveIDs: -1, FirstWait: time.Millisecond,
 		Fallback: func(r *FailureRow, err error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -158,4 +159,79 @@ func TestRecordsAfterCloseGoToTheFallback(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	assert.Equal(t, []string{"1732500000.000000-1-17", "1732500000.000000-2-17"}, lost)
+}
+
+// Reserved log_ids are the table's own (rolled back, never seen, never
+// handed out again), a first failure with one at hand gets it without a
+// wait, and its row is written under it, once even when written twice.
+func TestReservedLogIDs(t *testing.T) {
+	for _, oneByOne := range []bool{false, true} {
+		t.Run(fmt.Sprintf("one at a time %v", oneByOne), func(t *testing.T) {
+			m := testsrv.StartMySQL(t)
+			m.Exec(t, Schema...)
+			db := m.Open(t)
+			f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", ReserveIDs: 4,
+				Fallback: func(r *FailureRow, err error) { t.Errorf("row %s not written: %v", r.JobID, err) }})
+			if oneByOne {
+				f.idStep = oneAtATime // innodb_autoinc_lock_mode 2
+			}
+			reserved, err := f.reserve(t.Context(), 4)
+			require.NoError(t, err)
+			require.Len(t, reserved, 4)
+			assert.Equal(t, 0, rowCount(t, db), "the reserving rows were rolled back")
+			ids := failures.NewIDs()
+			other, err := insertFirst(t.Context(), db, f.row(firstRecord(ids, 99), OpInsert))
+			require.NoError(t, err)
+			assert.Greater(t, other, slices.Max(reserved), "a reserved id is never handed out again")
+
+			for _, id := range reserved {
+				f.ids <- id
+			}
+			first := f.First(firstRecord(ids, 1))
+			assert.Equal(t, reserved[0], first, "the spare id, at once")
+			second := f.First(firstRecord(ids, 2))
+			assert.Equal(t, reserved[1], second)
+			// Written again, as after a batch whose commit failed.
+			again := f.row(firstRecord(ids, 2), OpInsert)
+			again.LogID, again.Reserved = second, true
+			f.Close(t.Context())
+			require.NoError(t, writeRow(t.Context(), db, again))
+
+			assert.Equal(t, "1732500000.000000-1-17", jobOf(t, db, first))
+			assert.Equal(t, "1732500000.000000-2-17", jobOf(t, db, second))
+			assert.Equal(t, 3, rowCount(t, db), "the two rows and the other one, each once")
+		})
+	}
+}
+
+// Nothing is reserved before a first failure asks; once one has, the
+// spares are refilled when they run low, and the first failures after
+// that do not wait for their INSERT.
+func TestFirstFailuresAskForReservedIDs(t *testing.T) {
+	m := testsrv.StartMySQL(t)
+	m.Exec(t, Schema...)
+	db := m.Open(t)
+	reservedTotal := metrics.GetOrCreateCounter(`medispatcher_paneldb_reserved_log_ids_total`)
+	before := reservedTotal.Get()
+	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", ReserveIDs: 4, Linger: time.Millisecond,
+		Fallback: func(r *FailureRow, err error) { t.Errorf("row %s not written: %v", r.JobID, err) }})
+	assert.Zero(t, len(f.ids), "nothing reserved before a first failure")
+	ids := failures.NewIDs()
+	waited := f.First(firstRecord(ids, 1))
+	require.NotZero(t, waited, "no spare id: the INSERT was waited for")
+	require.Eventually(t, func() bool { return len(f.ids) == 4 }, 10*time.Second, time.Millisecond,
+		"the first failure asked for ids")
+	var got []uint64
+	for i := range 8 {
+		id := f.First(firstRecord(ids, 2+i))
+		require.NotZero(t, id)
+		got = append(got, id)
+	}
+	require.Eventually(t, func() bool { return reservedTotal.Get()-before > 4 && len(f.ids) >= 2 },
+		10*time.Second, time.Millisecond, "refilled when the spares ran low")
+	f.Close(t.Context())
+	for i, id := range got {
+		assert.Equal(t, fmt.Sprintf("1732500000.000000-%d-17", 2+i), jobOf(t, db, id))
+	}
+	assert.Equal(t, 9, rowCount(t, db))
 }
