@@ -29,15 +29,15 @@ const firstFailurePause = 5 * time.Second
 // Defaults of FailureLogConfig.
 const (
 	DefaultFailureQueue   = 4096
-	DefaultFailureBatch   = 64
+	DefaultFailureBatch   = 256
 	DefaultFailureTimeout = 5 * time.Second
-	DefaultFailureLinger  = 50 * time.Millisecond
+	DefaultFailureLinger  = 200 * time.Millisecond
 )
 
 // FailureLogConfig configures a FailureLog; zero fields take the defaults.
 type FailureLogConfig struct {
 	Queue     int           // rows buffered before falling back; DefaultFailureQueue
-	Batch     int           // statements per transaction; DefaultFailureBatch
+	Batch     int           // rows per transaction; DefaultFailureBatch
 	Timeout   time.Duration // one transaction; DefaultFailureTimeout
 	FirstWait time.Duration // the first-failure INSERT; FirstFailureWait
 	// ReserveIDs is how many log_ids are reserved at a time, so that a
@@ -86,9 +86,9 @@ type FailureLogConfig struct {
 // written after all), and the UPDATEs of a record with a daemon-made id
 // find their row by (subscription_id, job_id) instead of log_id.
 //
-// The queued statements go to the same writer goroutine, which runs each
-// in its open transaction as it arrives and commits up to Batch
-// statements at a time. A row that cannot be queued
+// The queued rows go to the same writer goroutine, which gathers them for
+// Linger (or up to Batch rows) and runs them as few statements
+// (failurelog_batch.go) in its open transaction before the commit. A row that cannot be queued
 // (queue full) or written (database down, a statement refused) goes to
 // Fallback, never dropped silently; a daemon killed (-9) loses the open
 // transaction, up to Linger of rows, as it loses the queued ones (the

@@ -207,7 +207,7 @@ func counter(name string) func() uint64 {
 }
 
 // An update whose row is not in the table (its first failure went to the
-// DATA log while the database was down) is not lost: it goes to the
+// DATA log while the database was down; by jobid or by log_id) is not lost: it goes to the
 // fallback, and the rows written beside it in the same batch stay written.
 // An update that changes nothing still finds its row.
 func TestFailureRowUpdateWithoutItsRowGoesToTheFallback(t *testing.T) {
@@ -220,13 +220,19 @@ func TestFailureRowUpdateWithoutItsRowGoesToTheFallback(t *testing.T) {
 	a.LogID = f.First(a)
 	orphan := record(ids, 2, t0) // never inserted: a daemon-made id
 	f.Add(next(orphan, 1, failures.Success, t1))
+	gone := record(ids, 3, t0) // a log_id whose row is not in the table
+	gone.LogID = a.LogID + 1000
+	f.Add(next(gone, 1, failures.Retrying, t1))
 	f.Add(next(a, 1, failures.Retrying, t1))
 	f.Add(next(a, 1, failures.Retrying, t1)) // the same values again
 	closeLog(t, f)
 
-	require.Equal(t, 1, lost.count(), "%v", lost.errors())
-	assert.Equal(t, "1732500000.000000-2-17", lost.rows[0].JobID)
-	assert.ErrorContains(t, lost.errors()[0], "no row")
+	require.Equal(t, 2, lost.count(), "%v", lost.errors())
+	assert.ElementsMatch(t, []string{"1732500000.000000-2-17", "1732500000.000000-3-17"},
+		[]string{lost.rows[0].JobID, lost.rows[1].JobID})
+	for _, err := range lost.errors() {
+		assert.ErrorContains(t, err, "no row")
+	}
 	rowA := readRow(t, db, a.LogID)
 	assert.Equal(t, int64(1), rowA.RetryTimes, "the update in the same batch was written")
 }

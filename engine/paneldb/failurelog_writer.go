@@ -145,7 +145,8 @@ func (f *FailureLog) first(b *batch, req *firstReq) {
 	req.reply <- firstReply{id: id}
 }
 
-// queued runs a queued row's statement in b.
+// queued adds a queued row to b; its statement runs with the others at
+// the commit (runRows).
 func (f *FailureLog) queued(b *batch, row *FailureRow) {
 	if f.closing.Load() {
 		f.fail(row, errors.New("failure log closed before the row was written"))
@@ -156,19 +157,19 @@ func (f *FailureLog) queued(b *batch, row *FailureRow) {
 		return
 	}
 	b.rows = append(b.rows, row)
-	err := writeRow(b.ctx, b.tx, row)
-	switch {
-	case errors.Is(err, errNoRow):
-		b.noRow = append(b.noRow, row)
-	case err != nil:
-		f.rewrite(b, err)
-	}
 }
 
-// commit commits b and counts what it wrote; when the commit fails, the
-// rows are written again (rewrite).
+// commit runs the statements of b's queued rows, commits b and counts
+// what it wrote; when a statement or the commit fails, the rows are
+// written again (rewrite).
 func (f *FailureLog) commit(b *batch) {
 	if !b.open() {
+		return
+	}
+	noRow, err := runRows(b.ctx, b.tx, b.rows, b.noRow[:0])
+	b.noRow = noRow
+	if err != nil {
+		f.rewrite(b, err)
 		return
 	}
 	if err := b.tx.Commit(); err != nil {
