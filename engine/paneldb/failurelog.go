@@ -44,10 +44,11 @@ type FailureLogConfig struct {
 	// first failure need not wait for its INSERT (see reserve);
 	// DefaultReserveIDs, a negative value reserves none.
 	ReserveIDs int
-	// Linger is how long the writer keeps a transaction open for more
-	// statements before it commits it; DefaultFailureLinger. Nobody
-	// waits for the commit (a first failure's push worker waits only for
-	// its INSERT to run), so a longer wait buys fewer commits.
+	// Linger is how long the writer gathers rows in a transaction before
+	// it writes and commits them; DefaultFailureLinger. Nobody waits for
+	// the commit (a first failure's push worker waits at most for an
+	// INSERT, and only without a reserved id), so a longer wait buys fewer
+	// statements and commits, in larger bursts.
 	Linger time.Duration
 	// Addr is the daemon's address in the failure messages; "" means
 	// LocalIPv4() (which may itself be "", as 2.x wrote it then).

@@ -84,18 +84,18 @@ func chunk(rows []*FailureRow, split func(row *FailureRow, in []*FailureRow) boo
 // insertMany INSERTs the first-failure rows under their reserved ids.
 func insertMany(ctx context.Context, tx *sql.Tx, rows []*FailureRow) error {
 	var q strings.Builder
-	q.WriteString(`INSERT INTO broadcast_failure_log (log_id, ` + insertColumns + `) VALUES `)
+	q.WriteString(insertAt)
 	args := make([]any, 0, 15*len(rows))
 	for i, row := range rows {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString(`(?, ` + classIDOf + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		q.WriteString(atValues)
 		args = append(append(args, row.LogID), insertArgs(row)...)
 	}
 	// Written again (a batch whose commit failed may have been committed
 	// after all), a row changes nothing: its id is its own.
-	q.WriteString(` ON DUPLICATE KEY UPDATE log_id = log_id`)
+	q.WriteString(keepExisting)
 	if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 		return fmt.Errorf("insert %d failure rows: %w", len(rows), err)
 	}

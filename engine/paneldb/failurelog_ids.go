@@ -30,9 +30,15 @@ const DefaultReserveIDs = 32
 // sqlInsertAt writes the row of a first failure under a reserved log_id.
 // Written again (a batch that failed may have been committed after all)
 // it changes nothing: the id is this row's alone.
-const sqlInsertAt = `INSERT INTO broadcast_failure_log (log_id, ` + insertColumns + `)
-	VALUES (?, ` + classIDOf + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-	ON DUPLICATE KEY UPDATE log_id = log_id`
+const sqlInsertAt = insertAt + atValues + keepExisting
+
+// insertAt, atValues (one row's, any number of times) and keepExisting make
+// an INSERT of rows under their reserved log_ids.
+const (
+	insertAt     = `INSERT INTO broadcast_failure_log (log_id, ` + insertColumns + `) VALUES `
+	atValues     = `(?, ` + classIDOf + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	keepExisting = ` ON DUPLICATE KEY UPDATE log_id = log_id`
+)
 
 // reservingRow is one row of a reservation: every column given, so that
 // it is valid under a strict sql_mode whatever the columns' defaults.
