@@ -58,3 +58,21 @@ func ownCPU() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkReserveIDs reserves log_ids DefaultReserveIDs at a time and
+// reports the database server's CPU per id.
+func BenchmarkReserveIDs(b *testing.B) {
+	m := testsrv.StartMySQL(b)
+	m.Exec(b, Schema...)
+	f := newFailureLog(m.Open(b), FailureLogConfig{})
+	dbCPU0, _ := m.CPUTime()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := f.reserve(b.Context(), DefaultReserveIDs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	dbCPU1, _ := m.CPUTime()
+	b.ReportMetric(float64((dbCPU1-dbCPU0).Microseconds())/float64(b.N*DefaultReserveIDs), "db-µs/id")
+}
