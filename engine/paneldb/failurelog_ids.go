@@ -3,7 +3,9 @@ package paneldb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,8 +15,9 @@ import (
 // INSERT. To spare it that wait, a reserver goroutine takes log_ids from
 // the table ahead of need: it INSERTs a few rows in a transaction, notes
 // their ids and rolls the transaction back. InnoDB never hands out an
-// AUTO_INCREMENT value of a rolled-back INSERT again (MariaDB ≥ 10.2.4 and
-// MySQL ≥ 8.0 keep the counter across restarts too), so the ids are this
+// AUTO_INCREMENT value of a rolled-back INSERT again (and MariaDB ≥ 10.2.4
+// and MySQL ≥ 8.0 keep the counter across restarts; on older servers
+// nothing is reserved, see keepsAutoIncrement), so the ids are this
 // daemon's alone, and a row is INSERTed later under one of them
 // (sqlInsertAt). Nobody ever sees the reserving rows: they are never
 // committed.
@@ -83,6 +86,10 @@ func (f *FailureLog) reserver() {
 		ctx, cancel := context.WithTimeout(context.Background(), f.cfg.Timeout)
 		ids, err := f.reserve(ctx, cap(f.ids)-len(f.ids))
 		cancel()
+		if errors.Is(err, errNoReserve) {
+			f.cfg.Logger.Warn("log_ids not reserved", "err", err)
+			return
+		}
 		if err != nil {
 			f.cfg.Logger.Warn("log_ids not reserved: first failures wait for their INSERT", "err", err,
 				"next_try", firstFailurePause)
@@ -117,9 +124,13 @@ func (f *FailureLog) reserve(ctx context.Context, n int) (ids []uint64, err erro
 		// multi-row INSERT evenly spaced (by auto_increment_increment);
 		// with 2 (MySQL 8's default) rows are inserted one at a time.
 		var mode, step uint64
-		q := `SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment`
-		if err := tx.QueryRowContext(ctx, q).Scan(&mode, &step); err != nil {
+		var version string
+		q := `SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment, VERSION()`
+		if err := tx.QueryRowContext(ctx, q).Scan(&mode, &step, &version); err != nil {
 			return nil, fmt.Errorf("read the auto-increment settings: %w", err)
+		}
+		if !keepsAutoIncrement(version) {
+			return nil, fmt.Errorf("%w: server %s", errNoReserve, version)
 		}
 		f.idStep = max(step, 1)
 		if mode >= 2 {
@@ -138,6 +149,30 @@ func (f *FailureLog) reserve(ctx context.Context, n int) (ids []uint64, err erro
 		ids = append(ids, more...)
 	}
 	return ids, nil
+}
+
+// errNoReserve: the server may hand out a reserved id again after a
+// restart, so the daemon does not reserve any.
+var errNoReserve = errors.New("the server resets AUTO_INCREMENT at a restart (before MariaDB 10.2.4 and MySQL 8.0): log_ids are not reserved, first failures wait for their INSERT")
+
+// keepsAutoIncrement reports whether a server of this VERSION() keeps
+// InnoDB's AUTO_INCREMENT counter across restarts (MariaDB from 10.2.4,
+// MySQL from 8.0). Older ones set it to MAX(log_id)+1 at start, which
+// could hand out again an id reserved but not yet used.
+func keepsAutoIncrement(version string) bool {
+	num, _, _ := strings.Cut(version, "-")
+	var v [3]int
+	for i, part := range strings.SplitN(num, ".", 3) {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return false
+		}
+		v[i] = n
+	}
+	if strings.Contains(strings.ToLower(version), "mariadb") {
+		return v[0] > 10 || v[0] == 10 && (v[1] > 2 || v[1] == 2 && v[2] >= 4)
+	}
+	return v[0] >= 8
 }
 
 // oneAtATime is FailureLog.idStep when the ids of a multi-row INSERT need

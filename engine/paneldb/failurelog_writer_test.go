@@ -235,3 +235,24 @@ func TestFirstFailuresAskForReservedIDs(t *testing.T) {
 	}
 	assert.Equal(t, 9, rowCount(t, db))
 }
+
+// Ids are reserved only on servers that keep the AUTO_INCREMENT counter
+// across restarts.
+func TestKeepsAutoIncrement(t *testing.T) {
+	for version, keeps := range map[string]bool{
+		"10.11.6-MariaDB-0+deb12u1": true,
+		"11.4.2-MariaDB":            true,
+		"10.2.4-MariaDB":            true,
+		"10.2.3-MariaDB-log":        false,
+		"10.1.48-MariaDB":           false,
+		"5.5.5-10.3.39-MariaDB":     false, // the old replication prefix: not trusted
+		"8.0.36":                    true,
+		"8.4.0-commercial":          true,
+		"5.7.44-log":                false,
+		"5.6.51":                    false,
+		"":                          false,
+		"garbage":                   false,
+	} {
+		assert.Equal(t, keeps, keepsAutoIncrement(version), version)
+	}
+}
