@@ -89,13 +89,13 @@ type FailureLogConfig struct {
 //
 // The queued rows go to the same writer goroutine, which gathers them for
 // Linger (or up to Batch rows) and runs them as few statements
-// (failurelog_batch.go) in its open transaction before the commit. A row that cannot be queued
-// (queue full) or written (database down, a statement refused) goes to
-// Fallback, never dropped silently; a daemon killed (-9) loses the open
-// transaction, up to Linger of rows, as it loses the queued ones (the
-// records themselves are in the Redis stream too). message_class_id is the topic's
-// class_id in message_classes, read by the INSERT itself (0 when the topic
-// has no class row). URLs in last_target and the failure messages have
+// (failurelog_batch.go) in its open transaction before the commit. A row
+// that cannot be queued (queue full) or written (database down, a
+// statement refused) goes to Fallback, never dropped silently; a daemon
+// killed (-9) loses the open transaction, up to Linger of rows, as it
+// loses the queued ones (the records themselves are in the Redis stream
+// too). message_class_id is the topic's class_id in message_classes, read
+// by the INSERT itself (0 when the topic has no class row). URLs in last_target and the failure messages have
 // their userinfo masked, as in every record (failures.Store masks them).
 // The *sql.DB is the caller's (the daemon shares one pool with the
 // subscription source); Close leaves it open.
