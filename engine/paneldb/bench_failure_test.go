@@ -1,11 +1,13 @@
 package paneldb
 
 import (
+	"database/sql"
 	"syscall"
 	"testing"
 	"time"
 
 	"medispatcher/engine/dispatch/failures"
+	"medispatcher/internal/mariadb"
 	"medispatcher/internal/testsrv"
 )
 
@@ -17,7 +19,7 @@ func BenchmarkFailureRows(b *testing.B) {
 	m := testsrv.StartMySQL(b)
 	m.Exec(b, Schema...)
 	m.Exec(b, `INSERT INTO message_classes (class_id, class_key, class_name) VALUES (7, 'order_paid', 'Order paid')`)
-	db := m.Open(b)
+	db := openAsDaemon(b, m)
 	f := NewFailureLog(db, FailureLogConfig{Addr: "10.1.2.3", Queue: 1 << 20,
 		Fallback: func(r *FailureRow, err error) { b.Errorf("row %s not written: %v", r.JobID, err) }})
 	ids := failures.NewIDs()
@@ -51,6 +53,19 @@ func BenchmarkFailureRows(b *testing.B) {
 	rows := float64(3 * b.N)
 	b.ReportMetric(float64((dbCPU1-dbCPU0).Microseconds())/rows, "db-µs/row")
 	b.ReportMetric(float64((ownCPU()-own0).Microseconds())/rows, "own-µs/row")
+}
+
+// openAsDaemon connects to m with the driver options the daemon sets
+// (DriverConfig): arguments interpolated, found rows counted.
+func openAsDaemon(b *testing.B, m *testsrv.MySQL) *sql.DB {
+	c := m.Config()
+	c.InterpolateParams, c.ClientFoundRows = true, true
+	db, err := mariadb.Open(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
 }
 
 func ownCPU() time.Duration {

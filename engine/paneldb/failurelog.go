@@ -121,6 +121,7 @@ type FailureLog struct {
 	want         chan struct{}
 	reserverDone chan struct{}
 	idStep       uint64
+	classes      classes // the writer's
 }
 
 // failureLogMetrics count the rows written, the transactions that wrote

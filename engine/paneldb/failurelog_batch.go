@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"medispatcher/engine/dispatch/failures"
 )
@@ -23,9 +24,9 @@ const maxStatementBytes = 256 << 10
 
 // runRows runs the statements of rows in tx: the reserved INSERTs first,
 // then the rest one by one, then the UPDATEs by log_id (an UPDATE follows
-// the INSERT of its row whichever way either was queued). noRow collects
-// the UPDATEs that found no row.
-func runRows(ctx context.Context, tx *sql.Tx, rows, noRow []*FailureRow) ([]*FailureRow, error) {
+// the INSERT of its row whichever way either was queued), the class_ids
+// of the INSERTs from c. noRow collects the UPDATEs that found no row.
+func runRows(ctx context.Context, tx *sql.Tx, c *classes, rows, noRow []*FailureRow) ([]*FailureRow, error) {
 	var inserts, updates, rest []*FailureRow
 	for _, row := range rows {
 		switch {
@@ -37,9 +38,14 @@ func runRows(ctx context.Context, tx *sql.Tx, rows, noRow []*FailureRow) ([]*Fai
 			rest = append(rest, row)
 		}
 	}
+	if len(inserts) > 0 {
+		if err := c.resolve(ctx, tx, inserts, time.Now()); err != nil {
+			return noRow, err
+		}
+	}
 	for len(inserts) > 0 {
 		n := chunk(inserts, nil)
-		if err := insertMany(ctx, tx, inserts[:n]); err != nil {
+		if err := insertMany(ctx, tx, c.ids, inserts[:n]); err != nil {
 			return noRow, err
 		}
 		inserts = inserts[n:]
@@ -81,8 +87,9 @@ func chunk(rows []*FailureRow, split func(row *FailureRow, in []*FailureRow) boo
 	return len(rows)
 }
 
-// insertMany INSERTs the first-failure rows under their reserved ids.
-func insertMany(ctx context.Context, tx *sql.Tx, rows []*FailureRow) error {
+// insertMany INSERTs the first-failure rows under their reserved ids,
+// their class_ids from classIDs.
+func insertMany(ctx context.Context, tx *sql.Tx, classIDs map[string]uint64, rows []*FailureRow) error {
 	var q strings.Builder
 	q.WriteString(insertAt)
 	args := make([]any, 0, 15*len(rows))
@@ -90,8 +97,8 @@ func insertMany(ctx context.Context, tx *sql.Tx, rows []*FailureRow) error {
 		if i > 0 {
 			q.WriteByte(',')
 		}
-		q.WriteString(atValues)
-		args = append(append(args, row.LogID), insertArgs(row)...)
+		q.WriteString(classValues)
+		args = appendInsertArgs(append(args, row.LogID), row, classIDs[row.Topic])
 	}
 	// Written again (a batch whose commit failed may have been committed
 	// after all), a row changes nothing: its id is its own.

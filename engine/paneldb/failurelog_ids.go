@@ -35,11 +35,13 @@ const DefaultReserveIDs = 32
 // it changes nothing: the id is this row's alone.
 const sqlInsertAt = insertAt + atValues + keepExisting
 
-// insertAt, atValues (one row's, any number of times) and keepExisting make
-// an INSERT of rows under their reserved log_ids.
+// insertAt, atValues (one row's) and keepExisting make an INSERT of a row
+// under its reserved log_id; with classValues instead of atValues (any
+// number of times), of many rows whose class_id the writer knows.
 const (
 	insertAt     = `INSERT INTO broadcast_failure_log (log_id, ` + insertColumns + `) VALUES `
 	atValues     = `(?, ` + classIDOf + `, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	classValues  = `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	keepExisting = ` ON DUPLICATE KEY UPDATE log_id = log_id`
 )
 

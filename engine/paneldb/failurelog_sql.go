@@ -52,9 +52,15 @@ const (
 	byJob      = ` WHERE subscription_id = ? AND job_id = ?`
 )
 
-func insertArgs(r *FailureRow) []any {
-	return []any{r.Topic, r.SubscriberID, r.SubID, r.Time, r.Body, r.MessageTime,
-		r.Message, r.Message, r.JobID, r.Target, flag(r.Final), flag(r.Alive), r.RetryTimes, r.LastRetryTime()}
+// insertArgs are the arguments of insertColumns, the class given by
+// its topic (for classIDOf).
+func insertArgs(r *FailureRow) []any { return appendInsertArgs(make([]any, 0, 14), r, r.Topic) }
+
+// appendInsertArgs appends the arguments of insertColumns to args, class
+// first: the topic for classIDOf, or the class_id.
+func appendInsertArgs(args []any, r *FailureRow, class any) []any {
+	return append(args, class, r.SubscriberID, r.SubID, r.Time, r.Body, r.MessageTime,
+		r.Message, r.Message, r.JobID, r.Target, flag(r.Final), flag(r.Alive), r.RetryTimes, r.LastRetryTime())
 }
 
 func flag(b bool) int {

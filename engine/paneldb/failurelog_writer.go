@@ -166,7 +166,7 @@ func (f *FailureLog) commit(b *batch) {
 	if !b.open() {
 		return
 	}
-	noRow, err := runRows(b.ctx, b.tx, b.rows, b.noRow[:0])
+	noRow, err := runRows(b.ctx, b.tx, &f.classes, b.rows, b.noRow[:0])
 	b.noRow = noRow
 	if err != nil {
 		f.rewrite(b, err)
