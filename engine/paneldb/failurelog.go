@@ -94,9 +94,12 @@ type FailureLogConfig struct {
 // statement refused) goes to Fallback, never dropped silently; a daemon
 // killed (-9) loses the open transaction, up to Linger of rows, as it
 // loses the queued ones (the records themselves are in the Redis stream
-// too). message_class_id is the topic's class_id in message_classes, read
-// by the INSERT itself (0 when the topic has no class row). URLs in last_target and the failure messages have
-// their userinfo masked, as in every record (failures.Store masks them).
+// too). message_class_id is the topic's class_id in message_classes (0
+// when the topic has no class row): the many-row INSERT takes it from the
+// writer's cache of the classes, read again every 10 s (classes), the
+// statements of one row read it themselves. URLs in last_target and the
+// failure messages have their userinfo masked, as in every record
+// (failures.Store masks them).
 // The *sql.DB is the caller's (the daemon shares one pool with the
 // subscription source); Close leaves it open.
 type FailureLog struct {
