@@ -465,12 +465,12 @@ func (sr *scenarioRun) compare(rate, ofRate float64) map[string]any {
 	onKeys, offKeys := s.variantKeys(s.On), s.variantKeys(s.Off)
 	var on, off []*RunResult
 	for i := 1; i <= s.Repeat && sr.ctx.Err() == nil; i++ {
-		on = append(on, sr.run(fmt.Sprintf("on %d", i), rate, s.classes(nil), onKeys, ""))
+		on = append(on, sr.run(fmt.Sprintf("%s%d", onLabel, i), rate, s.classes(nil), onKeys, ""))
 		off = append(off, sr.run(fmt.Sprintf("off %d", i), rate, s.classes(nil), offKeys, ""))
 	}
 	c := compareRuns(on, off, s.Goal)
 	res.Compare = &c
-	res.Main = medianRun(on)
+	res.Main = medianRun(on, usableOn)
 	res.Notes = append(res.Notes, fmt.Sprintf("%.0f/s offered (%.0f%% of %s's %.0f/s)", rate, s.Fraction*100, s.Of, ofRate),
 		c.Note(), c.RunsNote())
 	// An undrained overload run still balances (the backlog counts as
@@ -496,8 +496,10 @@ func (res *Result) judge(s *Scenario) {
 		case rr.Report.Void:
 			// A void throughput step past the max is how stepping ends;
 			// a compare run whose daemon was the limit while its producer
-			// lagged still measured the capacity (capacityBound).
-			if (s.Kind != KindThroughput || rr == res.Main) && !(s.Kind == KindCompare && capacityBound(rr)) {
+			// lagged still measured the capacity (capacityBound), and an
+			// "on" run that kept up with its lagging producer a lower
+			// bound of it (producerBound).
+			if (s.Kind != KindThroughput || rr == res.Main) && !(s.Kind == KindCompare && countedVoid(rr)) {
 				res.Failures = append(res.Failures, fmt.Sprintf("%s void: %v", rr.Label, rr.Report.VoidReasons))
 			}
 		case s.IsFaultFree() && (rr.Report.Ledger.Lost > 0 || rr.Report.Ledger.Duplicates > 0):

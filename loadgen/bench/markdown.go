@@ -409,8 +409,8 @@ func compareGoal(r *Result, met func(bool) string) string {
 	if c.Ratio == 0 {
 		return head + fmt.Sprintf(": no ratio (%d valid on runs, %d valid off runs)", c.On.Runs, c.Off.Runs)
 	}
-	line := fmt.Sprintf("%s: %.0f vs %.0f msgs/s (medians), ratio %.3f; daemon CPU %.3f vs %.3f s per 1k msgs",
-		head, c.On.MedDelivered, c.Off.MedDelivered, c.Ratio, c.On.MedCPUPer1k, c.Off.MedCPUPer1k)
+	line := fmt.Sprintf("%s: %.0f vs %.0f msgs/s (medians), ratio %s%.3f; daemon CPU %.3f vs %.3f s per 1k msgs",
+		head, c.On.MedDelivered, c.Off.MedDelivered, c.ratioSign(), c.Ratio, c.On.MedCPUPer1k, c.Off.MedCPUPer1k)
 	line += c.keptUpText()
 	if c.Goal > 0 {
 		line += " — " + met(c.Met())
