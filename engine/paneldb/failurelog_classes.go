@@ -51,31 +51,30 @@ func (c *classes) resolve(ctx context.Context, tx *sql.Tx, rows []*FailureRow, n
 		q.WriteString(`SELECT ?, COALESCE((SELECT MIN(class_id) FROM message_classes WHERE class_key = ?), 0)`)
 		args = append(args, t, t)
 	}
-	res, err := tx.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		c.forget(missing)
+	if err := c.load(ctx, tx, q.String(), args); err != nil {
+		// Not cached: the next batch asks again.
+		for _, t := range missing {
+			delete(c.ids, t.(string))
+		}
 		return fmt.Errorf("read the class_id of %d topics: %w", len(missing), err)
+	}
+	return nil
+}
+
+// load runs q, whose rows are (topic, class_id), into the cache.
+func (c *classes) load(ctx context.Context, tx *sql.Tx, q string, args []any) error {
+	res, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
 	}
 	defer res.Close()
 	for res.Next() {
 		var key string
 		var id uint64
 		if err := res.Scan(&key, &id); err != nil {
-			c.forget(missing)
-			return fmt.Errorf("read the class_id of %d topics: %w", len(missing), err)
+			return err
 		}
 		c.ids[key] = id
 	}
-	if err := res.Err(); err != nil {
-		c.forget(missing)
-		return fmt.Errorf("read the class_id of %d topics: %w", len(missing), err)
-	}
-	return nil
-}
-
-// forget drops topics whose class_id could not be read.
-func (c *classes) forget(topics []any) {
-	for _, t := range topics {
-		delete(c.ids, t.(string))
-	}
+	return res.Err()
 }

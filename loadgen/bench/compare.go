@@ -62,12 +62,17 @@ func valid(rr *RunResult) bool {
 // puts too; a compare scenario's overload runs would otherwise all be void
 // on the side that needs more of beanstalkd.
 func capacityBound(rr *RunResult) bool {
+	return onlyLagged(rr) && rr.Report.DeliveredRate*capacityMargin < rr.Report.SentRate
+}
+
+// onlyLagged reports whether rr ran and is void for one reason: its
+// producer fell behind its schedule.
+func onlyLagged(rr *RunResult) bool {
 	if rr == nil || rr.Err != "" || rr.Report == nil {
 		return false
 	}
 	r := rr.Report
-	onlyLag := r.Void && r.ProducerLagged && len(r.VoidReasons) == 1
-	return onlyLag && r.DeliveredRate*capacityMargin < r.SentRate
+	return r.Void && r.ProducerLagged && len(r.VoidReasons) == 1
 }
 
 // capacityMargin: the producer's put rate must exceed the delivered rate by
@@ -81,12 +86,7 @@ const capacityMargin = 1.1
 // per beanstalkd write the producer's puts wait for the disk, and a daemon
 // that needs fewer writes per message outruns its producer.
 func producerBound(rr *RunResult) bool {
-	if rr == nil || rr.Err != "" || rr.Report == nil {
-		return false
-	}
-	r := rr.Report
-	onlyLag := r.Void && r.ProducerLagged && len(r.VoidReasons) == 1
-	return onlyLag && r.Drained && r.DeliveredRate*capacityMargin >= r.SentRate
+	return onlyLagged(rr) && rr.Report.Drained && rr.Report.DeliveredRate*capacityMargin >= rr.Report.SentRate
 }
 
 // usable reports whether a compare run's delivered rate may enter its
