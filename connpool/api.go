@@ -7,7 +7,10 @@
 // caller, pipelined; a Consumer's reserve links watch any set of tubes and
 // hand each reserved job to a handler. A reserved job can only be deleted,
 // released, buried or touched by the connection that reserved it, so Job
-// remembers its link and those operations travel back over it. Every
+// remembers its link and those operations travel back over it; one that
+// waits for an answer on that link (a long poll, a non-blocking reserve)
+// goes in the same write as the reserve the answer is followed by, so
+// that a job costs the link one write, not two. Every
 // request has a timeout: a dead or hung server never blocks callers of the
 // other servers.
 //
@@ -91,6 +94,7 @@ type LinkStats struct {
 	InFlight   int           // requests written, answer not yet read
 	Reconnects uint64        // successful reconnects since start
 	RTT        time.Duration // moving average round trip of non-blocking requests
+	Writes     uint64        // write syscalls since start (commands are coalesced into them)
 }
 
 // Handler receives reserved jobs. It is called from a link's reader
@@ -112,9 +116,12 @@ type ConsumerConfig struct {
 	// touch) may wait behind a long poll before the poll is ended for it
 	// (a wake job: one put, reserve and delete on the server). A job
 	// reserved meanwhile ends the poll anyway, so under steady traffic no
-	// wake is needed; the cost is that long more of the duplicate window
-	// of a delete. Watches and ignores end the poll at once. Default 10 ms;
-	// negative: at once.
+	// wake is needed: the wake comes OpWakeDelay after the oldest
+	// operation waiting behind the current poll. Such an operation is not
+	// written until the poll is answered (the server would hold it until
+	// then): it goes in one write with the reserve sent then. The cost is
+	// that long more of the duplicate window of a delete. Watches and
+	// ignores end the poll at once. Default 10 ms; negative: at once.
 	OpWakeDelay time.Duration
 	TTR         time.Duration // TTR the jobs were put with; jobs held longer than TTR/2 are touched; default 60 s
 	// OnError reports failures of asynchronous job operations (Delete,

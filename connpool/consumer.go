@@ -218,9 +218,15 @@ func (l *link) reconcileLocked(now int64) {
 // The non-blocking reserves pipelined are l.window, which starts at 1 when
 // jobs start flowing, grows by one for each reserve that finds a job (so
 // it doubles every round trip while they all do) up to Batch, and is back
-// to 1 when one finds none. A link whose tubes hold a job now and then
-// (a producer or a server slower than the daemon) thus sends one or two
-// reserves per job instead of Batch, most of them answered TIMED_OUT.
+// to 1 when one finds none.
+//
+// A poll answered with a job is followed by one non-blocking reserve, a
+// probe of whether jobs flow. When jobs come one at a time (a producer or
+// a server slower than the daemon) the probe finds nothing and costs a
+// reserve per job, so a probe that finds nothing skips the probes of the
+// next polls answered with a job, 1, 2, 4... up to maxProbeSkip of them;
+// a probe that finds a job ends the skipping. Such a link sends about one
+// reserve per job, the poll that waits for it.
 func (l *link) scheduleLocked(now int64) {
 	if l.conn == nil || l.blocking || l.nwant == 0 || l.c.closing.Load() {
 		return
@@ -247,7 +253,7 @@ func (l *link) scheduleLocked(now int64) {
 // reservedLocked takes a job answered to reserve request r into j.
 func (l *link) reservedLocked(r *request, j *Job, id uint64, body []byte, now int64) *Job {
 	if r.blocking {
-		l.blocking, l.waking = false, false
+		l.pollEndedLocked()
 	} else {
 		l.nbRes--
 	}
@@ -264,8 +270,13 @@ func (l *link) reservedLocked(r *request, j *Job, id uint64, body []byte, now in
 		return nil
 	}
 	if r.blocking {
-		l.idle, l.window = false, 1
+		if l.skip > 0 {
+			l.skip-- // a trickle: poll again (below), no probe
+		} else {
+			l.idle, l.window, l.hits = false, 1, 0 // probe: do jobs flow?
+		}
 	} else {
+		l.hits++
 		l.window = min(l.window+1, l.c.cfg.Batch)
 	}
 	j.ID, j.Server, j.Body, j.link, j.gen, j.touched = id, l.server, body, l, l.gen, now
@@ -281,10 +292,16 @@ func (l *link) reservedLocked(r *request, j *Job, id uint64, body []byte, now in
 	return j
 }
 
+// maxProbeSkip bounds the polls answered with a job between two probes
+// of a trickling link (see scheduleLocked): a backlog that builds up
+// meanwhile waits that many round trips at most before the link pipelines
+// again.
+const maxProbeSkip = 16
+
 // reserveEmptyLocked handles TIMED_OUT and DEADLINE_SOON.
 func (l *link) reserveEmptyLocked(r *request, deadlineSoon bool, now int64) {
 	if r.blocking {
-		l.blocking, l.waking = false, false
+		l.pollEndedLocked()
 	} else {
 		l.nbRes--
 	}
@@ -296,6 +313,16 @@ func (l *link) reserveEmptyLocked(r *request, deadlineSoon bool, now int64) {
 			l.jobOpLocked(j, opTouch, 0, 0, now)
 		}
 	} else {
+		if !r.blocking && !l.idle {
+			// The flow ended. If its probe found nothing, jobs trickle:
+			// skip the next probes, twice as many as the last time.
+			if l.hits == 0 {
+				l.backoff = min(max(1, 2*l.backoff), maxProbeSkip)
+			} else {
+				l.backoff = 0
+			}
+			l.skip = l.backoff
+		}
 		l.idle, l.window = true, 1
 	}
 	l.scheduleLocked(now)

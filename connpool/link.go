@@ -37,6 +37,7 @@ type link struct {
 
 	up         atomic.Bool // connected and answered: may carry traffic
 	reconnects atomic.Uint64
+	writes     atomic.Uint64 // write syscalls
 	settled    chan struct{} // closed once the first connection attempt settled
 	settleOnce sync.Once
 
@@ -70,6 +71,13 @@ type link struct {
 	waking   bool                // a wake job was put and the long poll has not ended yet
 	wakeT    *time.Timer         // wakes a long poll for job operations queued behind it (OpWakeDelay)
 	wakeSet  bool                // wakeT is pending
+	hits     int                 // jobs found by non-blocking reserves since the flow began
+	skip     int                 // polls answered with a job to go before the next probe
+	backoff  int                 // the last skip set (see scheduleLocked)
+	// opsSince is when the oldest job operation waiting behind the
+	// current long poll was queued (Pool.now ns; 0 = none): the wake comes
+	// OpWakeDelay after it, not after the first operation of a stream.
+	opsSince int64
 }
 
 func newLink(p *Pool, c *Consumer, server int, kind string) *link {
@@ -194,7 +202,7 @@ func (l *link) attach(conn net.Conn) bool {
 		l.push(w, now)
 		clear(l.srvWatch)
 		l.srvWatch["default"] = struct{}{}
-		l.nbRes, l.blocking, l.idle, l.waking, l.window = 0, false, false, false, 1
+		l.nbRes, l.blocking, l.idle, l.waking, l.window, l.opsSince = 0, false, false, false, 1, 0
 		l.reconcileLocked(now)
 	}
 	return true
@@ -227,19 +235,43 @@ func (l *link) push(r *request, now int64) {
 		// traffic a reserved job ends the poll and the wake (three more
 		// operations on the server) is not needed.
 		if d := l.c.cfg.OpWakeDelay; r.job != nil && d > 0 {
+			if l.opsSince == 0 {
+				l.opsSince = now
+			}
 			l.wakeLaterLocked(d)
-		} else {
-			l.waking = true
-			go l.c.wake(l.server, l.wakeTube)
+			// The server applies it only once the poll is answered, and
+			// then the reader sends the next reserve: it goes in that
+			// write (see pollEndedLocked), not in one of its own.
+			return
 		}
+		l.waking = true
+		go l.c.wake(l.server, l.wakeTube)
+	} else if l.nbRes > 0 && r.job != nil {
+		// A non-blocking reserve is in flight: its answer comes within
+		// the round trip, and whatever the reader sends then (the next
+		// reserve) carries this operation in the same write.
+		return
 	}
-	if l.idleW {
+	l.kickWriterLocked()
+}
+
+// kickWriterLocked wakes the writer if it waits while wbuf holds commands.
+func (l *link) kickWriterLocked() {
+	if l.idleW && len(l.wbuf) > 0 {
 		l.idleW = false
 		select {
 		case l.wake <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// pollEndedLocked is called once the long poll is answered: the job
+// operations held back behind it (see push) are written now, with the
+// reserve that follows, if any.
+func (l *link) pollEndedLocked() {
+	l.blocking, l.waking, l.opsSince = false, false, 0
+	l.kickWriterLocked()
 }
 
 // wakeLaterLocked arms the link's wake timer, unless it is armed.
@@ -255,15 +287,26 @@ func (l *link) wakeLaterLocked(d time.Duration) {
 	l.wakeT.Reset(d)
 }
 
-// wakeLate ends a long poll that requests still wait behind.
+// wakeLate ends a long poll that job operations have waited behind for
+// OpWakeDelay. Under traffic each poll ends with a job within that delay
+// and the operations behind it go through, so the oldest one waiting
+// behind the current poll is younger: the timer is set again for its
+// turn instead.
 func (l *link) wakeLate() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.wakeSet = false
-	if l.conn != nil && l.blocking && !l.waking && l.q.n > 1 {
-		l.waking = true
-		go l.c.wake(l.server, l.wakeTube)
+	if l.conn == nil || !l.blocking || l.waking || l.q.n <= 1 {
+		return
 	}
+	if d := l.c.cfg.OpWakeDelay; l.opsSince != 0 {
+		if left := time.Duration(l.opsSince + int64(d) - l.p.now()); left > 0 {
+			l.wakeLaterLocked(left)
+			return
+		}
+	}
+	l.waking = true
+	go l.c.wake(l.server, l.wakeTube)
 }
 
 // writeLoop flushes whatever accumulated in wbuf in one write syscall.
@@ -292,6 +335,7 @@ func (l *link) writeLoop(conn net.Conn) {
 		out, l.wbuf = l.wbuf, out[:0]
 		l.nwritten = l.q.n
 		l.mu.Unlock()
+		l.writes.Add(1)
 		if _, err := conn.Write(out); err != nil {
 			l.fail(conn, fmt.Errorf("write: %w", err))
 			return
@@ -441,6 +485,7 @@ func (l *link) dispatch(rp *reply, body []byte, job *Job) error {
 			r.err = err
 		}
 	}
+	l.kickWriterLocked() // job operations held back until an answer (see push)
 	l.mu.Unlock()
 	l.finish(r)
 	if deliver != nil {
@@ -582,5 +627,6 @@ func (l *link) stats() LinkStats {
 		InFlight:   l.nwritten,
 		Reconnects: l.reconnects.Load(),
 		RTT:        time.Duration(l.rtt),
+		Writes:     l.writes.Load(),
 	}
 }

@@ -625,6 +625,7 @@ func TestOverviewStatsAndMetricsAfterKnownTraffic(t *testing.T) {
 		`medispatcher_beanstalkd_links{server="` + r.cfg.QueueServers[0] + `",kind="cmd"}`,
 		`medispatcher_beanstalkd_links_connected{`,
 		`medispatcher_beanstalkd_rtt_seconds{`,
+		`medispatcher_beanstalkd_writes_total{`,
 		`medispatcher_datalog_lost_lines_total{reason="write_error"}`,
 		`medispatcher_push_duration_seconds_bucket{sub="3",topic="good",vmrange=`,
 		`go_goroutines `,

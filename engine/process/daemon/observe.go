@@ -207,7 +207,7 @@ func writePoolMetrics(w io.Writer, pool *connpool.Pool) {
 	}
 	type agg struct {
 		links, connected, inFlight int
-		reconnects                 uint64
+		reconnects, writes         uint64
 		rttSum                     time.Duration
 		rttN                       int
 	}
@@ -227,6 +227,7 @@ func writePoolMetrics(w io.Writer, pool *connpool.Pool) {
 		}
 		a.inFlight += ls.InFlight
 		a.reconnects += ls.Reconnects
+		a.writes += ls.Writes
 		if ls.RTT > 0 {
 			a.rttSum += ls.RTT
 			a.rttN++
@@ -240,6 +241,7 @@ func writePoolMetrics(w io.Writer, pool *connpool.Pool) {
 		metrics.WriteGaugeUint64(w, `medispatcher_beanstalkd_links_connected`+l, uint64(a.connected))
 		metrics.WriteGaugeUint64(w, `medispatcher_beanstalkd_requests_in_flight`+l, uint64(a.inFlight))
 		metrics.WriteCounterUint64(w, `medispatcher_beanstalkd_reconnects_total`+l, a.reconnects)
+		metrics.WriteCounterUint64(w, `medispatcher_beanstalkd_writes_total`+l, a.writes)
 		rtt := 0.0
 		if a.rttN > 0 {
 			rtt = (a.rttSum / time.Duration(a.rttN)).Seconds()
