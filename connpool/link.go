@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"medispatcher/internal/rawsock"
 )
 
 // readBufSize is the reader's buffer: many replies per read syscall.
@@ -113,6 +115,9 @@ func (l *link) run() {
 	quiet := false
 	for {
 		conn, err := dialer.DialContext(l.ctx, "tcp", l.addr)
+		if err == nil {
+			conn = rawsock.Wrap(conn) // see package rawsock: no P handoff per read and write
+		}
 		if err == nil {
 			err = l.serve(conn)
 			if l.wasAnswered() {

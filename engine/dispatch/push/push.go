@@ -42,6 +42,7 @@ import (
 
 	"medispatcher/engine/dispatch/message"
 	"medispatcher/internal/buildinfo"
+	"medispatcher/internal/rawsock"
 	"medispatcher/internal/redact"
 )
 
@@ -169,14 +170,22 @@ func (c *Client) newHostClient(addr string, isTLS bool) *fasthttp.HostClient {
 		// The request line must be the path the old client sent, as it is.
 		DisablePathNormalizing: true,
 		RetryIfErr:             retryStale,
-		// Dial IPv6 as well as IPv4 addresses, as net/http did.
-		DialDualStack: true,
 	}
+	// fasthttp's own dialer, dialing IPv6 as well as IPv4 addresses (as
+	// net/http did), with its DNS cache.
+	dial := fasthttp.DialDualStackTimeout
 	if c.cfg.Dial != nil {
-		hc.DialTimeout = c.cfg.Dial
+		dial = c.cfg.Dial
 	}
 	if c.deny != nil {
-		hc.DialTimeout = c.deny.dial
+		dial = c.deny.dial
+	}
+	hc.DialTimeout = func(addr string, timeout time.Duration) (net.Conn, error) {
+		conn, err := dial(addr, timeout)
+		if err != nil {
+			return nil, err
+		}
+		return rawsock.Wrap(conn), nil // see package rawsock: no P handoff per read and write
 	}
 	return hc
 }
