@@ -116,10 +116,7 @@ func (l *link) run() {
 	for {
 		conn, err := dialer.DialContext(l.ctx, "tcp", l.addr)
 		if err == nil {
-			conn = rawsock.Wrap(conn) // see package rawsock: no P handoff per read and write
-		}
-		if err == nil {
-			err = l.serve(conn)
+			err = l.serve(rawsock.Wrap(conn)) // see package rawsock: no P handoff per read and write
 			if l.wasAnswered() {
 				backoff, quiet = cfg.BackoffMin, false
 			}

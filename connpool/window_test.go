@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,20 +64,8 @@ func TestConsumerBacklogAfterTrickle(t *testing.T) {
 	p := newPool(t, testConfig(srv.Addr))
 	ctx := context.Background()
 	const jobs, batch = 400, 8
-	var mu sync.Mutex
-	most := 0
 	col := newCollector(jobs)
-	var c *Consumer // set before Watch, so before the handler runs
-	c = p.NewConsumer("sub", ConsumerConfig{Links: 1, Batch: batch}, func(j *Job) {
-		l := c.links[0]
-		l.mu.Lock()
-		n := l.nbRes
-		l.mu.Unlock()
-		mu.Lock()
-		most = max(most, n)
-		mu.Unlock()
-		col.handle(j)
-	})
+	c, most := windowConsumer(p, batch, col)
 	defer closeConsumer(t, c)
 	bs := bsConn(t, srv.Addr)
 	c.Watch("burst")
@@ -93,9 +81,7 @@ func TestConsumerBacklogAfterTrickle(t *testing.T) {
 		j.Delete()
 		eventually(t, "the link long-polls", polling)
 	}
-	mu.Lock()
-	most = 0
-	mu.Unlock()
+	most.Store(0)
 	require.True(t, linkState(c, func(l *link) bool { return l.backoff > 1 }), "the trickle made the link skip probes")
 	// One pipelined burst from a raw connection: the jobs arrive faster
 	// than the link takes them.
@@ -113,9 +99,7 @@ func TestConsumerBacklogAfterTrickle(t *testing.T) {
 	for range jobs {
 		col.next(t).Delete()
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, batch, most, "non-blocking reserves in flight once the backlog came")
+	assert.Equal(t, int64(batch), most.Load(), "non-blocking reserves in flight once the backlog came")
 }
 
 // Job operations behind long polls that each end with a job within
@@ -162,33 +146,39 @@ func TestConsumerBacklogReachesBatch(t *testing.T) {
 		_, err := p.Put(ctx, 0, "backlog", []byte(strconv.Itoa(i)), 1024, 0, time.Minute)
 		require.NoError(t, err)
 	}
-	var mu sync.Mutex
-	most := 0
 	col := newCollector(jobs)
-	var c *Consumer // set before Watch, so before the handler runs
-	c = p.NewConsumer("sub", ConsumerConfig{Links: 1, Batch: batch}, func(j *Job) {
-		l := c.links[0]
-		l.mu.Lock()
-		n := l.nbRes
-		l.mu.Unlock()
-		mu.Lock()
-		most = max(most, n)
-		mu.Unlock()
-		col.handle(j)
-	})
+	c, most := windowConsumer(p, batch, col)
 	defer closeConsumer(t, c)
 	c.Watch("backlog")
 	for range jobs {
 		col.next(t).Delete()
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, batch, most, "non-blocking reserves in flight with a backlog")
+	assert.Equal(t, int64(batch), most.Load(), "non-blocking reserves in flight with a backlog")
 }
 
 // pushTime stands for the push of a job between its reserve and its
 // delete: the link has sent its next reserve by then.
 const pushTime = 3 * time.Millisecond
+
+// windowConsumer starts a one-link consumer handing its jobs to col; most
+// is the most non-blocking reserves it had in flight when a job came.
+func windowConsumer(p *Pool, batch int, col *collector) (c *Consumer, most *atomic.Int64) {
+	most = new(atomic.Int64)
+	c = p.NewConsumer("sub", ConsumerConfig{Links: 1, Batch: batch}, func(j *Job) {
+		l := c.links[0] // c is set before Watch, so before the handler runs
+		l.mu.Lock()
+		n := int64(l.nbRes)
+		l.mu.Unlock()
+		for {
+			cur := most.Load()
+			if n <= cur || most.CompareAndSwap(cur, n) {
+				break
+			}
+		}
+		col.handle(j)
+	})
+	return c, most
+}
 
 // linkState reports whether cond holds for every link of c.
 func linkState(c *Consumer, cond func(l *link) bool) bool {
