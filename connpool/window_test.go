@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/beanstalkd/go-beanstalk"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -107,16 +108,8 @@ func TestConsumerBacklogAfterTrickle(t *testing.T) {
 // for the oldest operation still behind the current poll, not for the
 // first one queued.
 func TestSteadyTrafficNeedsNoWake(t *testing.T) {
-	srv := testsrv.StartBeanstalkd(t)
-	p := newPool(t, testConfig(srv.Addr))
+	p, _, col, bs := pollingConsumer(t, "steady", 300*time.Millisecond)
 	ctx := context.Background()
-	col := newCollector(10)
-	const delay = 300 * time.Millisecond
-	c := p.NewConsumer("sub", ConsumerConfig{Links: 1, IdleWait: 30 * time.Second, OpWakeDelay: delay}, col.handle)
-	defer closeConsumer(t, c)
-	bs := bsConn(t, srv.Addr)
-	c.Watch("steady")
-	eventually(t, "the link long-polls", func() bool { return linkState(c, func(l *link) bool { return l.blocking }) })
 
 	puts := serverStat(t, bs, "cmd-put")
 	const jobs = 40 // over 4 OpWakeDelays
@@ -160,6 +153,23 @@ func TestConsumerBacklogReachesBatch(t *testing.T) {
 // delete: the link has sent its next reserve by then.
 const pushTime = 3 * time.Millisecond
 
+// pollingConsumer starts a one-link consumer of tube on a server of its
+// own, with the given OpWakeDelay and a long IdleWait (only a job or a wake
+// ends a poll), and returns once its link long-polls; bs is a raw
+// connection to the server for its stats.
+func pollingConsumer(t *testing.T, tube string, opWakeDelay time.Duration) (*Pool, *Consumer, *collector, *beanstalk.Conn) {
+	t.Helper()
+	srv := testsrv.StartBeanstalkd(t)
+	p := newPool(t, testConfig(srv.Addr))
+	col := newCollector(10)
+	c := p.NewConsumer("sub", ConsumerConfig{Links: 1, IdleWait: 30 * time.Second, OpWakeDelay: opWakeDelay}, col.handle)
+	t.Cleanup(func() { closeConsumer(t, c) })
+	bs := bsConn(t, srv.Addr)
+	c.Watch(tube)
+	eventually(t, "the link long-polls", func() bool { return linkState(c, func(l *link) bool { return l.blocking }) })
+	return p, c, col, bs
+}
+
 // windowConsumer starts a one-link consumer handing its jobs to col; most
 // is the most non-blocking reserves it had in flight when a job came.
 func windowConsumer(p *Pool, batch int, col *collector) (c *Consumer, most *atomic.Int64) {
@@ -198,16 +208,9 @@ func linkState(c *Consumer, cond func(l *link) bool) bool {
 // and a delete on the server) is spent. Without traffic the wake comes
 // after OpWakeDelay, well before the poll's own end (IdleWait).
 func TestJobOpWaitsForTrafficBeforeWaking(t *testing.T) {
-	srv := testsrv.StartBeanstalkd(t)
-	p := newPool(t, testConfig(srv.Addr))
+	p, c, col, bs := pollingConsumer(t, "ops", time.Second)
 	ctx := context.Background()
-	col := newCollector(10)
-	c := p.NewConsumer("sub", ConsumerConfig{Links: 1, IdleWait: 30 * time.Second, OpWakeDelay: time.Second}, col.handle)
-	defer closeConsumer(t, c)
-	bs := bsConn(t, srv.Addr)
-	c.Watch("ops")
 	polling := func() bool { return linkState(c, func(l *link) bool { return l.blocking }) }
-	eventually(t, "the link long-polls", polling)
 
 	_, err := p.Put(ctx, 0, "ops", []byte("a"), 1024, 0, time.Minute)
 	require.NoError(t, err)
@@ -234,15 +237,8 @@ func TestJobOpWaitsForTrafficBeforeWaking(t *testing.T) {
 // goes in the same write, instead of a write of its own. Jobs arriving one
 // at a time, each deleted after its push, cost the link one write each.
 func TestJobOpsGoWithTheNextPoll(t *testing.T) {
-	srv := testsrv.StartBeanstalkd(t)
-	p := newPool(t, testConfig(srv.Addr))
+	p, c, col, bs := pollingConsumer(t, "ride", time.Second)
 	ctx := context.Background()
-	col := newCollector(10)
-	c := p.NewConsumer("sub", ConsumerConfig{Links: 1, IdleWait: 30 * time.Second, OpWakeDelay: time.Second}, col.handle)
-	defer closeConsumer(t, c)
-	bs := bsConn(t, srv.Addr)
-	c.Watch("ride")
-	eventually(t, "the link long-polls", func() bool { return linkState(c, func(l *link) bool { return l.blocking }) })
 
 	writes := func() uint64 { return c.links[0].stats().Writes }
 	before := writes()
