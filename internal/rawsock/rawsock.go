@@ -33,21 +33,25 @@ import (
 // other methods are the *net.TCPConn's.
 type Conn struct {
 	*net.TCPConn
-	rc syscall.RawConn
+	rc     syscall.RawConn
+	rd, wr op
+}
 
-	// The state of the read and of the write in progress, and the
-	// functions given to rc (allocated once: a read or write allocates
-	// nothing).
-	rmu     sync.Mutex
-	rbuf    []byte
-	rn      int
-	rerr    error
-	readFn  func(fd uintptr) bool
-	wmu     sync.Mutex
-	wbuf    []byte
-	wn      int
-	werr    error
-	writeFn func(fd uintptr) bool
+// op is the state of the read or of the write in progress, and the
+// function given to rc for it (allocated once: a read or write allocates
+// nothing).
+type op struct {
+	c    *Conn
+	mu   sync.Mutex
+	trap uintptr // SYS_READ or SYS_WRITE
+	name string  // "read" or "write", for errors
+	// whole: the call is done once all of buf is written (a write), not
+	// after the first bytes (a read).
+	whole bool
+	buf   []byte
+	n     int
+	err   error
+	fn    func(fd uintptr) bool
 }
 
 // Wrap returns c as a Conn if it is a *net.TCPConn, else c itself (a TLS
@@ -62,81 +66,57 @@ func Wrap(c net.Conn) net.Conn {
 		return c
 	}
 	w := &Conn{TCPConn: t, rc: rc}
-	w.readFn, w.writeFn = w.read, w.write
+	w.rd = op{c: w, trap: syscall.SYS_READ, name: "read"}
+	w.wr = op{c: w, trap: syscall.SYS_WRITE, name: "write", whole: true}
+	w.rd.fn, w.wr.fn = w.rd.call, w.wr.call
 	return w
 }
 
 // Read reads like net.Conn's Read: at most len(b) bytes, io.EOF once the
 // peer closed, and the read deadline's error when it passes first.
-func (c *Conn) Read(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	c.rbuf, c.rn, c.rerr = b, 0, nil
-	err := c.rc.Read(c.readFn)
-	n := c.rn
-	if err == nil {
-		err = c.rerr
-	}
-	c.rbuf, c.rerr = nil, nil
-	return n, err
-}
-
-// read is rc's read function: false asks the poller to wait until the
-// socket is readable and call it again.
-func (c *Conn) read(fd uintptr) bool {
-	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.rbuf[0])), uintptr(len(c.rbuf)))
-		switch e {
-		case 0:
-			c.rn = int(n)
-			if n == 0 {
-				c.rerr = io.EOF
-			}
-			return true
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			c.rerr = &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: e}
-			return true
-		}
-	}
-}
+func (c *Conn) Read(b []byte) (int, error) { return c.rd.do(b, c.rc.Read) }
 
 // Write writes all of b like net.Conn's Write, waiting for room in the
 // socket's buffer as often as it takes, until the write deadline.
-func (c *Conn) Write(b []byte) (int, error) {
+func (c *Conn) Write(b []byte) (int, error) { return c.wr.do(b, c.rc.Write) }
+
+// do runs the operation on b through wait (rc's Read or Write), which
+// calls o.fn until it reports done, waiting in the poller in between.
+func (o *op) do(b []byte, wait func(func(uintptr) bool) error) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.wbuf, c.wn, c.werr = b, 0, nil
-	err := c.rc.Write(c.writeFn)
-	n := c.wn
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf, o.n, o.err = b, 0, nil
+	err := wait(o.fn)
+	n := o.n
 	if err == nil {
-		err = c.werr
+		err = o.err
 	}
-	c.wbuf, c.werr = nil, nil
+	o.buf, o.err = nil, nil
 	return n, err
 }
 
-// write is rc's write function: false asks the poller to wait until the
-// socket is writable and call it again.
-func (c *Conn) write(fd uintptr) bool {
-	for c.wn < len(c.wbuf) {
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.wbuf[c.wn])), uintptr(len(c.wbuf)-c.wn))
+// call is rc's function: false asks the poller to wait until the socket is
+// ready and call it again.
+func (o *op) call(fd uintptr) bool {
+	for o.n < len(o.buf) {
+		n, _, e := syscall.RawSyscall(o.trap, fd, uintptr(unsafe.Pointer(&o.buf[o.n])), uintptr(len(o.buf)-o.n))
 		switch e {
 		case 0:
-			c.wn += int(n)
+			o.n += int(n)
+			if !o.whole {
+				if n == 0 {
+					o.err = io.EOF
+				}
+				return true
+			}
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
 		default:
-			c.werr = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: e}
+			o.err = &net.OpError{Op: o.name, Net: "tcp", Source: o.c.LocalAddr(), Addr: o.c.RemoteAddr(), Err: e}
 			return true
 		}
 	}
