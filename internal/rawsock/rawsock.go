@@ -18,7 +18,9 @@
 // ready. So these calls never block in the kernel, and making them without
 // the runtime's bookkeeping holds the P only for the call's own few
 // microseconds. Conn keeps the poller for the waiting (syscall.RawConn),
-// and with it the deadlines and a concurrent Close.
+// and with it the deadlines and a concurrent Close. Under the race
+// detector the calls tell it which bytes the kernel reads and writes, as
+// syscall.Read and Write do (race.go).
 package rawsock
 
 import (
@@ -102,11 +104,17 @@ func (o *op) do(b []byte, wait func(func(uintptr) bool) error) (int, error) {
 // ready and call it again.
 func (o *op) call(fd uintptr) bool {
 	for o.n < len(o.buf) {
+		if o.whole {
+			raceWriting(o.buf[o.n:])
+		}
 		n, _, e := syscall.RawSyscall(o.trap, fd, uintptr(unsafe.Pointer(&o.buf[o.n])), uintptr(len(o.buf)-o.n))
 		switch e {
 		case 0:
 			o.n += int(n)
 			if !o.whole {
+				if n > 0 {
+					raceRead(o.buf[o.n-int(n) : o.n])
+				}
 				if n == 0 {
 					o.err = io.EOF
 				}
