@@ -112,11 +112,10 @@ func (o *op) call(fd uintptr) bool {
 		case 0:
 			o.n += int(n)
 			if !o.whole {
-				if n > 0 {
-					raceRead(o.buf[o.n-int(n) : o.n])
-				}
 				if n == 0 {
 					o.err = io.EOF
+				} else {
+					raceRead(o.buf[o.n-int(n) : o.n])
 				}
 				return true
 			}
