@@ -283,5 +283,8 @@ func TestJobOpsGoWithTheNextReserve(t *testing.T) {
 		col.next(t).Delete()
 	}
 	eventually(t, "every delete applied", func() bool { return tubeStat(t, bs, "flow", "cmd-delete") == jobs })
-	assert.Less(t, c.links[0].stats().Writes-before, uint64(jobs/2), "writes for %d jobs", jobs)
+	// 92–205 writes for the 400 jobs over 30 runs under -race on a 2-core
+	// host, the most when the handler's deletes lag the reader; a write
+	// per delete would be at least 400.
+	assert.Less(t, c.links[0].stats().Writes-before, uint64(jobs*3/4), "writes for %d jobs", jobs)
 }
