@@ -177,7 +177,8 @@ func (w *Watcher) Stats() Stats {
 
 // Run drains the lists until ctx ends. Redis or beanstalkd being down only
 // pauses it. It returns once the entry in hand is put or back in Redis
-// (or, with Redis gone, left in its processing list).
+// (or, with Redis gone, left in its processing list), after the move in
+// progress, if any, has answered: a blocking one within Wait.
 func (w *Watcher) Run(ctx context.Context) {
 	var lists []string
 	var scanned, tookUp time.Time
@@ -253,7 +254,9 @@ func (w *Watcher) sweep(ctx context.Context, lists []string) (int, error) {
 			return moved, nil
 		}
 		proc := ProcessingList(src)
-		raw, err := w.redis.Do(ctx, w.redis.B().Lmove().Source(src).Destination(proc).Right().Left().Build()).ToString()
+		mctx, cancel := moveCtx(ctx, settleTimeout)
+		raw, err := w.redis.Do(mctx, w.redis.B().Lmove().Source(src).Destination(proc).Right().Left().Build()).ToString()
+		cancel()
 		if rueidis.IsRedisNil(err) {
 			continue
 		}
@@ -268,12 +271,15 @@ func (w *Watcher) sweep(ctx context.Context, lists []string) (int, error) {
 	return moved, nil
 }
 
-// wait blocks up to Wait for an entry of src and handles it.
+// wait blocks up to Wait for an entry of src and handles it. A shutdown
+// waits for the move too (see moveCtx): at most Wait.
 func (w *Watcher) wait(ctx context.Context, src string) error {
 	proc := ProcessingList(src)
-	raw, err := w.redis.Do(ctx, w.redis.B().Blmove().Source(src).Destination(proc).Right().Left().
+	mctx, cancel := moveCtx(ctx, w.cfg.Wait+settleTimeout)
+	raw, err := w.redis.Do(mctx, w.redis.B().Blmove().Source(src).Destination(proc).Right().Left().
 		Timeout(w.cfg.Wait.Seconds()).Build()).ToString()
-	if rueidis.IsRedisNil(err) || ctx.Err() != nil {
+	cancel()
+	if rueidis.IsRedisNil(err) {
 		return nil
 	}
 	if err != nil {
@@ -283,6 +289,16 @@ func (w *Watcher) wait(ctx context.Context, src string) error {
 		return errPutFailed
 	}
 	return nil
+}
+
+// moveCtx bounds a move from a recover list into its processing list by
+// d. The end of ctx does not cut it short: once the command is sent,
+// Redis may make the move, and only its answer tells which entry is then
+// held, to be put or moved back (handle does either, at once if ctx has
+// ended). A move cut short could leave an entry in the processing list
+// until a take-up pass, a daemon's next start or a peer's.
+func moveCtx(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
 // handle puts one entry held in proc (count says from which end LREM

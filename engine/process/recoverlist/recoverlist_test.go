@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -393,4 +395,64 @@ func TestStatusListsLengthsOfRecoverListsOnly(t *testing.T) {
 	st, err = Status(ctx, c, prefix)
 	require.NoError(t, err)
 	require.Equal(t, []ListStatus{{Key: prefix + "a", Length: 1}, {Key: prefix + "b", Length: 3}}, st)
+}
+
+// A shutdown while the watcher blocks on an empty list (BLMOVE) waits for
+// the move's answer: an entry the move took meanwhile goes back to its
+// list, not left in the processing list until a take-up pass.
+func TestShutdownDuringABlockingMoveHoldsNothing(t *testing.T) {
+	rd, bs := testsrv.StartRedis(t), testsrv.StartBeanstalkd(t)
+	c := redisClient(t, rd.Addr)
+	t.Cleanup(c.Close)
+	list := prefix + "blocking"
+	pushTo(t, c, list, job("t", 5, 0, 0))
+	cfg := testConfig()
+	// One scan finds the list; the watcher then blocks on it, long enough
+	// not to time out while Redis is stopped below.
+	cfg.ScanEvery, cfg.Wait = time.Hour, 5*time.Second
+	c1 := redisClient(t, rd.Addr)
+	t.Cleanup(c1.Close)
+	w := New(cfg, c1, newPool(t, bs.Addr, time.Second), &recorded{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return w.Stats().Put == 1 && blockedClients(t, c) == 1 },
+		10*time.Second, 10*time.Millisecond, "the first entry put, the watcher blocked on the empty list")
+
+	// The move is in Redis, not answered, when the shutdown comes; a
+	// second entry arrives for it as Redis goes on.
+	rd.Pause()
+	cancel()
+	x := job("t", 6, 0, 0)
+	pushed := make(chan error, 1)
+	go func() {
+		pushed <- c.Do(context.Background(), c.B().Lpush().Key(list).Element(string(x)).Build()).Error()
+	}()
+	rd.Resume()
+	require.NoError(t, <-pushed)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+	l, h := held(t, c, list)
+	require.Zero(t, h, "nothing left in the processing list")
+	require.EqualValues(t, 1, l, "the entry is in its list")
+}
+
+// blockedClients is the number of Redis clients blocked in a command.
+func blockedClients(t *testing.T, c rueidis.Client) int {
+	t.Helper()
+	info, err := c.Do(context.Background(), c.B().Info().Section("clients").Build()).ToString()
+	require.NoError(t, err)
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "blocked_clients:"); ok {
+			n, err := strconv.Atoi(v)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatal("no blocked_clients in INFO clients")
+	return 0
 }
