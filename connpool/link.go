@@ -268,12 +268,11 @@ func (l *link) kickWriterLocked() {
 	}
 }
 
-// pollEndedLocked is called once the long poll is answered: the job
-// operations held back behind it (see push) are written now, with the
-// reserve that follows, if any.
+// pollEndedLocked is called once the long poll is answered; dispatch
+// then wakes the writer for the job operations held back behind it (see
+// push), which go with the reserve that follows, if any.
 func (l *link) pollEndedLocked() {
 	l.blocking, l.waking, l.opsSince = false, false, 0
-	l.kickWriterLocked()
 }
 
 // wakeLaterLocked arms the link's wake timer, unless it is armed.
