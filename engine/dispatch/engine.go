@@ -253,6 +253,12 @@ func (e *Engine) shutdown(redist *sync.WaitGroup) {
 	e.applyMu.Lock()
 	e.stopping.Store(true)
 	close(e.quit)
+	// Every worker is told through its own quit channel, so that the
+	// workers' wait for a job shares no channel (see worker.run).
+	for _, r := range e.state.Load().runners {
+		r.main.resize(0)
+		r.retry.resize(0)
+	}
 	e.applyMu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), e.opts.ShutdownTimeout)

@@ -37,8 +37,10 @@ func newWorker(l *lane) *worker {
 	return &worker{l: l, rnd: rand.NewPCG(seed, uint64(l.r.id))}
 }
 
-// run pushes the lane's jobs until quit (the lane shrank or stopped) or the
-// engine's graceful stop.
+// run pushes the lane's jobs until quit: the lane shrank or stopped, or
+// the engine's graceful stop began (shutdown closes every worker's quit).
+// It waits on its own channels only: a channel every worker waited on
+// would put one lock on the path of every message.
 func (w *worker) run(quit chan struct{}) {
 	l := w.l
 	e := l.r.e
@@ -47,8 +49,6 @@ func (w *worker) run(quit chan struct{}) {
 	for {
 		select {
 		case <-quit:
-			return
-		case <-e.quit:
 			return
 		case c := <-l.q:
 			l.gate.observe(len(l.q))
